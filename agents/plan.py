@@ -1,0 +1,48 @@
+"""The typed plan: what the planner (rules or LLM) makes of an operator's message.
+
+This model is the single source of the plan schema: the LLM sees its JSON schema,
+the rules planner fills it, the audit record stores it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Intent(str, Enum):
+    limit_lookup = "limit_lookup"
+    temp_quota = "temp_quota"
+    repair_check = "repair_check"
+    policy_qa = "policy_qa"
+    out_of_scope = "out_of_scope"
+
+
+Language = Literal["zh", "en"]
+
+
+class Plan(BaseModel):
+    """What to do for one operator turn. Rules decide; the plan only routes."""
+
+    model_config = ConfigDict(use_enum_values=False)
+
+    intent: Intent = Field(description="Which tool or knowledge route serves the request.")
+    customer_id: str | None = Field(
+        default=None, description="Customer id exactly as written by the operator, e.g. C1001."
+    )
+    amount: Decimal | None = Field(
+        default=None, description="Requested temporary-quota amount in yuan, if any."
+    )
+    purpose: str | None = Field(
+        default=None, description="Stated purpose of a temporary quota, in the operator's words."
+    )
+    as_of: dt.date | None = Field(
+        default=None, description="Date the operator asks about (YYYY-MM-DD), if stated."
+    )
+    knowledge_queries: list[str] = Field(
+        default_factory=list, description="Short policy questions to look up in the knowledge base."
+    )
+    language: Language = Field(default="en", description="Language of the operator's message.")

@@ -1,0 +1,50 @@
+"""Masking of personal data: ID numbers, phone numbers and names.
+
+Nothing unmasked may reach logs, audit records or an LLM. Operators see customer ids;
+personal fields leave the ledger only through these functions.
+"""
+from __future__ import annotations
+
+import re
+
+# Mainland resident ID (18 chars, last may be X) and mobile numbers (11 digits starting 1[3-9]).
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
+_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+
+
+def mask_id_number(value: str) -> str:
+    """110101199003071234 -> 110101********1234"""
+    v = value.strip()
+    if len(v) <= 8:
+        return "*" * len(v)
+    return v[:6] + "*" * (len(v) - 10) + v[-4:]
+
+
+def mask_phone(value: str) -> str:
+    """13800138000 -> 138****8000"""
+    v = value.strip()
+    if len(v) < 7:
+        return "*" * len(v)
+    return v[:3] + "*" * (len(v) - 7) + v[-4:]
+
+
+def mask_name(value: str) -> str:
+    """张伟 -> 张*, 欧阳娜娜 -> 欧***, Emily Chen -> E. C***"""
+    v = value.strip()
+    if not v:
+        return v
+    if v.isascii():
+        parts = v.split()
+        if len(parts) == 1:
+            return parts[0][0] + "***"
+        return f"{parts[0][0]}. {parts[-1][0]}***"
+    return v[0] + "*" * (len(v) - 1)
+
+
+def mask_text(text: str, names: list[str] | tuple[str, ...] = ()) -> str:
+    """Mask ID numbers and phone numbers anywhere in free text, and the given names."""
+    out = _ID_NUMBER.sub(lambda m: m.group(1) + "********" + m.group(2), text)
+    out = _PHONE.sub(lambda m: m.group(1) + "****" + m.group(2), out)
+    for name in sorted({n for n in names if n and len(n.strip()) >= 2}, key=len, reverse=True):
+        out = out.replace(name, mask_name(name))
+    return out
