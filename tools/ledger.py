@@ -1,0 +1,362 @@
+"""The customer ledger: a real database (SQLite embedded, any SQLAlchemy URL such as PostgreSQL).
+
+It stands in for the lender's core system. Fixture files are validated in full before anything
+is written; a bad file names the customer and the field and loads nothing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any, Iterator
+
+from contextlib import contextmanager, nullcontext
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import (
+    Boolean, Column, Date, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint,
+    create_engine, event, select,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+from tools.money import Yuan, from_fen, to_fen
+
+SAMPLE_LEDGER = Path(__file__).parent / "data" / "sample_ledger.json"
+
+
+class LedgerError(ValueError):
+    """A fixture or store problem, with a message that says what and where."""
+
+
+# ---------------------------------------------------------------- fixture schema (pydantic)
+
+class RiskTier(str, Enum):
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
+class AccountStatus(str, Enum):
+    active = "active"
+    frozen = "frozen"
+    closed = "closed"
+
+
+class Product(str, Enum):
+    credit_card = "credit_card"
+    consumer_loan = "consumer_loan"
+    housing_loan = "housing_loan"
+    business_loan = "business_loan"
+    credit_line = "credit_line"
+    cash_loan = "cash_loan"
+
+
+class CreditLine(BaseModel):
+    limit: Yuan = Field(ge=0)
+    used: Yuan = Field(ge=0)
+
+
+class TempQuota(BaseModel):
+    amount: Yuan = Field(gt=0)
+    purpose: str
+    granted_on: dt.date
+    expires_on: dt.date
+
+    def active_on(self, day: dt.date) -> bool:
+        return self.granted_on <= day <= self.expires_on
+
+
+class OverdueRecord(BaseModel):
+    record_id: str = Field(min_length=1)
+    institution: str
+    product: Product
+    amount: Yuan = Field(gt=0)
+    overdue_since: dt.date
+    repaid_on: dt.date | None = None
+
+
+class CustomerRecord(BaseModel):
+    """One customer as it appears in a fixture file (extra fields allowed and kept)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    customer_id: str = Field(min_length=1, max_length=32)
+    name: str
+    id_number: str
+    phone: str
+    occupation: str = ""
+    risk_tier: RiskTier
+    kyc_verified: bool
+    opened_on: dt.date
+    status: AccountStatus
+    credit_line: CreditLine
+    temp_quotas: list[TempQuota] = Field(default_factory=list)
+    overdue_records: list[OverdueRecord] = Field(default_factory=list)
+
+    @field_validator("temp_quotas", "overdue_records", mode="before")
+    @classmethod
+    def _none_is_empty(cls, v: Any) -> Any:
+        return [] if v is None else v
+
+
+class LedgerFile(BaseModel):
+    customers: list[CustomerRecord]
+
+
+def parse_ledger(raw: str | bytes, source: str = "<ledger>") -> LedgerFile:
+    """Validate a whole fixture; raise LedgerError naming the customer and the field."""
+    try:
+        data = json.loads(raw, parse_float=Decimal)
+    except json.JSONDecodeError as e:
+        raise LedgerError(f"{source}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("customers"), list):
+        raise LedgerError(f'{source}: expected an object with a "customers" list')
+    customers, problems, seen = [], [], set()
+    for i, item in enumerate(data["customers"]):
+        who = item.get("customer_id") if isinstance(item, dict) else None
+        label = f"customer {who}" if who else f"customer #{i + 1}"
+        try:
+            c = CustomerRecord.model_validate(item)
+        except ValidationError as e:
+            for err in e.errors():
+                field = ".".join(str(p) for p in err["loc"]) or "(record)"
+                problems.append(f"{label}: field {field}: {err['msg']}")
+            continue
+        if c.customer_id in seen:
+            problems.append(f"{label}: field customer_id: duplicate id")
+        seen.add(c.customer_id)
+        ids = [r.record_id for r in c.overdue_records]
+        if len(ids) != len(set(ids)):
+            problems.append(f"{label}: field overdue_records: duplicate record_id")
+        for j, q in enumerate(c.temp_quotas):
+            if q.expires_on < q.granted_on:
+                problems.append(f"{label}: field temp_quotas.{j}.expires_on: before granted_on")
+        customers.append(c)
+    if problems:
+        raise LedgerError(f"{source}: nothing loaded; " + "; ".join(problems))
+    return LedgerFile(customers=customers)
+
+
+# ---------------------------------------------------------------- storage (SQLAlchemy Core)
+
+metadata = MetaData()
+
+customers_t = Table(
+    "customers", metadata,
+    Column("customer_id", String(32), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("id_number", String(32), nullable=False),
+    Column("phone", String(32), nullable=False),
+    Column("occupation", Text, nullable=False, default=""),
+    Column("risk_tier", String(1), nullable=False),
+    Column("kyc_verified", Boolean, nullable=False),
+    Column("opened_on", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("limit_fen", Integer, nullable=False),
+    Column("used_fen", Integer, nullable=False),
+    Column("extra", Text, nullable=False, default="{}"),
+)
+
+temp_quotas_t = Table(
+    "temp_quotas", metadata,
+    Column("grant_id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_id", String(32), ForeignKey("customers.customer_id"), nullable=False, index=True),
+    Column("amount_fen", Integer, nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("granted_on", Date, nullable=False),
+    Column("expires_on", Date, nullable=False),
+    Column("approval_id", String(40), nullable=True, unique=True),
+    Column("granted_by", String(64), nullable=True),
+)
+
+overdue_t = Table(
+    "overdue_records", metadata,
+    Column("customer_id", String(32), ForeignKey("customers.customer_id"), primary_key=True),
+    Column("record_id", String(64), primary_key=True),
+    Column("institution", Text, nullable=False),
+    Column("product", String(32), nullable=False),
+    Column("amount_fen", Integer, nullable=False),
+    Column("overdue_since", Date, nullable=False),
+    Column("repaid_on", Date, nullable=True),
+)
+
+approvals_t = Table(
+    "approvals", metadata,
+    Column("approval_id", String(40), primary_key=True),
+    Column("customer_id", String(32), ForeignKey("customers.customer_id"), nullable=False, index=True),
+    Column("amount_fen", Integer, nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("category", String(32), nullable=True),
+    Column("requested_on", Date, nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending / approved / rejected
+    Column("decided_by", String(64), nullable=True),
+    Column("decided_on", Date, nullable=True),
+    Column("reason", Text, nullable=True),
+)
+
+# One row per idempotency key: the first result is the answer to every retry.
+requests_t = Table(
+    "quota_requests", metadata,
+    Column("idempotency_key", String(128), primary_key=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("result", Text, nullable=False),
+    UniqueConstraint("idempotency_key"),
+)
+
+
+def default_url() -> str:
+    env = os.environ.get("RISKDESK_LEDGER_URL")
+    if env:
+        return env
+    path = Path(os.environ.get("RISKDESK_HOME", Path.home() / ".riskdesk")) / "ledger.sqlite3"
+    return f"sqlite:///{path}"
+
+
+class Ledger:
+    """The store. `Ledger.open(url)`; `Ledger.memory()` for tests; `with ledger.write() as conn:`."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        # One shared in-memory connection must not interleave transactions across threads.
+        self._mutex = threading.RLock() if isinstance(engine.pool, StaticPool) else nullcontext()
+        metadata.create_all(engine)
+
+    @classmethod
+    def open(cls, url: str | None = None) -> "Ledger":
+        url = url or default_url()
+        if url.startswith("sqlite"):
+            if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+                Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            memory = url in ("sqlite://", "sqlite:///:memory:")
+            engine = create_engine(
+                url,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                poolclass=StaticPool if memory else None,
+            )
+            _serialise_sqlite_writes(engine)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+        return cls(engine)
+
+    @classmethod
+    def memory(cls) -> "Ledger":
+        return cls.open("sqlite://")
+
+    @classmethod
+    def from_file(cls, path: str | Path, url: str = "sqlite://") -> "Ledger":
+        """A fresh store (in memory by default) loaded from a fixture file."""
+        p = Path(path)
+        try:
+            raw = p.read_bytes()
+        except OSError as e:
+            raise LedgerError(f"{p}: cannot read ledger file ({e.strerror})") from None
+        fixture = parse_ledger(raw, source=str(p))
+        ledger = cls.open(url)
+        ledger.load(fixture)
+        return ledger
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One transaction; SQLite takes its write lock at BEGIN so check-then-write is atomic."""
+        with self._mutex, self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self._mutex, self.engine.connect() as conn:
+            yield conn
+
+    def is_empty(self) -> bool:
+        with self.read() as conn:
+            return conn.execute(select(customers_t.c.customer_id).limit(1)).first() is None
+
+    def load(self, fixture: LedgerFile, replace: bool = False) -> int:
+        """Insert every customer in one transaction; any conflict loads nothing."""
+        with self.write() as conn:
+            if replace:
+                for t in (requests_t, approvals_t, temp_quotas_t, overdue_t, customers_t):
+                    conn.execute(t.delete())
+            existing = {r[0] for r in conn.execute(select(customers_t.c.customer_id))}
+            clash = sorted(existing & {c.customer_id for c in fixture.customers})
+            if clash:
+                raise LedgerError(f"customer {clash[0]}: already in the ledger; nothing loaded")
+            for c in fixture.customers:
+                conn.execute(customers_t.insert().values(
+                    customer_id=c.customer_id, name=c.name, id_number=c.id_number, phone=c.phone,
+                    occupation=c.occupation, risk_tier=c.risk_tier.value,
+                    kyc_verified=c.kyc_verified, opened_on=c.opened_on, status=c.status.value,
+                    limit_fen=to_fen(c.credit_line.limit), used_fen=to_fen(c.credit_line.used),
+                    extra=json.dumps(c.model_extra or {}, ensure_ascii=False, sort_keys=True, default=str),
+                ))
+                for q in c.temp_quotas:
+                    conn.execute(temp_quotas_t.insert().values(
+                        customer_id=c.customer_id, amount_fen=to_fen(q.amount), purpose=q.purpose,
+                        granted_on=q.granted_on, expires_on=q.expires_on))
+                for r in c.overdue_records:
+                    conn.execute(overdue_t.insert().values(
+                        customer_id=c.customer_id, record_id=r.record_id, institution=r.institution,
+                        product=r.product.value, amount_fen=to_fen(r.amount),
+                        overdue_since=r.overdue_since, repaid_on=r.repaid_on))
+        return len(fixture.customers)
+
+    def customer(self, customer_id: str, conn: Connection | None = None) -> CustomerRecord | None:
+        """The customer as a validated record, or None. Reads within `conn` when given."""
+        if conn is None:
+            with self.read() as c:
+                return self.customer(customer_id, c)
+        row = conn.execute(select(customers_t).where(customers_t.c.customer_id == customer_id)).mappings().first()
+        if row is None:
+            return None
+        quotas = conn.execute(select(temp_quotas_t).where(temp_quotas_t.c.customer_id == customer_id)
+                              .order_by(temp_quotas_t.c.granted_on, temp_quotas_t.c.grant_id)).mappings()
+        records = conn.execute(select(overdue_t).where(overdue_t.c.customer_id == customer_id)
+                               .order_by(overdue_t.c.record_id)).mappings()
+        return CustomerRecord(
+            customer_id=row["customer_id"], name=row["name"], id_number=row["id_number"],
+            phone=row["phone"], occupation=row["occupation"], risk_tier=row["risk_tier"],
+            kyc_verified=row["kyc_verified"], opened_on=row["opened_on"], status=row["status"],
+            credit_line=CreditLine(limit=from_fen(row["limit_fen"]), used=from_fen(row["used_fen"])),
+            temp_quotas=[TempQuota(amount=from_fen(q["amount_fen"]), purpose=q["purpose"],
+                                   granted_on=q["granted_on"], expires_on=q["expires_on"]) for q in quotas],
+            overdue_records=[OverdueRecord(record_id=r["record_id"], institution=r["institution"],
+                                           product=r["product"], amount=from_fen(r["amount_fen"]),
+                                           overdue_since=r["overdue_since"], repaid_on=r["repaid_on"])
+                             for r in records],
+            **json.loads(row["extra"]),
+        )
+
+    def customer_ids(self) -> list[str]:
+        with self.read() as conn:
+            return [r[0] for r in conn.execute(select(customers_t.c.customer_id).order_by(customers_t.c.customer_id))]
+
+    def names(self) -> list[str]:
+        """Every customer name: what the masker must hide from logs, audit records and LLMs."""
+        with self.read() as conn:
+            return [r[0] for r in conn.execute(select(customers_t.c.name))]
+
+    def lock_customer(self, conn: Connection, customer_id: str) -> None:
+        """Row lock on PostgreSQL-like servers; SQLite already holds the write lock (BEGIN IMMEDIATE)."""
+        if conn.dialect.name != "sqlite":
+            conn.execute(select(customers_t.c.customer_id)
+                         .where(customers_t.c.customer_id == customer_id).with_for_update())
+
+
+def _serialise_sqlite_writes(engine: Engine) -> None:
+    """pysqlite defers BEGIN; take the write lock up front so check-then-grant cannot race."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):  # noqa: ANN001
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+        dbapi_conn.execute("PRAGMA busy_timeout=30000")
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):  # noqa: ANN001
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
