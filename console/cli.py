@@ -1,0 +1,191 @@
+"""`riskdesk`: the operator's command line. Tables for people, `--json` for scripts.
+
+Every JSON shape printed here is a pydantic model's `model_dump(mode="json")`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from tools import ApprovalError, Ledger, LedgerError, ToolInputError, limit_lookup, repair_check, temp_quota
+from tools import approve as approve_tool, list_approvals, reject as reject_tool
+from tools.ledger import SAMPLE_LEDGER, parse_ledger
+from tools.money import fmt_yuan
+
+app = typer.Typer(help="riskdesk: trusted risk decisions for consumer credit (风控助手).",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+approvals_app = typer.Typer(help="Pending temporary-quota approvals (supervisors).", no_args_is_help=True)
+app.add_typer(approvals_app, name="approvals")
+
+out = Console()
+err = Console(stderr=True)
+
+LedgerOpt = typer.Option(None, "--ledger", help="Fixture JSON loaded into a fresh temporary store for this call.")
+AsOfOpt = typer.Option(None, "--as-of", help="Evaluate as of this date (YYYY-MM-DD; default today).")
+JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object.")
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def parse_as_of(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"--as-of must be a date like 2026-01-15, got {value!r}")
+
+
+def open_ledger(ledger_file: Path | None) -> Ledger:
+    """--ledger FILE: a fresh in-memory store; otherwise the persistent default seeded with the sample."""
+    try:
+        if ledger_file is not None:
+            return Ledger.from_file(ledger_file)
+        ledger = Ledger.open()
+        if ledger.is_empty():
+            ledger.load(parse_ledger(SAMPLE_LEDGER.read_bytes(), str(SAMPLE_LEDGER)))
+        return ledger
+    except LedgerError as e:
+        fail(str(e))
+
+
+def emit(model: BaseModel | list[BaseModel], as_json: bool, render) -> None:  # noqa: ANN001
+    if as_json:
+        data: Any = [m.model_dump(mode="json") for m in model] if isinstance(model, list) else model.model_dump(mode="json")
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    else:
+        render(model)
+
+
+def _kv_table(title: str, rows: list[tuple[str, Any]]) -> Table:
+    t = Table(title=title, show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    for k, v in rows:
+        t.add_row(k, "—" if v is None else str(v))
+    return t
+
+
+def _y(v: Decimal | None) -> str | None:
+    return None if v is None else f"¥{fmt_yuan(v)}"
+
+
+@app.command()
+def limit(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt,
+          json_out: bool = JsonOpt) -> None:
+    """Credit limit, used, available, temporary quota and total available (TQ7)."""
+    result = limit_lookup(open_ledger(ledger), customer_id, parse_as_of(as_of))
+
+    def render(r):  # noqa: ANN001
+        if r.outcome == "not_found":
+            out.print(f"Customer {r.customer_id} not found / 未找到该客户")
+            return
+        q = r.temp_quota
+        out.print(_kv_table(f"{r.customer_id} as of {r.as_of}", [
+            ("status", r.status.value), ("base limit", _y(r.base_limit)), ("used", _y(r.used)),
+            ("available", _y(r.available)),
+            ("temporary quota", f"{_y(q.amount)} until {q.expires_on}" if q else None),
+            ("total available", _y(r.total_available)), ("rules", ", ".join(r.rules_applied))]))
+    emit(result, json_out, render)
+
+
+@app.command()
+def quota(customer_id: str, amount: str, purpose: str = typer.Option(..., "--purpose", "-p", help="Category or free text."),
+          as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt,
+          idempotency_key: Optional[str] = typer.Option(None, "--idempotency-key", help="Retries with one key grant once."),
+          json_out: bool = JsonOpt) -> None:
+    """Request a temporary quota (TQ1–TQ6): approved, needs_approval or denied."""
+    try:
+        value = Decimal(amount.replace(",", ""))
+    except InvalidOperation:
+        fail(f"amount must be a number of yuan, got {amount!r}")
+    try:
+        result = temp_quota(open_ledger(ledger), customer_id, value, purpose, parse_as_of(as_of), idempotency_key)
+    except ToolInputError as e:
+        fail(str(e))
+
+    def render(r):  # noqa: ANN001
+        rows = [("outcome", r.outcome), ("deciding rule", r.deciding_rule), ("reasons", ", ".join(r.reasons)),
+                ("amount", _y(r.amount)), ("purpose", f"{r.purpose} → {r.purpose_category.value if r.purpose_category else 'unclassified'}"),
+                ("cap (TQ3)", _y(r.cap))]
+        if r.grant:
+            rows.append(("granted", f"{_y(r.grant.amount)} {r.grant.granted_on} → {r.grant.expires_on}"))
+        if r.approval_id:
+            rows.append(("approval id", r.approval_id))
+        if r.active_quota_expires_on:
+            rows.append(("active quota until", r.active_quota_expires_on))
+        out.print(_kv_table(f"Temporary quota for {r.customer_id} as of {r.as_of}", rows))
+    emit(result, json_out, render)
+
+
+@app.command()
+def repair(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt,
+           json_out: bool = JsonOpt) -> None:
+    """One-time credit repair check (R1–R4), record by record."""
+    result = repair_check(open_ledger(ledger), customer_id, parse_as_of(as_of))
+
+    def render(r):  # noqa: ANN001
+        out.print(f"[bold]{r.customer_id}[/] as of {r.as_of}: [bold]{r.outcome}[/]")
+        if r.records:
+            t = Table("record", "institution", "amount", "overdue since", "repaid on", "status", "rule", "hidden from / repay by")
+            for v in r.records:
+                t.add_row(v.record_id, v.institution, _y(v.amount), str(v.overdue_since), str(v.repaid_on or "—"),
+                          v.status, v.deciding_rule or "—", str(v.hidden_from or v.repay_by or "—"))
+            out.print(t)
+        out.print("R4: nothing to apply for, no fee, no agent needed / 免申即享，无需申请、不收费、无需中介")
+    emit(result, json_out, render)
+
+
+@approvals_app.command("list")
+def approvals_list(ledger: Optional[Path] = LedgerOpt, all_: bool = typer.Option(False, "--all", help="Include decided ones."),
+                   json_out: bool = JsonOpt) -> None:
+    """List pending approvals (or all with --all)."""
+    items = list_approvals(open_ledger(ledger), None if all_ else "pending")
+    if json_out:
+        sys.stdout.write(json.dumps([a.model_dump(mode="json") for a in items], ensure_ascii=False) + "\n")
+        return
+    t = Table("approval", "customer", "amount", "purpose", "requested", "reasons", "status")
+    for a in items:
+        t.add_row(a.approval_id, a.customer_id, _y(a.amount), a.purpose, str(a.requested_on), ", ".join(a.reasons), a.status)
+    out.print(t)
+
+
+@approvals_app.command("approve")
+def approvals_approve(approval_id: str, supervisor: str = typer.Option(..., "--by", help="Supervisor name or id."),
+                      as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt, json_out: bool = JsonOpt) -> None:
+    """Approve a pending temporary quota: grants the requested amount for 30 days (TQ5, TQ6)."""
+    try:
+        result = approve_tool(open_ledger(ledger), approval_id, supervisor, parse_as_of(as_of))
+    except ApprovalError as e:
+        fail(str(e))
+    emit(result, json_out, lambda r: out.print(
+        f"{r.approval.approval_id}: {r.approval.status}" + ("" if r.changed else " (already)") +
+        (f", {_y(r.grant.amount)} valid {r.grant.granted_on} → {r.grant.expires_on}" if r.grant else "")))
+
+
+@approvals_app.command("reject")
+def approvals_reject(approval_id: str, supervisor: str = typer.Option(..., "--by", help="Supervisor name or id."),
+                     reason: str = typer.Option("", "--reason"), as_of: Optional[str] = AsOfOpt,
+                     ledger: Optional[Path] = LedgerOpt, json_out: bool = JsonOpt) -> None:
+    """Reject a pending temporary quota."""
+    try:
+        result = reject_tool(open_ledger(ledger), approval_id, supervisor, reason, parse_as_of(as_of))
+    except ApprovalError as e:
+        fail(str(e))
+    emit(result, json_out, lambda r: out.print(f"{r.approval.approval_id}: {r.approval.status}" + ("" if r.changed else " (already)")))
+
+
+def main() -> None:  # pragma: no cover
+    app()
