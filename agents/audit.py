@@ -1,0 +1,107 @@
+"""Audit records: one per turn, personal data masked, stored in SQLite (or any SQLAlchemy URL).
+
+A record holds the masked message, the plan, the planner backend and model, retrieved clause ids,
+tool calls with arguments and results, the draft and delivered replies, both guard verdicts,
+the roles that acted, and per-node timings.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, select
+from sqlalchemy.engine import Engine
+
+from agents.contract import GuardVerdict, ToolCall
+from tools.privacy import mask_text
+
+_meta = MetaData()
+audit_t = Table(
+    "audit", _meta,
+    Column("trace_id", String(40), primary_key=True),
+    Column("thread_id", String(128), nullable=False, index=True),
+    Column("created_at", String(40), nullable=False),
+    Column("record", Text, nullable=False),
+)
+
+
+class AuditRecord(BaseModel):
+    trace_id: str
+    thread_id: str
+    created_at: str = Field(description="Wall-clock time the record was written (UTC); rules never read it.")
+    caller: str = Field(default="cli", description="Who called: 'cli', an API key's name, 'python'.")
+    role: str
+    as_of: str
+    message: str
+    plan: dict[str, Any] | None = None
+    planner: str
+    llm_model: str | None = None
+    planner_fallback: str | None = None
+    agents: list[str] = Field(default_factory=list, description="The team members that acted, in order.")
+    retrieved: list[str] = Field(default_factory=list)
+    cited: list[str] = Field(default_factory=list)
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    draft: str | None = None
+    draft_source: str = "template"
+    draft_guard: GuardVerdict | None = None
+    reply: str
+    guard: GuardVerdict
+    revisions: int = 0
+    llm_calls: int = 0
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+def masked(record: AuditRecord, names: list[str]) -> AuditRecord:
+    """Mask ID numbers, phone numbers and the given customer names everywhere in the record."""
+    raw = record.model_dump_json()
+    data = json.loads(raw)
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            return mask_text(v, names)
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        return v
+    return AuditRecord.model_validate(walk(data))
+
+
+def default_audit_url() -> str:
+    if url := os.environ.get("RISKDESK_AUDIT_URL"):
+        return url
+    home = Path(os.environ.get("RISKDESK_HOME", Path.home() / ".riskdesk"))
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home / 'audit.sqlite3'}"
+
+
+class AuditLog:
+    def __init__(self, url: str | None = None):
+        url = url or default_audit_url()
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}} if url.startswith("sqlite") else {}
+        self.engine: Engine = create_engine(url, **kwargs)
+        _meta.create_all(self.engine)
+
+    def write(self, record: AuditRecord) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(audit_t.insert().values(trace_id=record.trace_id, thread_id=record.thread_id,
+                                                 created_at=record.created_at, record=record.model_dump_json()))
+
+    def get(self, trace_id: str) -> AuditRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(audit_t.c.record).where(audit_t.c.trace_id == trace_id)).first()
+        return AuditRecord.model_validate_json(row[0]) if row else None
+
+    def for_thread(self, thread_id: str) -> list[AuditRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(audit_t.c.record).where(audit_t.c.thread_id == thread_id)
+                                .order_by(audit_t.c.created_at)).all()
+        return [AuditRecord.model_validate_json(r[0]) for r in rows]
+
+
+def now_utc() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")

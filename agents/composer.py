@@ -1,0 +1,181 @@
+"""The template composer: a deterministic reply in the operator's language, from tool results and
+cited clauses only. It is the default composer, and the fallback whenever an LLM draft fails the
+guard. Every figure it writes is copied from the evidence."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from tools.money import fmt_yuan
+from tools.rules import RULE_CLAUSES
+
+
+def y(v: Any) -> str:
+    return "¥" + fmt_yuan(Decimal(str(v)))
+
+
+def cite(*rules: str) -> str:
+    return "".join(f"[{RULE_CLAUSES[r]}]" for r in rules)
+
+
+_TQ1_REASONS = {
+    "account_frozen": ("account is frozen", "账户已冻结"),
+    "account_closed": ("account is closed", "账户已关闭"),
+    "kyc_not_verified": ("KYC is not verified", "未完成实名认证(KYC)"),
+    "account_under_90_days": ("account was opened less than 90 days before the request", "开户未满90天"),
+    "unrepaid_overdue": ("an overdue record is still unrepaid", "存在尚未还清的逾期记录"),
+    "risk_tier_d": ("risk tier D is always denied", "风险等级为D，一律拒绝"),
+}
+_REVIEW_REASONS = {
+    "amount_over_5000": ("amount above ¥5,000", "金额超过¥5,000"),
+    "risk_tier_c": ("risk tier C", "风险等级为C"),
+    "purpose_unclassified": ("purpose could not be classified", "用途无法归类"),
+}
+_STATUS = {"eligible": ("eligible", "符合"), "eligible_if_repaid": ("eligible if repaid in full by 2026-03-31", "若于2026-03-31前全额还清则符合"),
+           "ineligible": ("not eligible", "不符合")}
+_REPAIR_OUTCOME = {"eligible": ("eligible", "符合"), "partially_eligible": ("partially eligible", "部分符合"),
+                   "ineligible": ("not eligible", "不符合"), "no_records": ("no overdue records on file", "无逾期记录")}
+
+
+def _t(lang: str, en: str, zh: str) -> str:
+    return zh if lang == "zh" else en
+
+
+def not_found(lang: str, cid: str) -> str:
+    return _t(lang, f"Customer {cid} was not found in the ledger, so I have no data on them.",
+              f"账本中未找到客户{cid}，无法提供其任何数据。")
+
+
+def limit_reply(lang: str, r: dict) -> str:
+    if r["outcome"] == "not_found":
+        return not_found(lang, r["customer_id"])
+    q = r.get("temp_quota")
+    if lang == "zh":
+        tq = f"临时额度{y(q['amount'])}，有效期至{q['expires_on']}；" if q else "无有效临时额度；"
+        return (f"客户{r['customer_id']}（截至{r['as_of']}）：基础额度{y(r['base_limit'])}，已用{y(r['used'])}，"
+                f"可用{y(r['available'])}；{tq}总可用额度{y(r['total_available'])} {cite('LIMIT', 'TQ7')}。")
+    tq = f"temporary quota {y(q['amount'])} valid until {q['expires_on']}; " if q else "no temporary quota in force; "
+    return (f"{r['customer_id']} as of {r['as_of']}: base limit {y(r['base_limit'])}, used {y(r['used'])}, "
+            f"available {y(r['available'])}; {tq}total available {y(r['total_available'])} {cite('LIMIT', 'TQ7')}.")
+
+
+def quota_reply(lang: str, r: dict) -> str:
+    cid, amt = r["customer_id"], y(r["amount"])
+    if r["outcome"] == "not_found":
+        return not_found(lang, cid)
+    if r.get("replayed"):
+        prefix = _t(lang, "(Repeated request: the first answer stands.) ", "（重复请求：以首次结果为准。）")
+    else:
+        prefix = ""
+    if r["outcome"] == "approved":
+        g = r["grant"]
+        return prefix + _t(
+            lang,
+            f"Approved under TQ5: a temporary quota of {y(g['amount'])} for {cid} (purpose: {g['purpose']}), "
+            f"valid from {g['granted_on']} to {g['expires_on']} inclusive {cite('TQ5', 'TQ6')}.",
+            f"已批准（TQ5）：为客户{cid}发放临时额度{y(g['amount'])}（用途：{g['purpose']}），"
+            f"有效期{g['granted_on']}至{g['expires_on']}（含当日）{cite('TQ5', 'TQ6')}。")
+    if r["outcome"] == "needs_approval":
+        why = "; ".join(_t(lang, *_REVIEW_REASONS[k]) for k in r["reasons"])
+        rules = ("TQ5", "TQ2") if "purpose_unclassified" in r["reasons"] else ("TQ5",)
+        return prefix + _t(
+            lang,
+            f"Needs a supervisor's approval under TQ5 ({why}): {amt} for {cid}. "
+            f"Pending approval id: {r['approval_id']} {cite(*rules)}.",
+            f"需主管审批（TQ5：{why}）：客户{cid}申请{amt}。待审批编号：{r['approval_id']} {cite(*rules)}。")
+    rule = r["deciding_rule"]
+    if rule == "TQ1":
+        why = "; ".join(_t(lang, *_TQ1_REASONS.get(k, (k, k))) for k in r["reasons"])
+        body = _t(lang, f"the customer is not eligible ({why})", f"客户不符合资格（{why}）")
+    elif rule == "TQ4":
+        body = _t(lang, f"an unexpired temporary quota is in force until {r['active_quota_expires_on']}, one at a time",
+                  f"已有未到期的临时额度（有效至{r['active_quota_expires_on']}），同一时间只能有一笔")
+    elif rule == "TQ2":
+        cat = r.get("purpose_category") or ""
+        body = _t(lang, f"the purpose \"{r['purpose']}\" is prohibited ({cat})", f"用途“{r['purpose']}”属于禁止类别（{cat}）")
+    else:
+        body = _t(lang, f"{amt} is above the cap; the largest amount that could be requested is {y(r['cap'])}",
+                  f"{amt}超过上限，最多可申请{y(r['cap'])}")
+    return prefix + _t(lang, f"Denied under {rule} for {cid}: {body} {cite(rule)}.",
+                       f"拒绝（{rule}）：客户{cid}，{body} {cite(rule)}。")
+
+
+def repair_reply(lang: str, r: dict) -> str:
+    if r["outcome"] == "not_found":
+        return not_found(lang, r["customer_id"])
+    head = _t(lang, *_REPAIR_OUTCOME[r["outcome"]])
+    lines = [_t(lang, f"One-time credit repair for {r['customer_id']} as of {r['as_of']}: {head}.",
+                f"客户{r['customer_id']}一次性信用修复（截至{r['as_of']}）：{head}。")]
+    for v in r["records"]:
+        status = _t(lang, *_STATUS[v["status"]])
+        if v["status"] == "eligible":
+            extra = _t(lang, f", no longer shown from {v['hidden_from']} {cite('R3')}", f"，自{v['hidden_from']}起不再展示 {cite('R3')}")
+        elif v["status"] == "eligible_if_repaid":
+            extra = " " + cite("R3")
+        else:
+            extra = _t(lang, f" under {v['deciding_rule']} {cite(v['deciding_rule'])}", f"（{v['deciding_rule']}）{cite(v['deciding_rule'])}")
+        lines.append(_t(lang,
+                        f"- record {v['record_id']} ({v['institution']}, {y(v['amount'])}, overdue since {v['overdue_since']}): {status}{extra}",
+                        f"- 记录{v['record_id']}（{v['institution']}，{y(v['amount'])}，逾期始于{v['overdue_since']}）：{status}{extra}"))
+    lines.append(_t(lang,
+                    f"Nothing to apply for, no fee and no agent: the central bank processes qualifying records itself; "
+                    f"paid \"credit repair\" agents are a scam {cite('R4')}.",
+                    f"免申即享：无需申请、不收费、无需中介，由人民银行自动处理；收费“征信修复”中介属于骗局 {cite('R4')}。"))
+    return "\n".join(lines)
+
+
+def approval_reply(lang: str, r: dict) -> str:
+    a = r["approval"]
+    if r["outcome"] == "approved":
+        g = r["grant"]
+        return _t(lang, f"Approval {a['approval_id']} approved by {a['decided_by']}: {y(g['amount'])} for {a['customer_id']}, "
+                        f"valid from {g['granted_on']} to {g['expires_on']} inclusive {cite('TQ5', 'TQ6')}.",
+                  f"审批{a['approval_id']}已由{a['decided_by']}批准：客户{a['customer_id']}获得{y(g['amount'])}，"
+                  f"有效期{g['granted_on']}至{g['expires_on']}（含当日）{cite('TQ5', 'TQ6')}。")
+    return _t(lang, f"Approval {a['approval_id']} rejected by {a['decided_by']}: no temporary quota for {a['customer_id']} {cite('TQ5')}.",
+              f"审批{a['approval_id']}已被{a['decided_by']}驳回：客户{a['customer_id']}不发放临时额度 {cite('TQ5')}。")
+
+
+def policy_reply(lang: str, clauses: list[dict]) -> str:
+    if not clauses:
+        return _t(lang, "I found no policy clause in force on that date that answers this.",
+                  "在该日期有效的政策条款中，没有找到能回答这个问题的内容。")
+    top = clauses[0]
+    lines = [f"[{top['clause_id']}] {top['title']}: {top['text']}"]
+    for c in clauses[1:3]:
+        lines.append(_t(lang, f"See also [{c['clause_id']}] {c['title']}.", f"另见 [{c['clause_id']}] {c['title']}。"))
+    return "\n".join(lines)
+
+
+def out_of_scope(lang: str) -> str:
+    return _t(lang, "That is outside what I handle: I answer credit-limit lookups, temporary quotas, the one-time "
+                    "credit repair check and credit-policy questions.",
+              "这超出了我的处理范围：我只处理额度查询、临时额度、一次性信用修复核查和信贷政策问题。")
+
+
+def missing_slots(lang: str, cid: str | None, missing: list[str]) -> str:
+    names = {"customer_id": ("the customer id (e.g. C1001)", "客户编号（如C1001）"), "amount": ("the amount", "金额"),
+             "purpose": ("the purpose", "用途")}
+    what = _t(lang, " and ", "和").join(_t(lang, *names[m]) for m in missing)
+    who = cid or ""
+    return _t(lang, f"To request a temporary quota {('for ' + who + ' ') if who else ''}I need {what}.",
+              f"申请临时额度{('（客户' + who + '）') if who else ''}还需要提供{what}。")
+
+
+def role_refusal(lang: str, needed: str, role: str) -> str:
+    return _t(lang, f"Requesting a temporary quota needs the {needed} role; you are signed in as {role}. Nothing was changed.",
+              f"申请临时额度需要{needed}角色，当前角色为{role}，未做任何更改。")
+
+
+def compose(lang: str, intent: str, tool_results: list[dict], clauses: list[dict]) -> str:
+    """The whole template reply for a turn."""
+    parts = []
+    for r in tool_results:
+        renderer = {"limit_lookup": limit_reply, "temp_quota": quota_reply, "repair_check": repair_reply,
+                    "approval": approval_reply}[r["tool"]]
+        parts.append(renderer(lang, r))
+    if intent == "policy_qa":
+        parts.append(policy_reply(lang, clauses))
+    if intent == "out_of_scope":
+        parts.append(out_of_scope(lang))
+    return "\n".join(parts)

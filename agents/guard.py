@@ -1,0 +1,194 @@
+"""The compliance reviewer's instrument: every checkable claim in a reply against the evidence.
+
+Claim types checked: money amounts and other figures, percentages, day counts, dates, customer
+ids, approval ids, clause ids, rule ids, and outcomes (approved / needs approval / denied /
+eligible / ...). Evidence: tool results, the text of the clauses retrieved or cited, and the
+operator's own messages. Free-form statements without such tokens are NOT checked here.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable
+
+from agents.contract import GuardVerdict
+from agents.evidence import rules_to_cite
+from agents.parsing import CUSTOMER_ID, _date_spans, extract_amounts, extract_dates
+
+_ID = re.compile(r"(?<![A-Za-z0-9-])(?:[A-Z][A-Z0-9]*-)+[A-Z0-9]+(?![A-Za-z0-9-])")
+_RULE = re.compile(r"(?<![A-Za-z0-9-])(TQ[0-9]|R[0-9])(?![A-Za-z0-9-])")
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|％|percent)")
+_DAYS = re.compile(r"(\d+)\s*(?:days?|天|日(?!期))", re.I)
+_NUMBER = re.compile(r"(?:¥|￥)?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*([kK千万wW]|元|yuan|块)?")
+
+# Outcome phrases, most specific first; each match is blanked before the next pattern runs.
+_OUTCOME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("needs_approval", re.compile(r"needs? (?:a |the )?supervisor'?s? approval|needs? approval|pending approval|awaiting approval|"
+                                  r"requires? (?:a )?supervisor|待审批|需.{0,4}审批|等待.{0,4}审批", re.I)),
+    ("partially_eligible", re.compile(r"partially eligible|部分符合", re.I)),
+    ("eligible_if_repaid", re.compile(r"eligible if repaid|若于.{0,16}还清则符合", re.I)),
+    ("ineligible", re.compile(r"\bineligible\b|not eligible|不符合|不满足", re.I)),
+    ("denied", re.compile(r"\bden(?:ied|y|ial)\b|\bdeclined\b|\brejected\b|\brefused\b|拒绝|驳回|不予批准|未获批", re.I)),
+    ("not_found", re.compile(r"not found|未找到|查无", re.I)),
+    ("approved", re.compile(r"(?<!not )\b(?:approved|granted)\b|已批准|批准了|已发放|获批|自动批准", re.I)),
+    ("eligible", re.compile(r"(?<!not )\beligible\b|(?<!不)符合", re.I)),
+]
+# Which tool outcomes make each phrase true.
+_OUTCOME_SUPPORT = {
+    "approved": {"approved"}, "needs_approval": {"needs_approval"}, "denied": {"denied", "rejected"},
+    "not_found": {"not_found"}, "eligible": {"eligible", "partially_eligible"},
+    "partially_eligible": {"partially_eligible"}, "eligible_if_repaid": {"eligible_if_repaid"},
+    "ineligible": {"ineligible", "partially_eligible"},
+}
+
+
+@dataclass
+class Evidence:
+    numbers: set[Decimal] = field(default_factory=set)
+    percents: set[Decimal] = field(default_factory=set)
+    days: set[int] = field(default_factory=set)
+    dates: set[dt.date] = field(default_factory=set)
+    ids: set[str] = field(default_factory=set)
+    rules: set[str] = field(default_factory=set)
+    outcomes: set[str] = field(default_factory=set)
+    strict_outcomes: bool = False
+
+    def add_text(self, text: str) -> None:
+        for m in _PERCENT.finditer(text):
+            self.percents.add(Decimal(m.group(1)))
+        for m in _DAYS.finditer(text):
+            self.days.add(int(m.group(1)))
+        self.dates.update(extract_dates(text))
+        self.numbers.update(_numbers(text))
+        self.ids.update(m.group(0) for m in _ID.finditer(text))
+        self.ids.update(m.group(1).upper() for m in CUSTOMER_ID.finditer(text))
+        self.rules.update(m.group(1) for m in _RULE.finditer(text))
+
+    def add_value(self, value: Any) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                self.add_value(v)
+        elif isinstance(value, list):
+            for v in value:
+                self.add_value(v)
+        elif isinstance(value, bool) or value is None:
+            return
+        elif isinstance(value, (int, float, Decimal)):
+            self.numbers.add(_norm(Decimal(str(value))))
+        elif isinstance(value, str):
+            try:
+                self.dates.add(dt.date.fromisoformat(value))
+                return
+            except ValueError:
+                pass
+            if _ID.fullmatch(value) or CUSTOMER_ID.fullmatch(value):
+                self.ids.add(value.upper() if CUSTOMER_ID.fullmatch(value) else value)
+            self.add_text(value) if len(value) > 12 else self.numbers.update(_numbers(value))
+
+
+def _norm(d: Decimal) -> Decimal:
+    return Decimal(int(d)) if d == d.to_integral_value() else d.normalize()
+
+
+def _numbers(text: str) -> set[Decimal]:
+    return {_norm(a) for a in extract_amounts(text)}
+
+
+def build_evidence(messages: Iterable[str], tool_results: list[dict], clauses: list[dict]) -> Evidence:
+    ev = Evidence()
+    for msg in messages:
+        ev.add_text(msg)
+    for r in tool_results:
+        ev.add_value(r)
+        ev.rules.update(rules_to_cite(r))
+        ev.outcomes.add(r.get("outcome") or "")
+        for rec in r.get("records", []) or []:
+            ev.outcomes.add(rec.get("status"))
+        g = r.get("grant") or {}
+        if g.get("granted_on") and g.get("expires_on"):
+            span = dt.date.fromisoformat(g["expires_on"]) - dt.date.fromisoformat(g["granted_on"])
+            ev.days.add(span.days + 1)
+    ev.strict_outcomes = bool(tool_results)
+    for c in clauses:
+        ev.ids.add(c["clause_id"])
+        ev.add_text(c.get("text", "") + "\n" + c.get("title", ""))
+        if not tool_results:
+            ev.rules.update(m.group(1) for m in _RULE.finditer(c.get("text", "")))
+    # Outcome rules also cover the rules named in the cited clauses' ids (LENDER-TQ-TQ5 -> TQ5).
+    return ev
+
+
+@dataclass
+class Claim:
+    kind: str
+    text: str
+    grounded: bool
+
+    def label(self) -> str:
+        return f"{self.kind}:{self.text}"
+
+
+def extract_claims(reply: str, ev: Evidence) -> list[Claim]:
+    claims: list[Claim] = []
+    text = reply
+
+    def blank(s: str, start: int, end: int) -> str:
+        return s[:start] + " " * (end - start) + s[end:]
+
+    for m in list(_ID.finditer(text)):
+        tok = m.group(0)
+        claims.append(Claim("id", tok, tok in ev.ids))
+        text = blank(text, m.start(), m.end())
+    for m in list(CUSTOMER_ID.finditer(text)):
+        tok = m.group(1).upper()
+        claims.append(Claim("customer_id", tok, tok in ev.ids))
+        text = blank(text, m.start(), m.end())
+    for m in list(_RULE.finditer(text)):
+        tok = m.group(1)
+        claims.append(Claim("rule", tok, tok in ev.rules or tok in ev.ids))
+        text = blank(text, m.start(), m.end())
+    for s, e, d in _date_spans(text):
+        claims.append(Claim("date", d.isoformat(), d in ev.dates))
+        text = blank(text, s, e)
+    for m in list(_PERCENT.finditer(text)):
+        v = Decimal(m.group(1))
+        claims.append(Claim("percent", m.group(0).strip(), v in ev.percents))
+        text = blank(text, m.start(), m.end())
+    for m in list(_DAYS.finditer(text)):
+        v = int(m.group(1))
+        claims.append(Claim("days", m.group(0).strip(), v in ev.days))
+        text = blank(text, m.start(), m.end())
+    for m in _NUMBER.finditer(text):
+        raw = m.group(0).strip()
+        try:
+            v = Decimal(m.group(1).replace(",", "") + (m.group(2) or ""))
+        except InvalidOperation:
+            continue
+        unit = (m.group(3) or "").lower()
+        v = v * 1000 if unit in ("k", "千") else v * 10000 if unit in ("万", "w") else v
+        money = raw.startswith(("¥", "￥")) or unit in ("元", "yuan", "块")
+        if v < 10 and not money and v == v.to_integral_value():
+            continue  # list markers and small counts are not checked
+        claims.append(Claim("amount" if money else "number", raw, _norm(v) in ev.numbers))
+    for outcome, pattern in _OUTCOME_PATTERNS:
+        for m in list(pattern.finditer(text)):
+            ok = bool(_OUTCOME_SUPPORT[outcome] & ev.outcomes) if ev.strict_outcomes else True
+            claims.append(Claim("outcome", m.group(0), ok))
+            text = blank(text, m.start(), m.end())
+    return claims
+
+
+def check(reply: str, ev: Evidence) -> tuple[GuardVerdict, list[Claim]]:
+    claims = extract_claims(reply, ev)
+    bad = [c.label() for c in claims if not c.grounded]
+    return GuardVerdict(grounded=not bad, checked_claims=len(claims), ungrounded=bad), claims
+
+
+def evidence_digest(ev: Evidence) -> str:
+    """A stable text form of the evidence, for audit records."""
+    return json.dumps({"numbers": sorted(map(str, ev.numbers)), "dates": sorted(map(str, ev.dates)),
+                       "ids": sorted(ev.ids), "rules": sorted(ev.rules), "outcomes": sorted(o for o in ev.outcomes if o)},
+                      ensure_ascii=False)
