@@ -1,0 +1,176 @@
+"""The in-process API: one Desk owns the ledger, the knowledge base, the graph and the audit log.
+
+    from agents import Desk
+    desk = Desk.open()                       # sample ledger, embedded Chroma, rules planner
+    r = desk.ask("给C1002申请4000元临时额度，买电动车送外卖", as_of="2026-11-23")
+    r.outcome, r.answer, r.citations
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
+from sqlalchemy import Column, MetaData, String, Table, select
+
+from agents.audit import AuditLog, AuditRecord, masked, now_utc
+from agents.contract import ROLE_RANK, ApprovalDecision, AskRequest, AskResult, Citation, GuardVerdict, ToolCall
+from agents.graph import Deps, apply_decision, build_graph
+from agents.plan import Intent
+from tools import ApprovalError, Ledger, list_approvals
+from tools.ledger import SAMPLE_LEDGER, parse_ledger
+from tools.temp_quota import Approval, get_approval
+
+_meta = MetaData()
+approval_threads_t = Table("approval_threads", _meta,
+                           Column("approval_id", String(40), primary_key=True),
+                           Column("thread_id", String(128), nullable=False))
+
+
+class PermissionDenied(PermissionError):
+    """The caller's role may not do this; the message names the role needed."""
+
+
+def riskdesk_home() -> Path:
+    home = Path(os.environ.get("RISKDESK_HOME", Path.home() / ".riskdesk"))
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def _today() -> dt.date:
+    return dt.date.today()
+
+
+class Desk:
+    def __init__(self, ledger: Ledger, kb: Any, *, llm: Any = None, audit: AuditLog | None = None,
+                 threads_path: str | Path | None = None):
+        self.ledger, self.kb = ledger, kb
+        self.audit = audit or AuditLog()
+        _meta.create_all(self.audit.engine)
+        self._names = ledger.names()
+        planner = composer = model = None
+        if llm is not None:
+            from agents.composer_llm import LLMComposer
+            from agents.llm import LLMClient
+            from agents.planner_llm import LLMPlanner
+            client = LLMClient(llm)
+            planner, composer, model = LLMPlanner(client), LLMComposer(client), llm.model
+        self.llm_model = model
+        path = str(threads_path or riskdesk_home() / "threads.sqlite3")
+        self._conn = sqlite3.connect(path, check_same_thread=False)
+        self.checkpointer = SqliteSaver(self._conn)
+        self.deps = Deps(ledger=ledger, kb=kb, llm_planner=planner, llm_composer=composer, llm_model=model)
+        self.graph = build_graph(self.deps, checkpointer=self.checkpointer)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, ledger_file: str | Path | None = None, ledger_url: str | None = None,
+             llm: Any = "env", kb: Any = None, **kw: Any) -> "Desk":
+        """Embedded defaults: the persistent ledger (seeded with the sample on first use), the shipped
+        corpus in embedded Chroma, and an LLM only when RISKDESK_LLM_BASE_URL (or a config file) says so."""
+        if ledger_file is not None:
+            ledger = Ledger.from_file(ledger_file)
+        else:
+            ledger = Ledger.open(ledger_url)
+            if ledger.is_empty():
+                ledger.load(parse_ledger(SAMPLE_LEDGER.read_bytes(), str(SAMPLE_LEDGER)))
+        if kb is None:
+            from knowledge import default_kb
+            kb = default_kb()
+        if llm == "env":
+            from agents.llm import LLMSettings
+            llm = LLMSettings.from_env()
+        return cls(ledger, kb, llm=llm, **kw)
+
+    # ------------------------------------------------------------------ turns
+    def ask(self, message: str, role: str = "operator", thread_id: str | None = None,
+            as_of: str | dt.date | None = None, caller: str = "python", idempotency_key: str | None = None) -> AskResult:
+        """One operator turn. Bad arguments raise pydantic.ValidationError with a clear message."""
+        req = AskRequest(message=message, role=role, thread_id=thread_id,
+                         as_of=as_of.isoformat() if isinstance(as_of, dt.date) else as_of)
+        thread = req.thread_id or f"t-{uuid.uuid4().hex[:12]}"
+        day = req.as_of or _today().isoformat()
+        state = self.graph.invoke(
+            {"message": req.message, "role": req.role, "as_of": day, "idempotency_key": idempotency_key},
+            {"configurable": {"thread_id": thread}}, durability="exit")
+        if state.get("approval_id"):
+            with self.audit.engine.begin() as conn:
+                conn.execute(approval_threads_t.insert().prefix_with("OR IGNORE") if conn.dialect.name == "sqlite"
+                             else approval_threads_t.insert(), {"approval_id": state["approval_id"], "thread_id": thread})
+        return self._finish(state, thread, req.role, day, caller, req.message)
+
+    def decide(self, approval_id: str, decision: ApprovalDecision, role: str = "supervisor",
+               caller: str = "python") -> AskResult:
+        """A supervisor approves or rejects a pending temporary quota. Resumes the paused thread when
+        there is one; otherwise applies the decision directly. Never grants twice."""
+        if ROLE_RANK.get(role, -1) < ROLE_RANK["supervisor"]:
+            raise PermissionDenied(f"approving or rejecting needs the supervisor role; you are {role}")
+        if get_approval(self.ledger, approval_id) is None:
+            raise ApprovalError(f"no approval with id {approval_id!r}")
+        day = decision.as_of or _today().isoformat()
+        payload = decision.model_dump() | {"as_of": day}
+        thread = self._thread_waiting_on(approval_id)
+        if thread is not None:
+            state = self.graph.invoke(Command(resume=payload), {"configurable": {"thread_id": thread}}, durability="exit")
+            return self._finish(state, thread, role, day, caller, f"/{decision.decision} {approval_id}")
+        customer = get_approval(self.ledger, approval_id).customer_id
+        state = {"plan": {"intent": "temp_quota", "customer_id": customer, "language": "en"}, "planner": "none",
+                 **apply_decision(self.deps, approval_id, payload, "en")}
+        return self._finish(state, f"approval-{approval_id}", role, day, caller, f"/{decision.decision} {approval_id}")
+
+    def _thread_waiting_on(self, approval_id: str) -> str | None:
+        with self.audit.engine.connect() as conn:
+            row = conn.execute(select(approval_threads_t.c.thread_id)
+                               .where(approval_threads_t.c.approval_id == approval_id)).first()
+        if row is None:
+            return None
+        snapshot = self.graph.get_state({"configurable": {"thread_id": row[0]}})
+        if any(i.value.get("approval_id") == approval_id for i in snapshot.interrupts):
+            return row[0]
+        return None
+
+    def pending_approvals(self) -> list[Approval]:
+        return list_approvals(self.ledger, "pending")
+
+    def history(self, thread_id: str) -> list[dict[str, str]]:
+        snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
+        return list(snapshot.values.get("history", []))
+
+    # ------------------------------------------------------------------ result + audit
+    def _finish(self, state: dict[str, Any], thread: str, role: str, day: str, caller: str, message: str) -> AskResult:
+        plan = state["plan"]
+        calls = [ToolCall(**c) for c in state.get("tool_calls", [])]
+        outcome = None
+        if calls:
+            o = calls[0].result.get("outcome")
+            outcome = "denied" if o == "rejected" else o
+        citations = [Citation(clause_id=c["clause_id"], doc_id=c["doc_id"], title=c["title"],
+                              quote=c["text"] if len(c["text"]) <= 240 else c["text"][:239] + "…")
+                     for c in state.get("clauses", [])]
+        pending = state.get("approval_id") if outcome == "needs_approval" else None
+        trace_id = uuid.uuid4().hex
+        guard = GuardVerdict(**state["guard"])
+        result = AskResult(answer=state["reply"], language=plan.get("language", "en"), intent=Intent(plan["intent"]),
+                           customer_id=plan.get("customer_id"), outcome=outcome, tool_calls=calls, citations=citations,
+                           guard=guard, approval_id=pending, trace_id=trace_id,
+                           planner=state.get("planner", "rules"), thread_id=thread)
+        record = AuditRecord(
+            trace_id=trace_id, thread_id=thread, created_at=now_utc(), caller=caller, role=role, as_of=day,
+            message=message, plan=plan, planner=result.planner, llm_model=state.get("llm_model"),
+            planner_fallback=state.get("planner_fallback"), agents=state.get("agents", []),
+            retrieved=state.get("retrieved", []), cited=[c.clause_id for c in citations], tool_calls=calls,
+            draft=state.get("draft"), draft_source=state.get("draft_source", "template"),
+            draft_guard=GuardVerdict(**state["draft_guard"]) if state.get("draft_guard") else None,
+            reply=result.answer, guard=guard, revisions=state.get("revisions", 0),
+            llm_calls=state.get("llm_calls", 0), timings_ms=state.get("timings", {}))
+        self.audit.write(masked(record, self._names))
+        return result
+
+    def close(self) -> None:
+        self._conn.close()

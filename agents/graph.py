@@ -1,0 +1,273 @@
+"""The whole agent flow, one LangGraph StateGraph that reads like its flowchart.
+
+    supervisor ──tool intents──▶ risk_operator ──▶ policy_researcher ──▶ composer ──▶ compliance_reviewer
+        │                                              ▲                    ▲                │
+        ├──policy_qa───────────────────────────────────┘                    └──revise once───┤
+        └──out_of_scope─────────────────────────────────────────▶ composer                  │
+                                                      deliver ◀── grounded, or template fallback
+                                                         └──a pending approval──▶ await_approval (interrupt)
+
+supervisor          plans the turn (LLM planner when configured, rules planner otherwise/fallback)
+risk_operator       calls the tools; the tools' rules decide every outcome
+policy_researcher   fetches the clauses behind the applied rules, and searches for policy questions
+composer            drafts the reply (template; LLM when configured, from the same evidence)
+compliance_reviewer the guard: every number, date, id, clause and outcome checked against evidence;
+                    an ungrounded LLM draft goes back to the composer once, then the template goes out
+await_approval      pauses the thread for a supervisor; the decision is applied after the interrupt
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable, Literal, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
+
+from agents import composer as templates
+from agents.contract import ROLE_RANK
+from agents.evidence import clauses_to_cite
+from agents.guard import build_evidence, check
+from agents.plan import Intent, Plan
+from agents.planner_rules import RulesPlanner
+from tools import Ledger, ToolInputError, approve, limit_lookup, reject, repair_check, temp_quota
+
+HISTORY_TURNS = 8
+TOOL_INTENTS = {Intent.limit_lookup, Intent.temp_quota, Intent.repair_check}
+
+
+class TurnState(TypedDict, total=False):
+    # input of a turn
+    message: str
+    role: str
+    as_of: str
+    idempotency_key: str
+    # memory across turns of a thread
+    history: list[dict[str, str]]
+    last_plan: dict[str, Any] | None
+    # this turn
+    plan: dict[str, Any]
+    planner: str
+    llm_model: str | None
+    planner_fallback: str | None
+    llm_calls: int
+    agents: list[str]
+    tool_calls: list[dict[str, Any]]
+    notice: str | None
+    retrieved: list[str]
+    clauses: list[dict[str, str]]
+    template: str
+    draft: str
+    draft_source: str
+    draft_guard: dict[str, Any] | None
+    revisions: int
+    review: str
+    reply: str
+    guard: dict[str, Any]
+    approval_id: str | None
+    timings: dict[str, float]
+
+
+@dataclass
+class Deps:
+    """What the team works with; injected, so tests and services choose real or recorded parts."""
+
+    ledger: Ledger
+    kb: Any  # knowledge.KnowledgeBase: search(query, as_of, k) and get(clause_id)
+    rules_planner: RulesPlanner = field(default_factory=RulesPlanner)
+    llm_planner: Any | None = None   # agents.planner_llm.LLMPlanner
+    llm_composer: Any | None = None  # agents.composer_llm.LLMComposer
+    llm_model: str | None = None
+    search_k: int = 3
+
+
+def _timed(name: str, fn: Callable[[TurnState], dict]) -> Callable[[TurnState], dict]:
+    def node(state: TurnState) -> dict:
+        t0 = time.perf_counter()
+        update = fn(state)
+        timings = dict(update.get("timings", state.get("timings") or {}))
+        timings[name] = round(timings.get(name, 0) + (time.perf_counter() - t0) * 1000, 3)
+        agents = list(update.get("agents", state.get("agents") or []))
+        agents.append(name)
+        return {**update, "timings": timings, "agents": agents}
+    node.__name__ = name
+    return node
+
+
+def _clause_view(clause: Any, lang: str) -> dict[str, str]:
+    text = (clause.text_zh if lang == "zh" else clause.text_en) or clause.text_en or clause.text_zh
+    return {"clause_id": clause.clause_id, "doc_id": clause.doc_id, "title": clause.title, "text": text}
+
+
+def build_graph(deps: Deps, checkpointer: Any = None):
+    def supervisor(state: TurnState) -> dict:
+        message = state["message"]
+        previous = Plan.model_validate(state["last_plan"]) if state.get("last_plan") else None
+        planner, fallback, model, calls = "rules", None, None, 0
+        plan: Plan | None = None
+        if deps.llm_planner is not None:
+            history = [(h["role"], h["text"]) for h in state.get("history", [])]
+            outcome = deps.llm_planner.plan(message, history)
+            calls = outcome.attempts
+            if outcome.plan is not None:
+                plan, planner, model = outcome.plan, "llm", deps.llm_model
+            else:
+                fallback = outcome.fallback_reason
+        if plan is None:
+            plan = deps.rules_planner.plan(message, previous)
+        history = (state.get("history") or []) + [{"role": "operator", "text": message}]
+        return {
+            "plan": plan.model_dump(mode="json"), "planner": planner, "llm_model": model,
+            "planner_fallback": fallback, "llm_calls": calls, "history": history[-2 * HISTORY_TURNS:],
+            # a new turn starts clean
+            "agents": [], "timings": {}, "tool_calls": [], "notice": None, "retrieved": [], "clauses": [],
+            "draft_guard": None, "revisions": 0, "approval_id": None,
+        }
+
+    def route_plan(state: TurnState) -> Literal["risk_operator", "policy_researcher", "composer"]:
+        intent = Intent(state["plan"]["intent"])
+        if intent in TOOL_INTENTS:
+            return "risk_operator"
+        return "policy_researcher" if intent == Intent.policy_qa else "composer"
+
+    def risk_operator(state: TurnState) -> dict:
+        plan = Plan.model_validate(state["plan"])
+        lang, role = plan.language, state.get("role", "operator")
+        as_of = plan.as_of or dt.date.fromisoformat(state["as_of"])
+        cid = plan.customer_id
+        if not cid:
+            return {"notice": templates.missing_slots(lang, None, ["customer_id"])}
+        calls = []
+        if plan.intent == Intent.limit_lookup:
+            args = {"customer_id": cid, "as_of": as_of}
+            calls.append(("limit_lookup", args, limit_lookup(deps.ledger, **args)))
+        elif plan.intent == Intent.repair_check:
+            args = {"customer_id": cid, "as_of": as_of}
+            calls.append(("repair_check", args, repair_check(deps.ledger, **args)))
+        else:
+            if ROLE_RANK[role] < ROLE_RANK["operator"]:
+                return {"notice": templates.role_refusal(lang, "operator", role)}
+            missing = [k for k in ("amount", "purpose") if getattr(plan, k) in (None, "")]
+            if missing:
+                return {"notice": templates.missing_slots(lang, cid, missing)}
+            args = {"customer_id": cid, "amount": plan.amount, "purpose": plan.purpose, "as_of": as_of,
+                    "idempotency_key": state.get("idempotency_key")}
+            try:
+                calls.append(("temp_quota", args, temp_quota(deps.ledger, **args)))
+            except ToolInputError as e:
+                return {"notice": str(e)}
+        tool_calls = [{"tool": name, "args": _jsonable(args), "result": res.model_dump(mode="json")}
+                      for name, args, res in calls]
+        approval_id = next((c["result"].get("approval_id") for c in tool_calls if c["result"].get("approval_id")), None)
+        return {"tool_calls": tool_calls, "approval_id": approval_id}
+
+    def policy_researcher(state: TurnState) -> dict:
+        plan = Plan.model_validate(state["plan"])
+        as_of = plan.as_of or dt.date.fromisoformat(state["as_of"])
+        clauses: list[dict[str, str]] = []
+        for cid in clauses_to_cite([c["result"] for c in state.get("tool_calls", [])]):
+            clause = deps.kb.get(cid)
+            if clause is not None:
+                clauses.append(_clause_view(clause, plan.language))
+        retrieved: list[str] = []
+        for query in plan.knowledge_queries:
+            for hit in deps.kb.search(query, as_of=as_of, k=deps.search_k):
+                retrieved.append(hit.clause_id)
+                if all(c["clause_id"] != hit.clause_id for c in clauses):
+                    clause = deps.kb.get(hit.clause_id)
+                    clauses.append(_clause_view(clause, plan.language) if clause else
+                                   {"clause_id": hit.clause_id, "doc_id": hit.doc_id, "title": hit.title, "text": hit.text})
+        return {"clauses": clauses, "retrieved": retrieved}
+
+    def composer(state: TurnState) -> dict:
+        plan = Plan.model_validate(state["plan"])
+        results = [c["result"] for c in state.get("tool_calls", [])]
+        template = "\n".join(filter(None, [state.get("notice"),
+                                           templates.compose(plan.language, plan.intent.value, results, state.get("clauses", []))]))
+        if deps.llm_composer is None or not (results or state.get("clauses")):
+            return {"template": template, "draft": template, "draft_source": "template"}
+        evidence = {"tool_results": results, "clauses": state.get("clauses", [])}
+        if state.get("revisions"):
+            evidence["problems_in_previous_draft"] = (state.get("draft_guard") or {}).get("ungrounded", [])
+        outcome = deps.llm_composer.compose(plan.language, state["message"], evidence, template)
+        calls = state.get("llm_calls", 0) + 1
+        if outcome.text:
+            return {"template": template, "draft": outcome.text, "draft_source": "llm", "llm_calls": calls}
+        return {"template": template, "draft": template, "draft_source": "template", "llm_calls": calls}
+
+    def compliance_reviewer(state: TurnState) -> dict:
+        ev = build_evidence([h["text"] for h in state.get("history", []) if h["role"] == "operator"],
+                            [c["result"] for c in state.get("tool_calls", [])], state.get("clauses", []))
+        verdict, _ = check(state["draft"], ev)
+        update: dict[str, Any] = {"draft_guard": verdict.model_dump(), "review": "deliver"}
+        if verdict.grounded:
+            update.update(reply=state["draft"], guard=verdict.model_dump())
+        elif state.get("draft_source") == "llm" and not state.get("revisions"):
+            update.update(revisions=1, review="revise")  # back to the composer once
+        else:  # the template goes out instead; what was caught stays in draft_guard
+            fallback, _ = check(state["template"], ev)
+            update.update(reply=state["template"], guard=fallback.model_dump())
+        return update
+
+    def deliver(state: TurnState) -> dict:
+        history = (state.get("history") or []) + [{"role": "assistant", "text": state["reply"]}]
+        return {"history": history[-2 * HISTORY_TURNS:], "last_plan": state["plan"]}
+
+    def await_approval(state: TurnState) -> dict:
+        # Nothing before interrupt() has side effects: this part re-runs on resume.
+        decision = interrupt({"approval_id": state["approval_id"], "reply": state["reply"]})
+        update = apply_decision(deps, state["approval_id"], decision, state["plan"].get("language", "en"))
+        return {**update, "history": (state.get("history") or []) + [{"role": "assistant", "text": update["reply"]}]}
+
+    g = StateGraph(TurnState)
+    g.add_node("supervisor", _timed("supervisor", supervisor))
+    g.add_node("risk_operator", _timed("risk_operator", risk_operator))
+    g.add_node("policy_researcher", _timed("policy_researcher", policy_researcher))
+    g.add_node("composer", _timed("composer", composer))
+    g.add_node("compliance_reviewer", _timed("compliance_reviewer", compliance_reviewer))
+    g.add_node("deliver", deliver)
+    g.add_node("await_approval", await_approval)
+
+    g.add_edge(START, "supervisor")
+    g.add_conditional_edges("supervisor", route_plan)
+    g.add_edge("risk_operator", "policy_researcher")
+    g.add_edge("policy_researcher", "composer")
+    g.add_edge("composer", "compliance_reviewer")
+    g.add_conditional_edges("compliance_reviewer", lambda s: "composer" if s["review"] == "revise" else "deliver")
+    g.add_conditional_edges("deliver", lambda s: "await_approval" if s.get("approval_id") else END)
+    g.add_edge("await_approval", END)
+    return g.compile(checkpointer=checkpointer)
+
+
+def apply_decision(deps: Deps, approval_id: str, decision: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A supervisor's decision on a pending quota (TQ5), applied once; the reply is the template's.
+    Shared by the paused thread (after the interrupt) and by decisions taken outside any thread."""
+    as_of = dt.date.fromisoformat(decision["as_of"])
+    if decision["decision"] == "approve":
+        res = approve(deps.ledger, approval_id, decision["supervisor"], as_of)
+    else:
+        res = reject(deps.ledger, approval_id, decision["supervisor"], decision.get("reason", ""), as_of)
+    result = {"tool": "approval", "outcome": "approved" if res.approval.status == "approved" else "rejected",
+              **res.model_dump(mode="json")}
+    tool_calls = [{"tool": decision["decision"], "args": {"approval_id": approval_id, "supervisor": decision["supervisor"],
+                                                          "as_of": as_of.isoformat()}, "result": result}]
+    clauses = [_clause_view(c, lang) for c in map(deps.kb.get, clauses_to_cite([result])) if c]
+    reply = templates.compose(lang, "approval", [result], clauses)
+    verdict, _ = check(reply, build_evidence([], [result], clauses))
+    return {"reply": reply, "draft": reply, "template": reply, "draft_source": "template", "tool_calls": tool_calls,
+            "clauses": clauses, "guard": verdict.model_dump(), "draft_guard": verdict.model_dump(),
+            "agents": ["await_approval"], "timings": {}, "revisions": 0, "llm_calls": 0, "planner_fallback": None,
+            "retrieved": [], "approval_id": None}
+
+
+def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in args.items():
+        if isinstance(v, (dt.date,)):
+            v = v.isoformat()
+        elif isinstance(v, Decimal):
+            v = float(v)
+        out[k] = v
+    return out
