@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
@@ -92,18 +92,35 @@ class Desk:
     def ask(self, message: str, role: str = "operator", thread_id: str | None = None,
             as_of: str | dt.date | None = None, caller: str = "python", idempotency_key: str | None = None) -> AskResult:
         """One operator turn. Bad arguments raise pydantic.ValidationError with a clear message."""
+        *_, last = self.stream(message, role, thread_id, as_of, caller, idempotency_key)
+        return last["data"]
+
+    def stream(self, message: str, role: str = "operator", thread_id: str | None = None,
+               as_of: str | dt.date | None = None, caller: str = "python",
+               idempotency_key: str | None = None) -> Iterator[dict[str, Any]]:
+        """The same turn as progress events: {"event": team member, "data": its update}, ending with
+        {"event": "result", "data": AskResult}. Validation happens before the first event."""
         req = AskRequest(message=message, role=role, thread_id=thread_id,
                          as_of=as_of.isoformat() if isinstance(as_of, dt.date) else as_of)
         thread = req.thread_id or f"t-{uuid.uuid4().hex[:12]}"
         day = req.as_of or _today().isoformat()
-        state = self.graph.invoke(
-            {"message": req.message, "role": req.role, "as_of": day, "idempotency_key": idempotency_key},
-            {"configurable": {"thread_id": thread}}, durability="exit")
+        return self._run({"message": req.message, "role": req.role, "as_of": day, "idempotency_key": idempotency_key},
+                         thread, req.role, day, caller, req.message)
+
+    def _run(self, graph_input: Any, thread: str, role: str, day: str, caller: str, message: str) -> Iterator[dict[str, Any]]:
+        config = {"configurable": {"thread_id": thread}}
+        for update in self.graph.stream(graph_input, config, stream_mode="updates", durability="exit"):
+            for node, data in update.items():
+                if node != "__interrupt__" and data:
+                    yield {"event": node, "data": data}
+        state = self.graph.get_state(config).values
         if state.get("approval_id"):
             with self.audit.engine.begin() as conn:
-                conn.execute(approval_threads_t.insert().prefix_with("OR IGNORE") if conn.dialect.name == "sqlite"
-                             else approval_threads_t.insert(), {"approval_id": state["approval_id"], "thread_id": thread})
-        return self._finish(state, thread, req.role, day, caller, req.message)
+                exists = conn.execute(select(approval_threads_t.c.approval_id)
+                                      .where(approval_threads_t.c.approval_id == state["approval_id"])).first()
+                if not exists:
+                    conn.execute(approval_threads_t.insert().values(approval_id=state["approval_id"], thread_id=thread))
+        yield {"event": "result", "data": self._finish(state, thread, role, day, caller, message)}
 
     def decide(self, approval_id: str, decision: ApprovalDecision, role: str = "supervisor",
                caller: str = "python") -> AskResult:
@@ -117,8 +134,8 @@ class Desk:
         payload = decision.model_dump() | {"as_of": day}
         thread = self._thread_waiting_on(approval_id)
         if thread is not None:
-            state = self.graph.invoke(Command(resume=payload), {"configurable": {"thread_id": thread}}, durability="exit")
-            return self._finish(state, thread, role, day, caller, f"/{decision.decision} {approval_id}")
+            *_, last = self._run(Command(resume=payload), thread, role, day, caller, f"/{decision.decision} {approval_id}")
+            return last["data"]
         customer = get_approval(self.ledger, approval_id).customer_id
         state = {"plan": {"intent": "temp_quota", "customer_id": customer, "language": "en"}, "planner": "none",
                  **apply_decision(self.deps, approval_id, payload, "en")}

@@ -187,5 +187,5 @@ def approvals_reject(approval_id: str, supervisor: str = typer.Option(..., "--by
     emit(result, json_out, lambda r: out.print(f"{r.approval.approval_id}: {r.approval.status}" + ("" if r.changed else " (already)")))
 
 
-def main() -> None:  # pragma: no cover
-    app()
+# Commands that live in their own modules register themselves on `app` when imported.
+from console import operator as _operator  # noqa: E402,F401

@@ -1,0 +1,141 @@
+"""`riskdesk ask`, `riskdesk chat` and `riskdesk audit`: the operator's conversation with the desk."""
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from pydantic import ValidationError
+from rich.panel import Panel
+from rich.table import Table
+
+from agents import ApprovalDecision, AskResult, Desk, PermissionDenied
+from agents.audit import AuditLog
+from console.cli import AsOfOpt, JsonOpt, LedgerOpt, app, err, fail, out, parse_as_of
+from tools import ApprovalError, LedgerError
+
+ROLES = ("viewer", "operator", "supervisor")
+audit_app = typer.Typer(help="Audit records of past turns.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+def open_desk(ledger: Path | None) -> Desk:
+    try:
+        return Desk.open(ledger_file=ledger)
+    except LedgerError as e:
+        fail(str(e))
+
+
+def render(r: AskResult) -> None:
+    colour = "green" if r.guard.grounded else "red"
+    out.print(Panel(r.answer, title=f"{r.intent.value} · {r.outcome or '—'}", subtitle=f"trace {r.trace_id[:12]} · {r.planner}",
+                    border_style=colour))
+    if r.tool_calls:
+        t = Table("tool", "args", "outcome", title="tool calls", title_justify="left")
+        for c in r.tool_calls:
+            t.add_row(c.tool, ", ".join(f"{k}={v}" for k, v in c.args.items() if v is not None), str(c.result.get("outcome")))
+        out.print(t)
+    for c in r.citations:
+        out.print(f"[bold cyan][{c.clause_id}][/] {c.title}: [dim]{c.quote}[/]")
+    out.print(f"guard: {'grounded' if r.guard.grounded else 'UNGROUNDED'} · {r.guard.checked_claims} claims checked"
+              + (f" · caught {r.guard.ungrounded}" if r.guard.ungrounded else ""))
+    if r.approval_id:
+        out.print(f"[yellow]pending approval {r.approval_id}[/]: a supervisor can /approve {r.approval_id}")
+
+
+@app.command()
+def ask(message: str, json_out: bool = JsonOpt, ledger: Optional[Path] = LedgerOpt, as_of: Optional[str] = AsOfOpt,
+        role: str = typer.Option("operator", "--role", help="viewer | operator | supervisor"),
+        thread: Optional[str] = typer.Option(None, "--thread", help="Continue this conversation thread.")) -> None:
+    """One turn: plan, tools, citations, guard. `--json` prints exactly one JSON object."""
+    if role not in ROLES:
+        fail(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
+    day = parse_as_of(as_of)
+    desk = open_desk(ledger)
+    try:
+        result = desk.ask(message, role=role, thread_id=thread, as_of=day, caller="cli")
+    except ValidationError as e:
+        fail("; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()))
+    if json_out:
+        sys.stdout.write(result.model_dump_json() + "\n")
+    else:
+        render(result)
+
+
+HELP = """[bold]riskdesk chat[/] — ask in Chinese or English. Commands:
+  /approve ID            approve a pending temporary quota (supervisor)
+  /reject ID [reason]    reject it (supervisor)
+  /pending               list pending approvals
+  /thread [ID]           show the thread id, or switch to another thread
+  /role ROLE             viewer | operator | supervisor
+  /help, /quit"""
+
+
+@app.command()
+def chat(ledger: Optional[Path] = LedgerOpt, as_of: Optional[str] = AsOfOpt,
+         role: str = typer.Option("operator", "--role"), name: str = typer.Option("supervisor", "--name",
+                                                                                   help="Your name in approvals.")) -> None:
+    """The terminal operator console (works offline on the embedded defaults)."""
+    if role not in ROLES:
+        fail(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
+    day = parse_as_of(as_of)
+    desk = open_desk(ledger)
+    thread = None
+    out.print(HELP)
+    out.print(f"[dim]as of {day} · role {role} · planner {desk.llm_model or 'rules'} · try: 给C1002申请4000元临时额度，买电动车送外卖[/]")
+    while True:
+        try:
+            line = out.input(f"[bold]{role}>[/] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            out.print()
+            return
+        if not line:
+            continue
+        cmd, _, rest = line.partition(" ")
+        try:
+            if cmd in ("/quit", "/exit"):
+                return
+            elif cmd == "/help":
+                out.print(HELP)
+            elif cmd == "/role":
+                if rest.strip() not in ROLES:
+                    err.print(f"role must be one of {', '.join(ROLES)}")
+                else:
+                    role = rest.strip()
+            elif cmd == "/thread":
+                thread = rest.strip() or thread
+                out.print(f"thread: {thread or '(new on next message)'}")
+            elif cmd == "/pending":
+                for a in desk.pending_approvals():
+                    out.print(f"{a.approval_id}  {a.customer_id}  ¥{a.amount}  {a.purpose}  {', '.join(a.reasons)}")
+            elif cmd in ("/approve", "/reject"):
+                approval_id, _, reason = rest.strip().partition(" ")
+                if not approval_id:
+                    err.print(f"usage: {cmd} APPROVAL_ID")
+                    continue
+                decision = ApprovalDecision(decision=cmd[1:], supervisor=name, reason=reason, as_of=day.isoformat())
+                render(desk.decide(approval_id, decision, role=role, caller="cli"))
+            elif cmd.startswith("/"):
+                err.print(f"unknown command {cmd}; /help lists them")
+            else:
+                r = desk.ask(line, role=role, thread_id=thread, as_of=day, caller="cli")
+                thread = r.thread_id
+                render(r)
+        except (PermissionDenied, ApprovalError) as e:
+            err.print(f"[red]{e}[/]")
+        except ValidationError as e:
+            err.print(f"[red]{e.errors()[0]['msg']}[/]")
+
+
+@audit_app.command("show")
+def audit_show(trace_id: str, json_out: bool = JsonOpt) -> None:
+    """Print the audit record of one turn (personal data masked)."""
+    record = AuditLog().get(trace_id)
+    if record is None:
+        fail(f"no audit record with trace id {trace_id!r}")
+    if json_out:
+        sys.stdout.write(record.model_dump_json() + "\n")
+        return
+    out.print_json(record.model_dump_json())
