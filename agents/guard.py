@@ -39,10 +39,16 @@ _OUTCOME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 # Which tool outcomes make each phrase true.
 _OUTCOME_SUPPORT = {
     "approved": {"approved"}, "needs_approval": {"needs_approval"}, "denied": {"denied", "rejected"},
-    "not_found": {"not_found"}, "eligible": {"eligible", "partially_eligible"},
-    "partially_eligible": {"partially_eligible"}, "eligible_if_repaid": {"eligible_if_repaid"},
-    "ineligible": {"ineligible", "partially_eligible"},
+    "not_found": {"not_found"}, "eligible": {"eligible"}, "partially_eligible": {"partially_eligible"},
+    "eligible_if_repaid": {"eligible_if_repaid"}, "ineligible": {"ineligible"},
 }
+_RECORD_REF = re.compile(r"(?:record|记录)\s*(R\d+)", re.I)
+
+
+@dataclass
+class Scope:
+    outcomes: set[str] = field(default_factory=set)
+    rules: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -55,6 +61,9 @@ class Evidence:
     rules: set[str] = field(default_factory=set)
     outcomes: set[str] = field(default_factory=set)
     strict_outcomes: bool = False
+    # Claims on a line that names a customer or an overdue record must hold for that subject.
+    by_customer: dict[str, "Scope"] = field(default_factory=dict)
+    by_record: dict[str, "Scope"] = field(default_factory=dict)
 
     def add_text(self, text: str) -> None:
         for m in _PERCENT.finditer(text):
@@ -105,8 +114,16 @@ def build_evidence(messages: Iterable[str], tool_results: list[dict], clauses: l
         ev.add_value(r)
         ev.rules.update(rules_to_cite(r))
         ev.outcomes.add(r.get("outcome") or "")
+        cid = r.get("customer_id") or (r.get("approval") or {}).get("customer_id")
+        if cid:
+            scope = ev.by_customer.setdefault(cid, Scope())
+            scope.outcomes.add(r.get("outcome") or "")
+            scope.rules.update(rules_to_cite(r))
         for rec in r.get("records", []) or []:
             ev.outcomes.add(rec.get("status"))
+            scope = ev.by_record.setdefault(rec["record_id"], Scope())
+            scope.outcomes.add(rec["status"])
+            scope.rules.update([rec["deciding_rule"]] if rec.get("deciding_rule") else ["R1", "R2", "R3"])
         g = r.get("grant") or {}
         if g.get("granted_on") and g.get("expires_on"):
             span = dt.date.fromisoformat(g["expires_on"]) - dt.date.fromisoformat(g["granted_on"])
@@ -133,34 +150,51 @@ class Claim:
 
 def extract_claims(reply: str, ev: Evidence) -> list[Claim]:
     claims: list[Claim] = []
-    text = reply
+    for line in reply.splitlines() or [reply]:
+        claims.extend(_line_claims(line, ev))
+    return claims
 
-    def blank(s: str, start: int, end: int) -> str:
-        return s[:start] + " " * (end - start) + s[end:]
 
+def _blank(s: str, start: int, end: int) -> str:
+    return s[:start] + " " * (end - start) + s[end:]
+
+
+def _line_claims(text: str, ev: Evidence) -> list[Claim]:
+    """Claims of one line. A line about one overdue record, or one customer, is held to that
+    subject's outcome and rules; other lines to the union of the evidence."""
+    claims: list[Claim] = []
+    scope: Scope | None = None
+    for m in list(_RECORD_REF.finditer(text)):
+        rid = m.group(1).upper()
+        claims.append(Claim("record_id", rid, rid in ev.by_record))
+        scope = ev.by_record.get(rid, Scope())
+        text = _blank(text, m.start(), m.end())
     for m in list(_ID.finditer(text)):
         tok = m.group(0)
         claims.append(Claim("id", tok, tok in ev.ids))
-        text = blank(text, m.start(), m.end())
+        text = _blank(text, m.start(), m.end())
     for m in list(CUSTOMER_ID.finditer(text)):
         tok = m.group(1).upper()
         claims.append(Claim("customer_id", tok, tok in ev.ids))
-        text = blank(text, m.start(), m.end())
+        if scope is None and tok in ev.by_customer:
+            scope = ev.by_customer[tok]
+        text = _blank(text, m.start(), m.end())
     for m in list(_RULE.finditer(text)):
         tok = m.group(1)
-        claims.append(Claim("rule", tok, tok in ev.rules or tok in ev.ids))
-        text = blank(text, m.start(), m.end())
+        ok = tok in scope.rules if scope is not None and scope.rules else (tok in ev.rules or tok in ev.ids)
+        claims.append(Claim("rule", tok, ok))
+        text = _blank(text, m.start(), m.end())
     for s, e, d in _date_spans(text):
         claims.append(Claim("date", d.isoformat(), d in ev.dates))
-        text = blank(text, s, e)
+        text = _blank(text, s, e)
     for m in list(_PERCENT.finditer(text)):
         v = Decimal(m.group(1))
         claims.append(Claim("percent", m.group(0).strip(), v in ev.percents))
-        text = blank(text, m.start(), m.end())
+        text = _blank(text, m.start(), m.end())
     for m in list(_DAYS.finditer(text)):
         v = int(m.group(1))
         claims.append(Claim("days", m.group(0).strip(), v in ev.days))
-        text = blank(text, m.start(), m.end())
+        text = _blank(text, m.start(), m.end())
     for m in _NUMBER.finditer(text):
         raw = m.group(0).strip()
         try:
@@ -173,11 +207,12 @@ def extract_claims(reply: str, ev: Evidence) -> list[Claim]:
         if v < 10 and not money and v == v.to_integral_value():
             continue  # list markers and small counts are not checked
         claims.append(Claim("amount" if money else "number", raw, _norm(v) in ev.numbers))
+    allowed = scope.outcomes if scope is not None else ev.outcomes
     for outcome, pattern in _OUTCOME_PATTERNS:
         for m in list(pattern.finditer(text)):
-            ok = bool(_OUTCOME_SUPPORT[outcome] & ev.outcomes) if ev.strict_outcomes else True
+            ok = bool(_OUTCOME_SUPPORT[outcome] & allowed) if ev.strict_outcomes else True
             claims.append(Claim("outcome", m.group(0), ok))
-            text = blank(text, m.start(), m.end())
+            text = _blank(text, m.start(), m.end())
     return claims
 
 
