@@ -139,3 +139,11 @@ def audit_show(trace_id: str, json_out: bool = JsonOpt) -> None:
         sys.stdout.write(record.model_dump_json() + "\n")
         return
     out.print_json(record.model_dump_json())
+
+
+@app.command()
+def bench(turns: int = typer.Option(300, "--turns", min=10, help="Warm turns to time."),
+          cold: bool = typer.Option(True, "--cold/--no-cold", help="Also time a fresh `riskdesk ask` process.")) -> None:
+    """Per-turn latency with the rules planner, split by team member (a benchmark, not a test)."""
+    from agents.bench import render, run
+    out.print(render(run(turns, cold)))

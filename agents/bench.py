@@ -1,0 +1,82 @@
+"""Per-turn latency of the agent with the rules planner, split by team member.
+
+    .venv/bin/riskdesk bench --turns 300
+
+Prints p50/p95 per warm turn and per node (planner = supervisor, tools = risk_operator,
+retrieval = policy_researcher, composer, guard = compliance_reviewer), LLM calls per turn,
+and the cold start of a fresh `riskdesk ask` process.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MIXED_TURNS = [
+    "What's C1001's available credit?", "查一下C1003的额度", "C1022能做信用修复吗？截至2026年1月15日",
+    "Is C1016 eligible for the one-time credit repair?", "信用修复要交钱给中介吗", "What is the cap on a temporary quota?",
+    "C1041 temp quota 3000 for a fridge", "给C1038申请临时额度6000元，旅游", "Tell me a joke", "C1099的额度",
+    "What is the financing cost cap for consumer finance companies from 2026?", "C1012 temporary quota 15000 to buy stocks",
+]
+NODES = ["supervisor", "risk_operator", "policy_researcher", "composer", "compliance_reviewer"]
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def run(turns: int = 300, cold: bool = True) -> dict:
+    from agents.desk import Desk
+    from tools.ledger import SAMPLE_LEDGER
+
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["RISKDESK_HOME"] = home
+        desk = Desk.open(ledger_file=SAMPLE_LEDGER)
+        for m in MIXED_TURNS:  # warm-up: imports, jieba, embeddings, first queries
+            desk.ask(m, as_of="2026-11-23")
+        totals, per_node, llm_calls = [], {n: [] for n in NODES}, []
+        for i in range(turns):
+            m = MIXED_TURNS[i % len(MIXED_TURNS)]
+            t0 = time.perf_counter()
+            r = desk.ask(m, as_of="2026-11-23")
+            totals.append((time.perf_counter() - t0) * 1000)
+            rec = desk.audit.get(r.trace_id)
+            for n in NODES:
+                if n in rec.timings_ms:
+                    per_node[n].append(rec.timings_ms[n])
+            llm_calls.append(rec.llm_calls)
+        result = {"turns": turns, "p50_ms": pct(totals, .5), "p95_ms": pct(totals, .95),
+                  "nodes": {n: (pct(v, .5), pct(v, .95)) for n, v in per_node.items()},
+                  "llm_calls_per_turn": statistics.mean(llm_calls), "planner": desk.llm_model or "rules"}
+        desk.close()
+        if cold:
+            colds = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "console", "ask", "What's C1001's available credit?", "--json",
+                                "--ledger", str(SAMPLE_LEDGER)], check=True, capture_output=True,
+                               env={**os.environ, "RISKDESK_HOME": home})
+                colds.append((time.perf_counter() - t0) * 1000)
+            result["cold_ask_ms"] = statistics.median(colds)
+    return result
+
+
+def render(result: dict) -> str:
+    lines = [f"turns: {result['turns']} (planner: {result['planner']})",
+             f"per warm turn: p50 {result['p50_ms']:.2f} ms, p95 {result['p95_ms']:.2f} ms",
+             "per node (p50 / p95 ms):"]
+    labels = {"supervisor": "planner", "risk_operator": "tools", "policy_researcher": "retrieval",
+              "composer": "composer", "compliance_reviewer": "guard"}
+    for n, (p50, p95) in result["nodes"].items():
+        lines.append(f"  {labels[n]:<10} ({n}): {p50:.2f} / {p95:.2f}")
+    lines.append(f"LLM calls per turn: {result['llm_calls_per_turn']:.2f}")
+    if "cold_ask_ms" in result:
+        lines.append(f"cold `riskdesk ask` (new process, median of 3): {result['cold_ask_ms']:.0f} ms")
+    return "\n".join(lines)
