@@ -1,0 +1,155 @@
+"""`riskdesk eval run` and `riskdesk eval compare`: the offline eval harness (evals/)."""
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from console.cli import app, err, fail, out
+
+eval_app = typer.Typer(help="Offline evals: rule adherence, hallucination before/after the guard, the guard's own "
+                            "precision/recall, retrieval; reports, baselines and a CI gate.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+SPECIAL = {"guard": "meta-eval of the hallucination detector (labelled replies)",
+           "retrieval": "the knowledge base's labelled retrieval queries (recall@k, MRR)"}
+
+
+def _llm_settings():  # noqa: ANN202
+    try:
+        from agents.llm import LLMSettings
+    except ImportError as e:
+        fail(f"--planner llm needs the LLM client (agents/llm.py), which is not available: {e}")
+    settings = LLMSettings.from_env()
+    if settings is None:
+        fail("--planner llm needs an LLM: set RISKDESK_LLM_BASE_URL (and the model settings) or a config file; "
+             "offline runs use --planner rules")
+    return settings
+
+
+@eval_app.command("run")
+def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core, adversarial, guard, retrieval, PATH.yaml|jsonl"),
+        planner: str = typer.Option("rules", "--planner", help="rules (offline, deterministic) | llm (the configured LLM)"),
+        k: int = typer.Option(1, "--k", min=1, help="Trials per case; pass^k is reported for k > 1."),
+        concurrency: int = typer.Option(1, "--concurrency", min=1, help="Cases run in parallel (threads)."),
+        out_dir: Path = typer.Option(Path("out/eval"), "--out", help="Directory for results.json, summary.json, report.html."),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")) -> None:
+    """Run suites offline by default; writes results.json, summary.json (baseline form) and report.html."""
+    from evals.cases import load_suite
+    from evals.compare import slim
+    from evals.report import render
+    from evals.runner import Runner
+
+    if planner not in ("rules", "llm"):
+        fail(f"--planner must be rules or llm, got {planner!r}")
+    llm = _llm_settings() if planner == "llm" else None
+    agent_suites = [s for s in suites if s not in SPECIAL]
+    try:
+        loaded = {s: load_suite(s) for s in agent_suites}
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    t0 = time.perf_counter()
+    kb = None
+    if agent_suites or "retrieval" in suites:
+        from knowledge import default_kb
+        kb = default_kb()
+    runner = Runner(kb=kb, llm=llm)
+    total = sum(len(v) for v in loaded.values()) * k
+    try:
+        with Progress(TextColumn("[bold]eval[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                      TimeElapsedColumn(), console=err, disable=quiet or not total, transient=False) as bar:
+            task = bar.add_task("", total=total)
+            failed = [0]
+
+            def tick(done: int, n: int, res) -> None:  # noqa: ANN001
+                failed[0] += not res.passed
+                bar.update(task, completed=done, description=f"{failed[0]} failing · {res.case_id[:40]}")
+            results = runner.run(agent_suites, k=k, concurrency=concurrency, progress=tick, cases_by_suite=loaded)
+    finally:
+        runner.close()
+    if "guard" in suites:
+        from evals.guard_meta import run_meta_eval
+        results.guard_meta = run_meta_eval()
+    if "retrieval" in suites:
+        from evals.retrieval import run_retrieval
+        results.retrieval = run_retrieval(kb)
+    results.meta.suites = list(suites)
+    results.meta.wall_seconds = round(time.perf_counter() - t0, 3)
+    results.meta.command = "riskdesk eval run " + " ".join(shlex.quote(a) for a in sys.argv[3:])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    raw = results.model_dump(mode="json")
+    (out_dir / "results.json").write_text(json.dumps(raw, ensure_ascii=False, indent=1), encoding="utf-8")
+    (out_dir / "summary.json").write_text(json.dumps(slim(raw), ensure_ascii=False, indent=1), encoding="utf-8")
+    (out_dir / "report.html").write_text(render(results), encoding="utf-8")
+    _print_summary(results)
+    out.print(f"wrote {out_dir / 'results.json'}, {out_dir / 'summary.json'}, {out_dir / 'report.html'} "
+              f"({results.meta.wall_seconds:.1f} s)")
+
+
+def _print_summary(results) -> None:  # noqa: ANN001
+    if results.suites:
+        t = Table("suite", "cases", "pass", "outcome", "end state", "tools P/R", "forbidden", "cite P/R",
+                  "ungrounded draft→reply", "p50/p95 ms", title="agent suites", title_justify="left")
+        for name, rep in results.suites.items():
+            s = rep.summary
+            t.add_row(name, str(s.trials), f"{s.pass_rate.value:.1%}", f"{s.outcome_accuracy.value:.1%}",
+                      f"{s.end_state_accuracy.value:.1%}", f"{s.tool_precision.value:.0%}/{s.tool_recall.value:.0%}",
+                      str(s.forbidden_actions), f"{s.citation_precision.value:.0%}/{s.citation_recall.value:.0%}",
+                      f"{s.hallucination_draft.ungrounded_reply_rate:.1%}→{s.hallucination_reply.ungrounded_reply_rate:.1%}",
+                      f"{s.latency_turn_p50_ms:.0f}/{s.latency_turn_p95_ms:.0f}")
+        out.print(t)
+        for name, rep in results.suites.items():
+            if rep.failing_cases:
+                out.print(f"[red]{name}: {len(rep.failing_cases)} failing[/]: " + ", ".join(rep.failing_cases[:12])
+                          + (" …" if len(rep.failing_cases) > 12 else ""))
+            if rep.summary.pass_hat_k:
+                out.print(f"{name}: " + ", ".join(f"{k} {v:.1%}" for k, v in rep.summary.pass_hat_k.items()))
+    gm = results.guard_meta
+    if gm:
+        t = Table("claim type", "precision", "recall", "F1", "TP", "FP", "FN", title=f"guard meta-eval ({gm['items']} replies)",
+                  title_justify="left")
+        for kname, v in {**gm["by_type"], "overall": gm["overall"]}.items():
+            t.add_row(kname, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["tp"]), str(v["fp"]), str(v["fn"]))
+        out.print(t)
+    rt = results.retrieval
+    if rt:
+        out.print("retrieval: " + ", ".join(f"{k} {v}" for k, v in rt.items() if k not in ("misses", "queries")))
+
+
+@eval_app.command("compare")
+def compare_cmd(baseline: Path = typer.Argument(..., help="Baseline (summary.json form, or a full results.json)."),
+                current: Path = typer.Argument(..., help="Current results.json or summary.json."),
+                max_drop: float = typer.Option(0.0, "--max-drop", help="Allowed drop of a higher-is-better ratio."),
+                max_rise: float = typer.Option(0.0, "--max-rise", help="Allowed rise of a lower-is-better metric."),
+                latency_factor: float = typer.Option(3.0, "--latency-factor", help="p95 latency may grow up to this factor."),
+                allow_new_failures: int = typer.Option(0, "--allow-new-failures", help="Cases that may newly fail."),
+                show_all: bool = typer.Option(False, "--all", help="Show unchanged metrics too.")) -> None:
+    """Per-metric diff; exit status 1 on a regression beyond the thresholds."""
+    from evals.compare import Thresholds, compare, load
+    for p in (baseline, current):
+        if not p.exists():
+            fail(f"no such file: {p}")
+    cmp = compare(load(baseline), load(current), Thresholds(max_drop=max_drop, max_rise=max_rise,
+                                                            latency_factor=latency_factor,
+                                                            allow_new_failures=allow_new_failures))
+    t = Table("metric", "baseline", "current", "Δ", "", title=f"{baseline} → {current}", title_justify="left")
+    for r in cmp.rows:
+        if not show_all and not r.regression and (r.delta is None or abs(r.delta) < 1e-12) and not r.note:
+            continue
+        fmtv = (lambda v: "—" if v is None else f"{v:.4g}")
+        t.add_row(r.metric, fmtv(r.baseline), fmtv(r.current), "" if r.delta is None else f"{r.delta:+.4g}",
+                  ("[red]REGRESSION[/] " if r.regression else "") + r.note)
+    out.print(t)
+    if cmp.newly_passing:
+        out.print(f"[green]newly passing[/]: {', '.join(cmp.newly_passing)}")
+    if cmp.regressed:
+        err.print("[bold red]regression[/] against the baseline")
+        raise typer.Exit(1)
+    out.print("[green]no regression[/] against the baseline")

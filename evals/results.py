@@ -1,0 +1,152 @@
+"""The results file: pydantic models, dumped as `results.json` by `riskdesk eval run`."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Check(BaseModel):
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+class GuardView(BaseModel):
+    checked_claims: int = 0
+    ungrounded: list[str] = Field(default_factory=list)
+
+
+class ClaimView(BaseModel):
+    kind: str
+    text: str
+    grounded: bool
+
+
+class TurnResult(BaseModel):
+    index: int
+    kind: str  # "say" | "decide"
+    message: str
+    role: str
+    as_of: str
+    answer: str = ""
+    intent: str | None = None
+    outcome: str | None = None
+    customer_id: str | None = None
+    plan: dict[str, Any] | None = None
+    planner: str | None = None
+    planner_fallback: str | None = None
+    retrieved: list[str] = Field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+    citations: list[str] = Field(default_factory=list)
+    approval_id: str | None = None
+    error: str | None = None
+    error_detail: str = ""
+    draft: str | None = None
+    draft_source: str | None = None
+    draft_guard: GuardView | None = None
+    guard: GuardView | None = None
+    claims: list[ClaimView] = Field(default_factory=list)
+    latency_ms: float = 0.0
+    llm_calls: int = 0
+    llm_tokens: int | None = None
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    checks: list[Check] = Field(default_factory=list)
+    # counters for the metrics
+    tool_matched: int = 0
+    tool_expected: int = 0
+    tool_actual: int = 0
+    tool_scored: bool = False
+    cite_hits: int = 0
+    cite_required: int = 0
+    cite_good: int = 0
+    cite_counted: int = 0
+
+
+class CaseResult(BaseModel):
+    case_id: str
+    suite: str
+    trial: int = 0
+    tags: list[str] = Field(default_factory=list)
+    language: str
+    intent: str
+    passed: bool
+    failed_checks: list[str] = Field(default_factory=list)
+    turns: list[TurnResult] = Field(default_factory=list)
+    end_state: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    end_state_diff: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    end_state_ok: bool = True
+    forbidden: list[str] = Field(default_factory=list)
+    latency_ms: float = 0.0
+    llm_calls: int = 0
+    error: str | None = None
+
+
+class Ratio(BaseModel):
+    """A ratio with the counts it rests on (n = denominator)."""
+
+    value: float
+    num: float
+    n: float
+
+
+class Hallucination(BaseModel):
+    replies: int
+    claims: int
+    ungrounded_claims: int
+    replies_with_ungrounded: int
+    ungrounded_reply_rate: float
+    claims_per_reply: float
+
+
+class Summary(BaseModel):
+    cases: int
+    trials: int
+    passed: int
+    pass_rate: Ratio
+    outcome_accuracy: Ratio
+    intent_accuracy: Ratio
+    end_state_accuracy: Ratio
+    tool_precision: Ratio
+    tool_recall: Ratio
+    forbidden_actions: int
+    citation_precision: Ratio
+    citation_recall: Ratio
+    hallucination_draft: Hallucination
+    hallucination_reply: Hallucination
+    latency_turn_p50_ms: float
+    latency_turn_p95_ms: float
+    latency_case_p50_ms: float
+    latency_case_p95_ms: float
+    llm_calls_per_case: float
+    llm_tokens_per_case: float | None = Field(default=None, description="None: the audit record carries no token counts.")
+    pass_hat_k: dict[str, float] = Field(default_factory=dict)
+
+
+class SuiteReport(BaseModel):
+    name: str
+    summary: Summary
+    by_intent: dict[str, Summary] = Field(default_factory=dict)
+    by_language: dict[str, Summary] = Field(default_factory=dict)
+    failing_cases: list[str] = Field(default_factory=list)
+
+
+class RunMeta(BaseModel):
+    created_at: str
+    planner: str
+    llm_model: str | None = None
+    k: int = 1
+    concurrency: int = 1
+    suites: list[str] = Field(default_factory=list)
+    wall_seconds: float = 0.0
+    git_commit: str | None = None
+    machine: str = ""
+    command: str = ""
+
+
+class RunResults(BaseModel):
+    meta: RunMeta
+    suites: dict[str, SuiteReport] = Field(default_factory=dict)
+    cases: list[CaseResult] = Field(default_factory=list)
+    guard_meta: dict[str, Any] | None = None
+    retrieval: dict[str, Any] | None = None
