@@ -52,7 +52,10 @@ def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core
     llm = _llm_settings() if planner == "llm" else None
     agent_suites = [s for s in suites if s not in SPECIAL]
     try:
-        loaded = {s: load_suite(s) for s in agent_suites}
+        loaded = {}
+        for s in agent_suites:
+            cases = load_suite(s)
+            loaded[cases[0].suite if cases else Path(s).stem] = cases
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     t0 = time.perf_counter()

@@ -212,6 +212,7 @@ class Runner:
             cases_by_suite: dict[str, list[Case]] | None = None) -> RunResults:
         t0 = time.perf_counter()
         loaded = cases_by_suite or {s: load_suite(s) for s in suites}
+        loaded = {s: [c if c.suite == s else c.model_copy(update={"suite": s}) for c in cs] for s, cs in loaded.items()}
         jobs = [(c, t) for s in loaded for c in loaded[s] for t in range(k)]
         results: list[CaseResult] = []
         lock = threading.Lock()
