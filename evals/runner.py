@@ -99,6 +99,7 @@ class Runner:
         ledger = Ledger.open("sqlite://")
         ledger.load(parse_ledger(case.ledger_json(), f"case {case.id}"))
         desk = Desk(ledger, self.kb, llm=self.llm, audit=audit, threads_path=self._local.threads)
+        tokens = _count_tokens(desk)
         secrets = case.customer_pii()
         start = snapshot(ledger)
         thread = f"eval-{case.id}-{trial}-{uuid.uuid4().hex[:8]}"
@@ -116,6 +117,7 @@ class Runner:
                                 message=turn.say if turn.say is not None else f"/{turn.decide} (turn {turn.approval_from})",
                                 role=role, as_of=day)
                 t0 = time.perf_counter()
+                tokens_before = tokens[0]
                 result = None
                 try:
                     if turn.say is not None:
@@ -133,6 +135,8 @@ class Runner:
                 tr.latency_ms = round((time.perf_counter() - t0) * 1000, 3)
                 if result is not None:
                     self._fill(tr, result, desk, operator_msgs)
+                    if desk.deps.llm_planner is not None or desk.deps.llm_composer is not None:
+                        tr.llm_tokens = tokens[0] - tokens_before
                     aid = result.approval_id or next((c.result.get("approval_id") for c in result.tool_calls
                                                       if c.result.get("approval_id")), None)
                     if aid:
@@ -246,6 +250,23 @@ class Runner:
     def close(self) -> None:
         if self._tmp is not None:
             self._tmp.cleanup()
+
+
+def _count_tokens(desk: Any) -> list[int]:
+    """Wrap the desk's LLM planner and composer to add up the tokens their outcomes report."""
+    total = [0]
+    for part, method in ((desk.deps.llm_planner, "plan"), (desk.deps.llm_composer, "compose")):
+        if part is None or not hasattr(part, method):
+            continue
+        inner = getattr(part, method)
+
+        def wrapped(*a: Any, _inner: Any = inner, **kw: Any) -> Any:
+            out = _inner(*a, **kw)
+            usage = getattr(out, "usage", None)
+            total[0] += int(getattr(usage, "total_tokens", 0) or 0)
+            return out
+        setattr(part, method, wrapped)
+    return total
 
 
 def _git_commit() -> str | None:
