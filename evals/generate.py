@@ -182,13 +182,17 @@ POLICY = [
      ["LENDER-TQ-TQ4"], []),
     ("tq-effect", "临时额度怎么影响可用额度？", "How does a temporary quota affect available credit?", ["LENDER-TQ-TQ7"], []),
     ("cost-cap", "2026年起消费金融公司的综合融资成本上限是多少？",
-     "What is the financing cost cap for consumer finance companies from 2026?", [], ["20%"]),
-    ("old-cap", "以前个人贷款的年化利率上限是多少？", "What was the industry cap on the annualised rate of personal loans before?",
-     [], ["24%"]),
+     "What is the financing cost cap for consumer finance companies from 2026?", ["FINCOST-CAP-2026"], ["20%"]),
+    # asked on a date when the 24% cap was in force (it ends 2025-12-31)
+    ("old-cap@2025-06-01", "个人贷款年化利率的行业上限是多少？", "What is the industry cap on the annualised rate of personal loans?",
+     ["FINCOST-CAP-24"], ["24%"]),
     ("subsidy", "个人消费贷款财政贴息政策是什么时候发布的？", "When was the personal consumption loan interest subsidy issued?",
-     [], ["2025"]),
+     ["SUBSIDY-2025"], ["2025"]),
     ("materials", "花呗小红花提额可以上传哪些材料？", "What materials can a Huabei user upload to ask for a higher limit?",
-     [], ["1,000", "1000", "一千", "千种"]),
+     ["MATERIALS-LIMIT-INCREASE"], ["1,000", "1000", "一千", "千种"]),
+    ("repair-scope", "花呗借呗的逾期也能做一次性信用修复吗？", "Does the one-time credit repair cover Huabei and Jiebei overdue records?",
+     ["PBOC-REPAIR-SCOPE"], []),
+    ("tq-order", "临时额度的各项检查按什么顺序进行？", "In what order are the temporary quota checks run?", ["LENDER-TQ-ORDER"], []),
 ]
 
 OUT_OF_SCOPE = [("joke", "讲个笑话", "Tell me a joke"),
@@ -202,13 +206,14 @@ OUT_OF_SCOPE = [("joke", "讲个笑话", "Tell me a joke"),
 def policy_cases() -> list[dict]:
     out = []
     for key, zh, en, clauses, forms in POLICY:
+        key, _, when = key.partition("@")
         for lang, q in (("zh", zh), ("en", en)):
             exp: dict[str, Any] = {"intent": "policy_qa", "outcome": None, "tool_calls": [], "citations": clauses,
                                    "extra_citations_ok": True, "min_citations": 1}
             if forms:
                 exp["contains_any"] = forms
             out.append({"id": f"policy-{lang}-{key}", "tags": ["intent:policy_qa"], "language": lang,
-                        "intent": "policy_qa", "as_of": D.isoformat(), "turns": [{"say": q, "expect": exp}]})
+                        "intent": "policy_qa", "as_of": when or D.isoformat(), "turns": [{"say": q, "expect": exp}]})
     return out
 
 
