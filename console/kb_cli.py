@@ -1,0 +1,122 @@
+"""`riskdesk kb`: ingest policy documents, search clauses as of a date, measure retrieval quality and speed."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+kb_app = typer.Typer(help="Credit-policy knowledge base (知识库): ingest, search, bench.", no_args_is_help=True,
+                     pretty_exceptions_enable=False, add_completion=False)
+out = Console()
+err = Console(stderr=True)
+
+PathOpt = typer.Option(None, "--path", help="Embedded Chroma directory (default: $RISKDESK_CHROMA_PATH, "
+                                              "else $RISKDESK_HOME/chroma, else ~/.riskdesk/chroma).")
+UrlOpt = typer.Option(None, "--url", help="Chroma server URL (default: $RISKDESK_CHROMA_URL); overrides --path.")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _open(path: Optional[Path], url: Optional[str], ensure_shipped: bool = True):  # noqa: ANN202
+    from knowledge import KnowledgeBase, default_kb
+    try:
+        if path is None and url is None:
+            return default_kb() if ensure_shipped else KnowledgeBase.open()
+        kb = KnowledgeBase.open(path=path, url=url)
+        if ensure_shipped and len(kb) == 0:
+            kb.ingest()
+        return kb
+    except Exception as e:  # noqa: BLE001 (a store that cannot be opened is a usage problem here)
+        _fail(f"cannot open the knowledge base: {e}")
+
+
+@kb_app.command()
+def ingest(directory: Optional[Path] = typer.Argument(None, help="Directory of .md policy documents "
+                                                                   "(default: the shipped corpus)."),
+           path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt) -> None:
+    """Validate every document, then add, update and delete clauses. A bad document writes nothing."""
+    from knowledge import CorpusError
+    if directory is not None and not directory.is_dir():
+        _fail(f"{directory}: not a directory")
+    kb = _open(path, url, ensure_shipped=False)
+    try:
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("embedding clauses", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+            report = kb.ingest(directory, progress=progress)
+    except CorpusError as e:
+        _fail(str(e))
+    out.print(f"{report.documents} documents, {report.clauses} clauses: added {report.added}, updated "
+              f"{report.updated}, unchanged {report.unchanged}, deleted {report.deleted}")
+
+
+@kb_app.command()
+def search(query: str = typer.Argument(..., help="Question or keywords, Chinese or English."),
+           as_of: Optional[str] = typer.Option(None, "--as-of", help="Only clauses in force on this date "
+                                                                      "(YYYY-MM-DD; default today)."),
+           k: int = typer.Option(5, "--k", min=1, max=100, help="Number of clauses."),
+           as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON array."),
+           path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt) -> None:
+    """Hybrid (BM25 + dense) search over the clauses in force on a date."""
+    if not query.strip():
+        _fail("the query is empty")
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    except ValueError:
+        _fail(f"--as-of must be YYYY-MM-DD, got {as_of!r}")
+    hits = _open(path, url).search(query, as_of=day, k=k)
+    if as_json:
+        print(json.dumps([h.model_dump(mode="json") for h in hits], ensure_ascii=False))
+        return
+    table = Table(title=f"{query}  (as of {day})")
+    for col in ("#", "clause", "title", "in force", "score", "text"):
+        table.add_column(col, overflow="fold")
+    for n, h in enumerate(hits, 1):
+        table.add_row(str(n), h.clause_id, h.title, f"{h.effective_from} → {h.effective_to or 'open'}",
+                      f"{h.score:.4f}", h.text)
+    out.print(table if hits else "no clause in force matches")
+
+
+@kb_app.command()
+def bench(queries: Optional[Path] = typer.Option(None, "--queries", help="Labelled JSONL (default: "
+                                                                          "knowledge/queries.jsonl)."),
+          as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+          path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt) -> None:
+    """recall@1, recall@3 and MRR for BM25, dense and hybrid; warm hybrid latency p50/p95."""
+    from knowledge.bench import QUERIES, run
+    qpath = queries or QUERIES
+    if not qpath.is_file():
+        _fail(f"{qpath}: no such file")
+    try:
+        result = run(_open(path, url), qpath)
+    except (ValueError, KeyError) as e:
+        _fail(f"{qpath}: {e}")
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    n = result["results"][0]["queries"]
+    table = Table(title=f"retrieval on {n} labelled queries ({qpath.name})")
+    for col in ("mode", "recall@1", "recall@3", "MRR"):
+        table.add_column(col, justify="right" if col != "mode" else "left")
+    names = {"lexical": "BM25", "dense": "dense (USE-m3)", "hybrid": "hybrid (RRF)"}
+    for r in result["results"]:
+        table.add_row(names[r["mode"]], f"{r['recall@1']:.3f}", f"{r['recall@3']:.3f}", f"{r['mrr']:.3f}")
+    out.print(table)
+    lat = result["latency"]
+    out.print(f"warm hybrid query latency: p50 {lat['p50_ms']:.2f} ms, p95 {lat['p95_ms']:.2f} ms "
+              f"({lat['samples']} queries)")
+
+
+if __name__ == "__main__":
+    kb_app()

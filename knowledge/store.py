@@ -1,0 +1,294 @@
+"""The knowledge base: clauses chunked per language in a Chroma collection (the store), with an in-memory
+mirror (clauses, embeddings, BM25) rebuilt at open time and after every ingest so queries stay in-process.
+
+Chroma's PersistentClient is owned by one process: open a store from one process at a time (use
+``url=``/RISKDESK_CHROMA_URL and a Chroma server to share one)."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Callable, Literal
+from urllib.parse import urlparse
+
+import numpy as np
+
+from knowledge.corpus import CORPUS_DIR, Document, CorpusError, corpus_digest, load_corpus
+from knowledge.models import Clause, ClauseHit, IngestReport, date_int, int_date
+
+COLLECTION = "riskdesk_clauses"
+SCHEMA = "riskdesk-kb/2"  # bump when chunking or embedding changes: every stored hash then changes
+BUILTIN = "builtin"
+LANGS = ("zh", "en")
+RRF_K = 60
+_CJK = re.compile(r"[\u3400-\u9fff]")
+Mode = Literal["hybrid", "dense", "lexical"]
+
+
+def default_path() -> Path:
+    """RISKDESK_CHROMA_PATH, else $RISKDESK_HOME/chroma, else ~/.riskdesk/chroma."""
+    if os.environ.get("RISKDESK_CHROMA_PATH"):
+        return Path(os.environ["RISKDESK_CHROMA_PATH"]).expanduser()
+    return Path(os.environ.get("RISKDESK_HOME", Path.home() / ".riskdesk")).expanduser() / "chroma"
+
+
+def query_language(text: str) -> str:
+    return "zh" if _CJK.search(text) else "en"
+
+
+def _split_title(title: str) -> dict[str, str]:
+    parts = re.split(r"\s*/\s*", title, maxsplit=1)
+    return {"zh": parts[0], "en": parts[1] if len(parts) > 1 else parts[0]}
+
+
+def clause_hash(clause: Clause) -> str:
+    return hashlib.sha256((SCHEMA + clause.model_dump_json()).encode("utf-8")).hexdigest()
+
+
+def sentences(text: str) -> list[str]:
+    """Split a clause text into sentence-sized pieces (USE is a sentence encoder)."""
+    parts = re.split(r"(?<=[。；;！？!?])|(?<=\.)\s+|[：:]", text)
+    return [p.strip() for p in parts if p and len(p.strip()) > 3]
+
+
+def _chunks(clause: Clause, origin: str) -> list[tuple[str, str, dict]]:
+    """(id, text to embed, metadata): per language, the title alone, then each sentence prefixed by the title.
+    A clause's dense score is its best chunk's similarity."""
+    titles, h = _split_title(clause.title), clause_hash(clause)
+    out = []
+    for lang in LANGS:
+        text = clause.text_zh if lang == "zh" else clause.text_en
+        if not text:
+            continue
+        meta = {"clause_id": clause.clause_id, "doc_id": clause.doc_id, "lang": lang, "title": clause.title,
+                "issuer": clause.issuer, "version": clause.version, "source": clause.source, "text": text,
+                "effective_from": date_int(clause.effective_from), "effective_to": date_int(clause.effective_to),
+                "hash": h, "origin": origin}
+        pieces = [titles[lang]] + [f"{titles[lang]}: {s}" for s in sentences(text) or [text]]
+        out.extend((f"{clause.clause_id}#{lang}#{n}", piece, meta) for n, piece in enumerate(pieces))
+    return out
+
+
+def _client(path: str | Path | None, url: str | None):  # noqa: ANN202
+    import chromadb
+    from chromadb.config import Settings
+    settings = Settings(anonymized_telemetry=False)
+    url = url or os.environ.get("RISKDESK_CHROMA_URL")
+    if url:
+        u = urlparse(url if "://" in url else f"http://{url}")
+        return chromadb.HttpClient(host=u.hostname or "localhost", port=u.port or (443 if u.scheme == "https" else 8000),
+                                   ssl=u.scheme == "https", settings=settings), url
+    p = Path(path).expanduser() if path is not None else default_path()
+    p.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(p), settings=settings), str(p)
+
+
+class KnowledgeBase:
+    """Bilingual policy clauses with as-of-aware hybrid (BM25 + USE multilingual) retrieval."""
+
+    def __init__(self, client, location: str, dense_backend: Literal["memory", "chroma"] = "memory"):  # noqa: ANN001
+        from knowledge.embedding import UsemEmbeddingFunction
+        self.location = location
+        self.dense_backend = dense_backend
+        self._client = client
+        self._col = client.get_or_create_collection(COLLECTION, embedding_function=UsemEmbeddingFunction(),
+                                                    configuration={"hnsw": {"space": "cosine"}})
+        self._lock = threading.RLock()
+        self._reload()
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, url: str | None = None, **kw) -> "KnowledgeBase":  # noqa: ANN003
+        """Embedded Chroma at ``path`` (default: see default_path()), or a Chroma server at ``url``
+        (or RISKDESK_CHROMA_URL)."""
+        client, location = _client(path, url)
+        return cls(client, location, **kw)
+
+    # ------------------------------------------------------------------ state
+    def _reload(self) -> None:
+        from knowledge.lexical import LexicalIndex
+        got = self._col.get(include=["metadatas", "embeddings"])
+        ids, metas = got["ids"], got["metadatas"] or []
+        emb = got["embeddings"] if got["embeddings"] is not None else np.zeros((0, 512))
+        parts: dict[str, dict[str, dict]] = {}
+        for cid, meta in zip(ids, metas):
+            parts.setdefault(meta["clause_id"], {})[meta["lang"]] = meta
+        clauses: dict[str, Clause] = {}
+        for clause_id, by_lang in sorted(parts.items()):
+            m = next(iter(by_lang.values()))
+            clauses[clause_id] = Clause(
+                clause_id=clause_id, doc_id=m["doc_id"], title=m["title"], issuer=m["issuer"],
+                text_zh=by_lang.get("zh", {}).get("text", ""), text_en=by_lang.get("en", {}).get("text", ""),
+                effective_from=int_date(m["effective_from"]), effective_to=int_date(m["effective_to"]),
+                version=m["version"], source=m["source"])
+        order = list(clauses)
+        pos = {c: i for i, c in enumerate(order)}
+        self._clauses, self._order = clauses, order
+        self._origins = {m["clause_id"]: m["origin"] for m in metas}
+        self._hashes = {m["clause_id"]: m["hash"] for m in metas}
+        self._chunk_ids = list(ids)
+        self._chunk_clause = np.array([pos[m["clause_id"]] for m in metas], dtype=np.int64)
+        self._emb = np.asarray(emb, dtype=np.float32).reshape(len(ids), 512)
+        self._from = np.array([date_int(clauses[c].effective_from) for c in order], dtype=np.int64)
+        self._to = np.array([date_int(clauses[c].effective_to) for c in order], dtype=np.int64)
+        self._lexical = LexicalIndex([self._lexical_text(clauses[c]) for c in order])
+
+    @staticmethod
+    def _lexical_text(c: Clause) -> str:
+        return f"{c.clause_id.replace('-', ' ')}\n{c.title}\n{c.text_zh}\n{c.text_en}"
+
+    def __len__(self) -> int:
+        return len(self._clauses)
+
+    def clauses(self) -> list[Clause]:
+        return [self._clauses[c] for c in self._order]
+
+    def get(self, clause_id: str) -> Clause | None:
+        return self._clauses.get(clause_id)
+
+    def digest(self, origin: str = BUILTIN) -> str | None:
+        return (self._col.metadata or {}).get(f"digest:{origin}")
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(self, directory: str | Path | None = None,
+               progress: Callable[[int, int], None] | None = None) -> IngestReport:
+        """Validate every document of ``directory`` (default: the shipped corpus), then upsert changed clauses
+        and delete clauses that left this directory's documents. Nothing is written if any document is bad."""
+        origin = BUILTIN if directory is None else str(Path(directory).expanduser().resolve())
+        docs = load_corpus(CORPUS_DIR if directory is None else directory)
+        with self._lock:
+            return self._apply(docs, origin, progress)
+
+    def _apply(self, docs: list[Document], origin: str, progress: Callable[[int, int], None] | None) -> IngestReport:
+        new = {c.clause_id: (c, d) for d in docs for c in d.clauses}
+        for clause_id, (_, doc) in new.items():
+            other = self._origins.get(clause_id)
+            if other is not None and other != origin:
+                raise CorpusError(doc.path, f"clause_id {clause_id} already exists in the store from {other}")
+        old = {cid: h for cid, h in self._hashes.items() if self._origins.get(cid) == origin}
+        report = IngestReport(documents=len(docs), clauses=len(new))
+        ids, texts, metas = [], [], []
+        for clause_id, (clause, _) in new.items():
+            if clause_id not in old:
+                report.added += 1
+            elif old[clause_id] != clause_hash(clause):
+                report.updated += 1
+            else:
+                report.unchanged += 1
+                continue
+            for cid, text, meta in _chunks(clause, origin):
+                ids.append(cid), texts.append(text), metas.append(meta)
+        keep = {cid for clause, _ in new.values() for cid, _, _ in _chunks(clause, origin)}
+        stale = [cid for cid in self._chunk_ids if self._origins_of_chunk(cid) == origin and cid not in keep]
+        report.deleted = len(set(old) - set(new))
+        batch = 64
+        for i in range(0, len(ids), batch):
+            self._col.upsert(ids=ids[i:i + batch], documents=texts[i:i + batch], metadatas=metas[i:i + batch])
+            if progress:
+                progress(min(i + batch, len(ids)), len(ids))
+        if stale:
+            self._col.delete(ids=stale)
+        meta = dict(self._col.metadata or {})
+        meta[f"digest:{origin}"] = corpus_digest(docs) + ":" + SCHEMA
+        self._col.modify(metadata=meta)
+        if ids or stale:
+            self._reload()
+        return report
+
+    def _origins_of_chunk(self, chunk_id: str) -> str | None:
+        return self._origins.get(chunk_id.split("#", 1)[0])
+
+    # ------------------------------------------------------------------ search
+    def _in_force(self, as_of: dt.date) -> np.ndarray:
+        d = date_int(as_of)
+        return (self._from <= d) & (d <= self._to)
+
+    def _dense_ranking(self, query: str, mask: np.ndarray) -> list[int]:
+        """Clause indices in force, best first (a clause scores by its best language chunk)."""
+        from knowledge.embedding import embed
+        if not len(self._chunk_ids) or not mask.any():
+            return []
+        q = embed([query])[0]
+        if self.dense_backend == "chroma":
+            d = date_int(self._as_of)
+            res = self._col.query(query_embeddings=[q], n_results=len(self._chunk_ids), include=["distances", "metadatas"],
+                                  where={"$and": [{"effective_from": {"$lte": d}}, {"effective_to": {"$gte": d}}]})
+            order, seen = [], set()
+            for meta in res["metadatas"][0]:
+                i = self._order.index(meta["clause_id"])
+                if i not in seen:
+                    seen.add(i), order.append(i)
+            return order
+        sims = self._emb @ q
+        best = np.full(len(self._order), -np.inf, dtype=np.float32)
+        np.maximum.at(best, self._chunk_clause, sims)
+        best[~mask] = -np.inf
+        return [int(i) for i in np.argsort(-best, kind="stable") if np.isfinite(best[i])]
+
+    def _lexical_ranking(self, query: str, mask: np.ndarray) -> list[int]:
+        scores = self._lexical.scores(query)
+        idx = np.flatnonzero(mask & (scores > 0))
+        return [int(i) for i in idx[np.argsort(-scores[idx], kind="stable")]]
+
+    def ranking(self, query: str, as_of: dt.date, mode: Mode = "hybrid") -> list[tuple[int, float]]:
+        mask = self._in_force(as_of)
+        self._as_of = as_of
+        if mode == "dense":
+            r = self._dense_ranking(query, mask)
+            return [(i, 1.0 / (RRF_K + n + 1)) for n, i in enumerate(r)]
+        if mode == "lexical":
+            r = self._lexical_ranking(query, mask)
+            return [(i, 1.0 / (RRF_K + n + 1)) for n, i in enumerate(r)]
+        fused: dict[int, float] = {}
+        for r in (self._dense_ranking(query, mask), self._lexical_ranking(query, mask)):
+            for n, i in enumerate(r):
+                fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + n + 1)
+        return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def search(self, query: str, as_of: dt.date, k: int = 5, mode: Mode = "hybrid") -> list[ClauseHit]:
+        """Clauses in force on ``as_of`` (effective_from <= as_of <= effective_to), best first, at most k.
+        Text and language follow the query's language. Reciprocal rank fusion of BM25 and dense by default."""
+        if isinstance(as_of, str):
+            as_of = dt.date.fromisoformat(as_of)
+        if k <= 0 or not query.strip():
+            return []
+        lang = query_language(query)
+        with self._lock:
+            ranked = self.ranking(query, as_of, mode)[:k]
+            hits = []
+            for i, score in ranked:
+                c = self._clauses[self._order[i]]
+                text = (c.text_zh if lang == "zh" else c.text_en) or c.text_zh or c.text_en
+                used = lang if (c.text_zh if lang == "zh" else c.text_en) else ("zh" if c.text_zh else "en")
+                hits.append(ClauseHit(clause_id=c.clause_id, doc_id=c.doc_id, title=c.title, text=text, language=used,
+                                      score=round(score, 6), effective_from=c.effective_from,
+                                      effective_to=c.effective_to))
+        return hits
+
+
+_default: KnowledgeBase | None = None
+_default_lock = threading.Lock()
+
+
+def default_kb() -> KnowledgeBase:
+    """The process-wide knowledge base at the default store; ingests the shipped corpus on first use or when
+    the shipped corpus changed (content hash), so a fresh clone needs no setup step."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            kb = KnowledgeBase.open()
+            docs = load_corpus(CORPUS_DIR)
+            if kb.digest(BUILTIN) != corpus_digest(docs) + ":" + SCHEMA:
+                kb._apply(docs, BUILTIN, None)
+            _default = kb
+        return _default
+
+
+def reset_default() -> None:
+    """Forget the process-wide instance (tests)."""
+    global _default
+    with _default_lock:
+        _default = None
