@@ -40,6 +40,14 @@ _CLAUSE_ID = re.compile(r"^[A-Z0-9][A-Z0-9_.-]*$")
 _FIELD = re.compile(r"^(?P<key>zh|en|effective_from|effective_to)\s*[:：]\s*(?P<value>.*)$")
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that leaves dates as strings, so a bad date is reported by field rather than by YAML."""
+
+
+_Loader.yaml_implicit_resolvers = {k: [r for r in v if r[0] != "tag:yaml.org,2002:timestamp"]
+                                   for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
 class CorpusError(ValueError):
     """A malformed corpus document: names the file and the problem."""
 
@@ -77,8 +85,8 @@ def _front_matter(text: str, path: Path) -> tuple[dict, str]:
     if len(parts) != 2:
         raise CorpusError(path, "front matter is not closed by a --- line")
     try:
-        meta = yaml.safe_load(parts[0][3:]) or {}
-    except yaml.YAMLError as e:
+        meta = yaml.load(parts[0][3:], Loader=_Loader) or {}
+    except (yaml.YAMLError, ValueError) as e:
         raise CorpusError(path, f"front matter is not valid YAML: {e}") from None
     if not isinstance(meta, dict):
         raise CorpusError(path, "front matter must be a YAML mapping")

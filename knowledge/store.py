@@ -134,6 +134,8 @@ class KnowledgeBase:
         self._emb = np.asarray(emb, dtype=np.float32).reshape(len(ids), 512)
         self._from = np.array([date_int(clauses[c].effective_from) for c in order], dtype=np.int64)
         self._to = np.array([date_int(clauses[c].effective_to) for c in order], dtype=np.int64)
+        self._has_zh = np.array([bool(clauses[c].text_zh) for c in order], dtype=bool)
+        self._has_en = np.array([bool(clauses[c].text_en) for c in order], dtype=bool)
         self._lexical = LexicalIndex([self._lexical_text(clauses[c]) for c in order])
 
     @staticmethod
@@ -243,9 +245,18 @@ class KnowledgeBase:
             r = self._lexical_ranking(query, mask)
             return [(i, 1.0 / (RRF_K + n + 1)) for n, i in enumerate(r)]
         fused: dict[int, float] = {}
-        for r in (self._dense_ranking(query, mask), self._lexical_ranking(query, mask)):
+        dense = self._dense_ranking(query, mask)
+        lexical = self._lexical_ranking(query, mask)
+        for r in (dense, lexical):
             for n, i in enumerate(r):
                 fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + n + 1)
+        # BM25 cannot see a clause that has no text in the query's language: impute its lexical rank with its
+        # dense rank instead of letting it lose the fusion to every clause BM25 can see.
+        seen = self._has_zh if query_language(query) == "zh" else self._has_en
+        matched = set(lexical)
+        for n, i in enumerate(dense):
+            if not seen[i] and i not in matched:
+                fused[i] += 1.0 / (RRF_K + n + 1)
         return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def search(self, query: str, as_of: dt.date, k: int = 5, mode: Mode = "hybrid") -> list[ClauseHit]:
