@@ -253,9 +253,8 @@ class KnowledgeBase:
         # BM25 cannot see a clause that has no text in the query's language: impute its lexical rank with its
         # dense rank instead of letting it lose the fusion to every clause BM25 can see.
         seen = self._has_zh if query_language(query) == "zh" else self._has_en
-        matched = set(lexical)
         for n, i in enumerate(dense):
-            if not seen[i] and i not in matched:
+            if not seen[i]:
                 fused[i] += 1.0 / (RRF_K + n + 1)
         return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
