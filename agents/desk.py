@@ -116,11 +116,9 @@ class Desk:
                     yield {"event": node, "data": data}
         state = self.graph.get_state(config).values
         if state.get("approval_id"):
-            with self.audit.engine.begin() as conn:
-                exists = conn.execute(select(approval_threads_t.c.approval_id)
-                                      .where(approval_threads_t.c.approval_id == state["approval_id"])).first()
-                if not exists:
-                    conn.execute(approval_threads_t.insert().values(approval_id=state["approval_id"], thread_id=thread))
+            with self.audit.engine.begin() as conn:  # the newest thread paused on this approval id wins
+                conn.execute(approval_threads_t.delete().where(approval_threads_t.c.approval_id == state["approval_id"]))
+                conn.execute(approval_threads_t.insert().values(approval_id=state["approval_id"], thread_id=thread))
         yield {"event": "result", "data": self._finish(state, thread, role, day, caller, message)}
 
     def decide(self, approval_id: str, decision: ApprovalDecision, role: str = "supervisor",
