@@ -1,0 +1,63 @@
+"""`riskdesk serve`: the HTTP service and the operator web console in one process (one worker: it owns
+the ledger, the Chroma client, the threads and the audit log).
+
+Keys: RISKDESK_API_KEYS="key1:alice:operator,key2:bob:supervisor" and/or RISKDESK_API_KEYS_FILE=keys.toml
+(or --keys-file). With no keys configured, a loopback bind makes three throwaway dev keys (viewer,
+operator, supervisor), prints them, and they die with the process; any other bind refuses to start.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from console.cli import LedgerOpt, app, err, fail
+from console.service import ApiKey, KEYS_FILE_ENV, KeyConfigError, create_app, keys_from_env, load_keys_file
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def dev_keys() -> dict[str, ApiKey]:
+    return {f"dev-{role}-{secrets.token_urlsafe(12)}": ApiKey(name=f"dev-{role}", role=role)
+            for role in ("viewer", "operator", "supervisor")}
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (default loopback only)."),
+          port: int = typer.Option(8000, "--port", min=0, max=65535),
+          ledger: Optional[Path] = LedgerOpt,
+          keys_file: Optional[Path] = typer.Option(None, "--keys-file", help=f"JSON or TOML key file (else ${KEYS_FILE_ENV})."),
+          log_level: str = typer.Option("info", "--log-level")) -> None:
+    """The HTTP API (/v1, /openapi.json, /docs) and the web console (/) on one port."""
+    try:
+        keys = keys_from_env()
+        if keys_file is not None:
+            keys.update(load_keys_file(keys_file))
+    except KeyConfigError as e:
+        fail(str(e))
+    if not keys:
+        if not is_loopback(host):
+            fail(f"no API keys configured: set RISKDESK_API_KEYS or {KEYS_FILE_ENV} (or --keys-file) before binding {host}")
+        keys = dev_keys()
+        err.print("[yellow]No API keys configured: made dev keys for this process only (loopback):[/]")
+        for k, v in keys.items():
+            err.print(f"  {v.role:<10} {k}")
+    import uvicorn
+
+    from console.operator import open_desk
+    err.print("opening the desk (ledger, knowledge base)…")
+    desk = open_desk(ledger)
+    err.print(f"riskdesk on http://{host}:{port}/  (API /v1, docs /docs, {len(keys)} key(s))")
+    uvicorn.run(create_app(desk, keys), host=host, port=port, log_level=log_level, workers=1,
+                timeout_graceful_shutdown=5)
