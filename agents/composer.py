@@ -86,7 +86,7 @@ def quota_reply(lang: str, r: dict) -> str:
     rule = r["deciding_rule"]
     if rule == "TQ1":
         why = "; ".join(_t(lang, *_TQ1_REASONS.get(k, (k, k))) for k in r["reasons"])
-        body = _t(lang, f"the customer is not eligible ({why})", f"客户不符合资格（{why}）")
+        body = _t(lang, f"the TQ1 conditions are not met ({why})", f"未达到TQ1申请条件（{why}）")
     elif rule == "TQ4":
         body = _t(lang, f"an unexpired temporary quota is in force until {r['active_quota_expires_on']}, one at a time",
                   f"已有未到期的临时额度（有效至{r['active_quota_expires_on']}），同一时间只能有一笔")
@@ -140,9 +140,8 @@ def policy_reply(lang: str, clauses: list[dict]) -> str:
     if not clauses:
         return _t(lang, "I found no policy clause in force on that date that answers this.",
                   "在该日期有效的政策条款中，没有找到能回答这个问题的内容。")
-    top = clauses[0]
-    lines = [f"[{top['clause_id']}] {top['title']}: {top['text']}"]
-    for c in clauses[1:3]:
+    lines = [f"[{c['clause_id']}] {c['title']}: {c['text']}" for c in clauses[:2]]
+    for c in clauses[2:3]:
         lines.append(_t(lang, f"See also [{c['clause_id']}] {c['title']}.", f"另见 [{c['clause_id']}] {c['title']}。"))
     return "\n".join(lines)
 

@@ -22,18 +22,25 @@ _ID = re.compile(r"(?<![A-Za-z0-9-])(?:[A-Z][A-Z0-9]*-)+[A-Z0-9]+(?![A-Za-z0-9-]
 _RULE = re.compile(r"(?<![A-Za-z0-9-])(TQ[0-9]|R[0-9])(?![A-Za-z0-9-])")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|％|percent)")
 _DAYS = re.compile(r"(\d+)\s*(?:days?|天|日(?!期))", re.I)
-_NUMBER = re.compile(r"(?:¥|￥)?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*([kK千万wW]|元|yuan|块)?")
+_NUMBER = re.compile(r"(?:¥|￥)?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*([千万元块]|yuan\b|[kKwW](?![A-Za-z]))?")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?!\s*\d{1,2}\s*月)")
+_TIER = re.compile(r"(?:risk tier|tier|风险等级为?|等级)\s*([A-D])\b", re.I)
+_CATEGORY = re.compile(r"\b(work_tools|education|medical|household|gambling|investment|real_estate|debt_repayment|cash_out)\b")
+_STATUS = re.compile(r"\b(frozen|closed)\b|(冻结|关闭)", re.I)
+_STATUS_ZH = {"冻结": "frozen", "关闭": "closed"}
+# Free-text fields of stored records: shown as data, never evidence for figures or outcomes.
+_FREE_TEXT_FIELDS = ("purpose", "institution", "occupation", "reason")
 
 # Outcome phrases, most specific first; each match is blanked before the next pattern runs.
 _OUTCOME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("needs_approval", re.compile(r"needs? (?:a |the )?supervisor'?s? approval|needs? approval|pending approval|awaiting approval|"
-                                  r"requires? (?:a )?supervisor|待审批|需.{0,4}审批|等待.{0,4}审批", re.I)),
+                                  r"requires? (?:a )?supervisor|待审批|待批准|需.{0,4}审批|等待.{0,4}审批", re.I)),
     ("partially_eligible", re.compile(r"partially eligible|部分符合", re.I)),
-    ("eligible_if_repaid", re.compile(r"eligible if repaid|若于.{0,16}还清则符合", re.I)),
+    ("eligible_if_repaid", re.compile(r"(?<!not )eligible if repaid|(?<!不)若于.{0,16}还清则符合", re.I)),
     ("ineligible", re.compile(r"\bineligible\b|not eligible|不符合|不满足", re.I)),
     ("denied", re.compile(r"\bden(?:ied|y|ial)\b|\bdeclined\b|\brejected\b|\brefused\b|拒绝|驳回|不予批准|未获批", re.I)),
     ("not_found", re.compile(r"not found|未找到|查无", re.I)),
-    ("approved", re.compile(r"(?<!not )\b(?:approved|granted)\b|已批准|批准了|已发放|获批|自动批准", re.I)),
+    ("approved", re.compile(r"(?<!not )\b(?:approved|granted)\b|已批准|批准了|已发放|获批|自动批准|被.{0,16}?批准|(?<![需待未不予])批准", re.I)),
     ("eligible", re.compile(r"(?<!not )\beligible\b|(?<!不)符合", re.I)),
 ]
 # Which tool outcomes make each phrase true.
@@ -60,12 +67,23 @@ class Evidence:
     ids: set[str] = field(default_factory=set)
     rules: set[str] = field(default_factory=set)
     outcomes: set[str] = field(default_factory=set)
+    years: set[int] = field(default_factory=set)
+    tiers: set[str] = field(default_factory=set)
+    words: set[str] = field(default_factory=set)
+    free_text: set[str] = field(default_factory=set)
     strict_outcomes: bool = False
     # Claims on a line that names a customer or an overdue record must hold for that subject.
     by_customer: dict[str, "Scope"] = field(default_factory=dict)
     by_record: dict[str, "Scope"] = field(default_factory=dict)
 
     def add_text(self, text: str) -> None:
+        self.years.update(int(m.group(1)) for m in _YEAR.finditer(text))
+        self.years.update(int(n) for n in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", text))
+        self.tiers.update(m.group(1).upper() for m in _TIER.finditer(text))
+        # lists of tiers in clause text: "A, B or C", "A、B、C"
+        self.tiers.update(ch for grp in re.findall(r"\b([A-D](?:[、,，/ ]+(?:or |或)?[A-D])+)\b", text)
+                          for ch in re.findall("[A-D]", grp))
+        self.words.update(m.group(1) for m in _CATEGORY.finditer(text))
         for m in _PERCENT.finditer(text):
             self.percents.add(Decimal(m.group(1)))
         for m in _DAYS.finditer(text):
@@ -78,7 +96,12 @@ class Evidence:
 
     def add_value(self, value: Any) -> None:
         if isinstance(value, dict):
-            for v in value.values():
+            for k, v in value.items():
+                if k in _FREE_TEXT_FIELDS and isinstance(v, str):
+                    self.free_text.add(v)
+                    if _CATEGORY.fullmatch(v):
+                        self.words.add(v)
+                    continue
                 self.add_value(v)
         elif isinstance(value, list):
             for v in value:
@@ -95,7 +118,10 @@ class Evidence:
                 pass
             if _ID.fullmatch(value) or CUSTOMER_ID.fullmatch(value):
                 self.ids.add(value.upper() if CUSTOMER_ID.fullmatch(value) else value)
-            self.add_text(value) if len(value) > 12 else self.numbers.update(_numbers(value))
+            elif _CATEGORY.fullmatch(value) or value in ("active", "frozen", "closed"):
+                self.words.add(value)
+            elif m := re.fullmatch(r"(?:risk_tier_|account_)([a-d]|frozen|closed)", value):
+                (self.tiers.add(m.group(1).upper()) if len(m.group(1)) == 1 else self.words.add(m.group(1)))
 
 
 def _norm(d: Decimal) -> Decimal:
@@ -112,12 +138,15 @@ def build_evidence(messages: Iterable[str], tool_results: list[dict], clauses: l
         ev.add_text(msg)
     for r in tool_results:
         ev.add_value(r)
+        ev.years.update(d.year for d in ev.dates)
         ev.rules.update(rules_to_cite(r))
         ev.outcomes.add(r.get("outcome") or "")
         cid = r.get("customer_id") or (r.get("approval") or {}).get("customer_id")
         if cid:
             scope = ev.by_customer.setdefault(cid, Scope())
             scope.outcomes.add(r.get("outcome") or "")
+            if r.get("deciding_rule") == "TQ1":  # a TQ1 denial is an eligibility finding
+                scope.outcomes.add("ineligible")
             scope.rules.update(rules_to_cite(r))
         for rec in r.get("records", []) or []:
             ev.outcomes.add(rec.get("status"))
@@ -129,12 +158,14 @@ def build_evidence(messages: Iterable[str], tool_results: list[dict], clauses: l
             span = dt.date.fromisoformat(g["expires_on"]) - dt.date.fromisoformat(g["granted_on"])
             ev.days.add(span.days + 1)
     ev.strict_outcomes = bool(tool_results)
+    facts = (set(ev.tiers), set(ev.words))
     for c in clauses:
         ev.ids.add(c["clause_id"])
         ev.add_text(c.get("text", "") + "\n" + c.get("title", ""))
-        if not tool_results:
+        if not tool_results:  # a policy answer may name the rules its clauses state
             ev.rules.update(m.group(1) for m in _RULE.finditer(c.get("text", "")))
-    # Outcome rules also cover the rules named in the cited clauses' ids (LENDER-TQ-TQ5 -> TQ5).
+    if tool_results:  # a customer's tier, status and purpose come from the tools, not from policy prose
+        ev.tiers, ev.words = facts
     return ev
 
 
@@ -164,6 +195,10 @@ def _line_claims(text: str, ev: Evidence) -> list[Claim]:
     subject's outcome and rules; other lines to the union of the evidence."""
     claims: list[Claim] = []
     scope: Scope | None = None
+    for value in sorted(ev.free_text, key=len, reverse=True):  # stored free text is data, not a claim
+        if len(value) >= 2:
+            while (i := text.find(value)) >= 0:
+                text = _blank(text, i, i + len(value))
     for m in list(_RECORD_REF.finditer(text)):
         rid = m.group(1).upper()
         claims.append(Claim("record_id", rid, rid in ev.by_record))
@@ -195,6 +230,20 @@ def _line_claims(text: str, ev: Evidence) -> list[Claim]:
         v = int(m.group(1))
         claims.append(Claim("days", m.group(0).strip(), v in ev.days))
         text = _blank(text, m.start(), m.end())
+    for m in list(_YEAR.finditer(text)):
+        claims.append(Claim("year", m.group(0).strip(), int(m.group(1)) in ev.years))
+        text = _blank(text, m.start(), m.end())
+    for m in list(_TIER.finditer(text)):
+        claims.append(Claim("tier", m.group(0).strip(), m.group(1).upper() in ev.tiers))
+        text = _blank(text, m.start(), m.end())
+    for m in list(_CATEGORY.finditer(text)):
+        claims.append(Claim("category", m.group(1), m.group(1) in ev.words))
+        text = _blank(text, m.start(), m.end())
+    if ev.strict_outcomes:
+        for m in list(_STATUS.finditer(text)):
+            status = (m.group(1) or _STATUS_ZH[m.group(2)]).lower()
+            claims.append(Claim("status", m.group(0), status in ev.words))
+            text = _blank(text, m.start(), m.end())
     for m in _NUMBER.finditer(text):
         raw = m.group(0).strip()
         try:
@@ -206,7 +255,8 @@ def _line_claims(text: str, ev: Evidence) -> list[Claim]:
         money = raw.startswith(("¥", "￥")) or unit in ("元", "yuan", "块")
         if v < 10 and not money and v == v.to_integral_value():
             continue  # list markers and small counts are not checked
-        claims.append(Claim("amount" if money else "number", raw, _norm(v) in ev.numbers))
+        grounded = _norm(v) in ev.numbers or (not money and v == v.to_integral_value() and int(v) in ev.years)
+        claims.append(Claim("amount" if money else "number", raw, grounded))
     allowed = scope.outcomes if scope is not None else ev.outcomes
     for outcome, pattern in _OUTCOME_PATTERNS:
         for m in list(pattern.finditer(text)):

@@ -10,6 +10,8 @@ import re
 from decimal import Decimal, InvalidOperation
 
 CUSTOMER_ID = re.compile(r"(?<![A-Za-z0-9])([Cc]\d{4,8})(?![0-9])")
+# Rule ids (TQ1, R2), clause and approval ids (LENDER-TQ-TQ5, AP-1A2B): never amounts.
+RULE_OR_CLAUSE_ID = re.compile(r"(?<![A-Za-z0-9])(?:(?:TQ|R)\d+|(?:[A-Z][A-Z0-9]*-)+[A-Z0-9]+)(?![A-Za-z0-9])")
 
 _MONTHS = {m: i + 1 for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
@@ -26,7 +28,7 @@ _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四":
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万]+(?:元|块|塊)?")
 _ARABIC_AMOUNT = re.compile(
-    r"(?:(?:¥|￥|RMB|CNY)\s*)?(?<![\d.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*([kK千wW万])?(?![\d%])"
+    r"(?:(?:¥|￥|RMB|CNY)\s*)?(?<![\d.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*([千万]|[kKwW](?![A-Za-z]))?(?![\d%])"
     r"(?!\s*(?:%|％|天|日|days?|day|个月|months?|年|years?|号|st\b|nd\b|rd\b|th\b))"
 )
 
@@ -104,6 +106,7 @@ def parse_chinese_number(s: str) -> int | None:
 def _amount_spans(text: str) -> list[tuple[int, int, Decimal]]:
     blocked = [(s, e) for s, e, _ in _date_spans(text)]
     blocked += [(m.start(), m.end()) for m in CUSTOMER_ID.finditer(text)]
+    blocked += [(m.start(), m.end()) for m in RULE_OR_CLAUSE_ID.finditer(text)]
 
     def free(s: int, e: int) -> bool:
         return all(e <= bs or s >= be for bs, be in blocked)

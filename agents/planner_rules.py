@@ -12,7 +12,7 @@ import jieba
 
 from agents.parsing import detect_language, extract_amounts, extract_customer_ids, extract_dates
 from agents.plan import Intent, Plan
-from tools.purpose import classify_purpose
+from tools.purpose import PROHIBITED, classify_purpose
 
 for _w in ("临时额度", "临额", "信用修复", "征信修复", "逾期记录", "可用额度", "剩余额度", "综合融资成本", "免申即享",
            "消费金融", "贴息", "小红花", "花呗", "借呗", "电动车", "送外卖", "提额"):
@@ -35,20 +35,26 @@ _POLICY = re.compile(
     r"qualif|requirement|prohibit|purpose|huabei|jiebei|consumer financ|credit limit|limit increase", re.I)
 _GRANT = re.compile(r"approve|grant|give|批准|审批|通过|给他|给她|发放|申请", re.I)
 _FOLLOW_UP = re.compile(r"^\s*(?:and |what about|how about|same for|then |那|那么|还有|再查|换成)|呢\s*[?？]?\s*$", re.I)
+# A lookahead, so overlapping phrases are all seen ("… override for this request … for a fridge").
 _PURPOSE_MARKER = re.compile(
-    r"(?:用于|用来|用作|为了|拿来|买|购买|购置|支付|交|看|purpose[:：]?|for(?: an?| the| my| his| her)?|to (?:buy|pay(?: for)?|cover))\s*"
-    r"(?P<p>[^,，。.;；!?！？]+)", re.I)
+    r"(?=(?:用于|用来|用作|为了|拿来|买|购买|购置|支付|交|看|\bpurpose[:：]?|\bfor(?: an?| the| my| his| her)?|\bto (?:buy|pay(?: for)?|cover))\s*"
+    r"(?P<p>[^,，。.;；!?！？<>]+))", re.I)
 _NOT_PURPOSE = re.compile(r"^(?:C\d+|customer|客户|him|her|them|\d)", re.I)
 
 
 def _purpose(message: str) -> str | None:
-    for m in _PURPOSE_MARKER.finditer(message):
-        phrase = m.group("p").strip()
-        if phrase and not _NOT_PURPOSE.match(phrase):
-            whole = message[m.start():m.end()].strip()
-            return whole if classify_purpose(whole) and not classify_purpose(phrase) else phrase
-    category = classify_purpose(message)
-    return category.value if category else None
+    """The stated purpose. The first marked phrase that names a category wins; but if a prohibited
+    purpose appears anywhere in the message ("说是买电脑，其实是拿去炒股"), the whole message is the
+    purpose, so TQ2 sees it."""
+    phrases = [m.group("p").strip() for m in _PURPOSE_MARKER.finditer(message)]
+    phrases = [p for p in phrases if p and not _NOT_PURPOSE.match(p)]
+    chosen = next((p for p in phrases if classify_purpose(p)), phrases[0] if phrases else None)
+    whole = classify_purpose(message)
+    if whole in PROHIBITED and classify_purpose(chosen) not in PROHIBITED:
+        return message.strip()
+    if chosen is None and whole is not None:
+        return whole.value
+    return chosen
 
 
 class RulesPlanner:
@@ -82,6 +88,8 @@ class RulesPlanner:
 
         if intent == Intent.temp_quota and not customer_id:
             intent = Intent.policy_qa if not amounts else Intent.temp_quota
+        if not customer_id and amounts and _GRANT.search(message) and intent != Intent.repair_check:
+            intent = Intent.temp_quota  # "approve 20,000 for everyone": a grant request that names no customer
         return Plan(
             intent=intent,
             customer_id=customer_id,

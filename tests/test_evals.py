@@ -300,8 +300,14 @@ def test_guard_meta_scores_planted_and_clean_by_hand():
               "planted": [{"kind": "risk_tier", "original": "A", "planted": "B"}]}]
     s = score(items)
     assert s["by_type"]["amount"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "tp": 1, "fp": 0, "fn": 0}
-    assert s["by_type"]["risk_tier"]["recall"] == 0.0 and s["misses"][0]["id"] == "tier"
-    assert s["reply_level"] == {"planted_flagged": 1, "planted_missed": 1, "clean_flagged": 0, "clean_passed": 1}
+    # no tier in the evidence, so a stated tier is caught
+    assert s["by_type"]["risk_tier"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "tp": 1, "fp": 0, "fn": 0}
+    assert s["reply_level"] == {"planted_flagged": 2, "planted_missed": 0, "clean_flagged": 0, "clean_passed": 1}
+    ev_tier = {**ev, "tool_results": [{**ev["tool_results"][0], "reasons": ["risk_tier_c"]}]}
+    s = score([{"id": "ok", "language": "en", "evidence": ev_tier, "reply": "C1001 is risk tier C.", "planted": []},
+               {"id": "bad", "language": "en", "evidence": ev_tier, "reply": "C1001 is risk tier A.",
+                "planted": [{"kind": "risk_tier", "original": "C", "planted": "A"}]}])
+    assert s["reply_level"] == {"planted_flagged": 1, "planted_missed": 0, "clean_flagged": 0, "clean_passed": 1}
 
 
 def test_guard_meta_set_is_big_and_bilingual():
