@@ -81,9 +81,9 @@ class Desk:
             ledger = Ledger.open(ledger_url)
             if ledger.is_empty():
                 ledger.load(parse_ledger(SAMPLE_LEDGER.read_bytes(), str(SAMPLE_LEDGER)))
-        if kb is None:
-            from knowledge import default_kb
-            kb = default_kb()
+        if kb is None:  # the shared store opens on the first policy search, not before
+            from knowledge import ShippedFirst
+            kb = ShippedFirst()
         if llm == "env":
             from agents.llm import LLMSettings
             llm = LLMSettings.from_env()

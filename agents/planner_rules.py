@@ -1,6 +1,6 @@
 """The rules planner: deterministic, no model. The embedded default and the LLM's fallback.
 
-jieba segments Chinese; keyword tables pick the intent; agents.parsing fills the slots.
+jieba (with the knowledge base's domain dictionary) segments Chinese; keyword tables pick the intent; agents.parsing fills the slots.
 A follow-up that names only another customer ("那C1002呢?", "and what about C1002?") inherits
 the previous turn's intent, amount and purpose.
 """
@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import re
 
-import jieba
-
 from agents.parsing import detect_language, extract_amounts, extract_customer_ids, extract_dates
 from agents.plan import Intent, Plan
+from knowledge.lexical import segment
 from tools.purpose import PROHIBITED, classify_purpose
 
-for _w in ("临时额度", "临额", "信用修复", "征信修复", "逾期记录", "可用额度", "剩余额度", "综合融资成本", "免申即享",
-           "消费金融", "贴息", "小红花", "花呗", "借呗", "电动车", "送外卖", "提额"):
-    jieba.add_word(_w, freq=20000)
-jieba.setLogLevel(60)
 
 _TEMP_QUOTA = re.compile(
     r"临时额度|临额|临时提额|临时.{0,2}额度|temp(?:orary)?[\s-]*(?:quota|limit|credit)|extra (?:limit|credit|quota)|"
@@ -62,7 +57,7 @@ class RulesPlanner:
 
     def plan(self, message: str, previous: Plan | None = None) -> Plan:
         language = detect_language(message)
-        text = " ".join(jieba.lcut(message)) if language == "zh" else message
+        text = " ".join(segment(message)) if language == "zh" else message
         ids = extract_customer_ids(message)
         amounts = extract_amounts(message)
         dates = extract_dates(message)

@@ -191,3 +191,6 @@ def approvals_reject(approval_id: str, supervisor: str = typer.Option(..., "--by
 from console import operator as _operator  # noqa: E402,F401
 from console import eval_cli as _eval_cli  # noqa: E402,F401
 from console import serve_cli as _serve_cli  # noqa: E402,F401
+from console.kb_cli import kb_app  # noqa: E402
+
+app.add_typer(kb_app, name="kb", help="The credit-policy knowledge base: ingest, search, bench.")

@@ -34,6 +34,12 @@ def _jieba():  # noqa: ANN202
     return tok
 
 
+def segment(text: str) -> list[str]:
+    """Chinese word segmentation with the domain dictionary (shared by the rules planner)."""
+    with _lock:
+        return _jieba().lcut(text)
+
+
 # Common short forms in the trade, indexed and queried as their full form too.
 ALIASES = {"临额": "临时额度", "消金": "消费金融", "央行": "人民银行", "征信修复": "信用修复", "temp": "temporary",
            "pboc": "central", "apr": "annualised"}

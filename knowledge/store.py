@@ -297,6 +297,23 @@ def default_kb() -> KnowledgeBase:
         return _default
 
 
+class ShippedFirst:
+    """default_kb() without the wait, for one-shot processes: the shipped corpus answers get() straight
+    from its Markdown files (a few ms); the store (Chroma, embeddings, BM25) opens on the first search
+    or any other use. The tools cite only shipped clauses, so a limit lookup never waits for it."""
+
+    def __init__(self) -> None:
+        self._shipped = {c.clause_id: c for doc in load_corpus(CORPUS_DIR) for c in doc.clauses}
+
+    def get(self, clause_id: str) -> Clause | None:
+        if _default is None and clause_id in self._shipped:
+            return self._shipped[clause_id]
+        return default_kb().get(clause_id)
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(default_kb(), name)
+
+
 def reset_default() -> None:
     """Forget the process-wide instance (tests)."""
     global _default
