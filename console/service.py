@@ -354,6 +354,9 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
 
     @app.exception_handler(HTTPException)
     async def _on_http(_r: Request, e: HTTPException) -> JSONResponse:
+        if e.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8 JSON
+            return _err(422, "the body could not be read as JSON (send UTF-8 encoded JSON)",
+                        [{"loc": ["body"], "msg": str(e.detail), "type": "json_invalid"}])
         return _err(e.status_code, str(e.detail), headers=getattr(e, "headers", None))
 
     @app.exception_handler(Exception)

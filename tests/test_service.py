@@ -219,6 +219,8 @@ def test_malformed_json_and_bad_headers_are_422(client):
     assert r.status_code == 422 and "not valid JSON" in r.json()["detail"]
     r = client.post("/v1/ask", content=b"\xff\xfe", headers=OP | {"Content-Type": "application/json"})
     assert r.status_code == 422
+    r = client.post("/v1/ask", content=b'{"message": "\xc3\x28"}', headers=OP | {"Content-Type": "application/json"})
+    assert r.status_code == 422 and "JSON" in r.json()["detail"]
     r = client.post("/v1/ask", json={"message": "hi"}, headers=OP | {"Idempotency-Key": "has space"})
     assert r.status_code == 422 and "Idempotency-Key" in r.json()["detail"]
     r = client.post("/v1/ask", json={"message": "hi"}, headers=OP | {"Idempotency-Key": "k" * 65})
