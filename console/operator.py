@@ -1,34 +1,39 @@
-"""`riskdesk ask`, `riskdesk chat` and `riskdesk audit`: the operator's conversation with the desk."""
+"""`riskdesk ask`, `riskdesk chat` and `riskdesk audit`: the operator's conversation with the desk.
+
+The agent (LangGraph and friends) is imported inside the commands that use it, so `riskdesk limit`
+and `--help` start fast."""
 from __future__ import annotations
 
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from pydantic import ValidationError
 from rich.panel import Panel
 from rich.table import Table
 
-from agents import ApprovalDecision, AskResult, Desk, PermissionDenied
-from agents.audit import AuditLog
 from console.cli import AsOfOpt, JsonOpt, LedgerOpt, app, err, fail, out, parse_as_of
 from tools import ApprovalError, LedgerError
+
+if TYPE_CHECKING:
+    from agents import AskResult, Desk
 
 ROLES = ("viewer", "operator", "supervisor")
 audit_app = typer.Typer(help="Audit records of past turns.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
 
-def open_desk(ledger: Path | None) -> Desk:
+def open_desk(ledger: Path | None) -> "Desk":
+    from agents import Desk
     try:
         return Desk.open(ledger_file=ledger)
     except LedgerError as e:
         fail(str(e))
 
 
-def render(r: AskResult) -> None:
+def render(r: "AskResult") -> None:
     colour = "green" if r.guard.grounded else "red"
     out.print(Panel(r.answer, title=f"{r.intent.value} · {r.outcome or '—'}", subtitle=f"trace {r.trace_id[:12]} · {r.planner}",
                     border_style=colour))
@@ -78,6 +83,7 @@ def chat(ledger: Optional[Path] = LedgerOpt, as_of: Optional[str] = AsOfOpt,
          role: str = typer.Option("operator", "--role"), name: str = typer.Option("supervisor", "--name",
                                                                                    help="Your name in approvals.")) -> None:
     """The terminal operator console (works offline on the embedded defaults)."""
+    from agents import ApprovalDecision, PermissionDenied
     if role not in ROLES:
         fail(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
     day = parse_as_of(as_of)
@@ -132,6 +138,7 @@ def chat(ledger: Optional[Path] = LedgerOpt, as_of: Optional[str] = AsOfOpt,
 @audit_app.command("show")
 def audit_show(trace_id: str, json_out: bool = JsonOpt) -> None:
     """Print the audit record of one turn (personal data masked)."""
+    from agents.audit import AuditLog
     record = AuditLog().get(trace_id)
     if record is None:
         fail(f"no audit record with trace id {trace_id!r}")
