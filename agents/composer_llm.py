@@ -15,6 +15,8 @@ from agents.llm import LLMClient, LLMUnavailable, Usage, dumps
 from tools.privacy import mask_text
 
 MAX_REPLY_CHARS = 1200
+MAX_REPLY_TOKENS = 200
+STOP = ["\n"]  # one paragraph, on one line: small models ramble on after it
 
 _SYSTEM = {
     "en": ("You write replies for operators of a consumer-credit risk desk. Decisions were already made by "
@@ -58,12 +60,14 @@ class LLMComposer:
     def compose(self, language: Literal["zh", "en"], message: str, evidence: dict[str, Any],
                 template_reply: str) -> ComposeOutcome:
         try:
-            reply = self.client.text(self.messages(language, message, evidence, template_reply))
+            reply = self.client.text(self.messages(language, message, evidence, template_reply),
+                                     stop=STOP, max_tokens=MAX_REPLY_TOKENS)
         except LLMUnavailable as e:
             return ComposeOutcome(text=None, error=f"llm_unavailable: {e}")
         text = reply.text.strip()
         if not text:
             return ComposeOutcome(text=None, error="empty_reply", raw=reply.text, usage=reply.usage)
+        # A reply cut off by the token cap may end mid-figure ("¥4,30"): never pass it on.
         if reply.finish_reason == "length" or len(text) > MAX_REPLY_CHARS:
             return ComposeOutcome(text=None, error="too_long", raw=reply.text, usage=reply.usage)
         return ComposeOutcome(text=text, raw=reply.text, usage=reply.usage)

@@ -13,6 +13,8 @@ overridden by the environment:
     RISKDESK_LLM_TIMEOUT      seconds, default 30
     RISKDESK_LLM_STRUCTURED   tools | json_object | json_schema  (default json_object)
     RISKDESK_LLM_MAX_RETRIES  SDK retries on connection errors, timeouts, 429 and 5xx (default 2)
+    RISKDESK_LLM_MAX_TOKENS   completion cap (default 256)
+    RISKDESK_LLM_ALL_KEYS     1: structured output must carry every key (optional ones as null)
 
 Transport failures surface, after the SDK's own retries, as one exception type: LLMUnavailable.
 """
@@ -31,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 StructuredMode = Literal["tools", "json_object", "json_schema"]
 SEED = 7
-DEFAULT_MAX_TOKENS = 512
+DEFAULT_MAX_TOKENS = 256
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -47,6 +49,8 @@ ENV_VARS = {
     "timeout": "RISKDESK_LLM_TIMEOUT",
     "structured": "RISKDESK_LLM_STRUCTURED",
     "max_retries": "RISKDESK_LLM_MAX_RETRIES",
+    "max_tokens": "RISKDESK_LLM_MAX_TOKENS",
+    "all_keys": "RISKDESK_LLM_ALL_KEYS",
 }
 
 
@@ -60,6 +64,9 @@ class LLMSettings(BaseModel):
     structured: StructuredMode = "json_object"
     max_retries: int = Field(default=2, ge=0)
     max_tokens: int = Field(default=DEFAULT_MAX_TOKENS, gt=0)
+    # json_object/tools: require every key in the output (optional ones nullable) instead of
+    # letting the model omit them. With SmolLM2-135M this trades omitted ids for invented amounts.
+    all_keys: bool = False
     seed: int = SEED
 
     @classmethod
@@ -188,10 +195,10 @@ class LLMClient:
     # -- transport ---------------------------------------------------------------------------
     def _create(self, **body: Any) -> tuple[Any, float]:
         started = time.perf_counter()
+        body = {"model": self.settings.model, "temperature": 0, "seed": self.settings.seed,
+                "max_tokens": self.settings.max_tokens, **body}
         try:
-            completion = self._client.chat.completions.create(
-                model=self.settings.model, temperature=0, seed=self.settings.seed,
-                max_tokens=self.settings.max_tokens, **body)
+            completion = self._client.chat.completions.create(**body)
         except openai.APIStatusError as e:
             raise LLMUnavailable(f"http {e.status_code}: {_short(e.message)}") from e
         except openai.APITimeoutError as e:
@@ -214,8 +221,14 @@ class LLMClient:
                      total_tokens=u.total_tokens or 0)
 
     # -- public ------------------------------------------------------------------------------
-    def text(self, messages: list[dict[str, Any]]) -> TextReply:
-        completion, latency = self._create(messages=messages)
+    def text(self, messages: list[dict[str, Any]], *, stop: list[str] | None = None,
+             max_tokens: int | None = None) -> TextReply:
+        extra: dict[str, Any] = {}
+        if stop:
+            extra["stop"] = list(stop)
+        if max_tokens:
+            extra["max_tokens"] = max_tokens
+        completion, latency = self._create(messages=messages, **extra)
         choice = completion.choices[0]
         return TextReply(text=(choice.message.content or "").strip(), usage=self._usage(completion),
                          latency_ms=latency, finish_reason=choice.finish_reason)
@@ -224,8 +237,9 @@ class LLMClient:
         """Ask for one instance of model_cls in the configured structured mode and validate it.
 
         tools        one function whose parameters are model_cls's JSON schema, forced by tool_choice
-        json_object  response_format {"type": "json_object", "schema": ...} (llama.cpp grammar)
-                     plus the schema in the system prompt
+        json_object  response_format {"type": "json_object", "schema": ...} (llama.cpp turns the
+                     schema into a grammar) plus the schema in the system prompt; with all_keys
+                     the strict variant (every key present, optional ones nullable)
         json_schema  OpenAI strict structured outputs
         """
         mode = self.settings.structured
@@ -233,12 +247,16 @@ class LLMClient:
         name = model_cls.__name__.lower()
         body: dict[str, Any]
         if mode == "tools":
+            if self.settings.all_keys:
+                schema = strict_schema(schema)
             body = dict(messages=messages,
                         tools=[{"type": "function", "function": {
                             "name": name, "description": (model_cls.__doc__ or name).strip().splitlines()[0],
                             "parameters": schema}}],
                         tool_choice={"type": "function", "function": {"name": name}})
         elif mode == "json_object":
+            if self.settings.all_keys:
+                schema = strict_schema(schema)
             body = dict(messages=_with_schema(messages, schema),
                         response_format={"type": "json_object", "schema": schema})
         else:

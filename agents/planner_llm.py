@@ -7,9 +7,13 @@ slot it fills is grounded in what the operator actually wrote:
     amount       must be one of agents.parsing.extract_amounts(conversation)
     as_of        must be one of agents.parsing.extract_dates(conversation)
 
+and a tool route is complete: limit_lookup / temp_quota / repair_check carry the customer id when
+the operator wrote one, and temp_quota carries the amount when the operator wrote one.
+
 A rejected reply gets one corrective retry. If that fails too, the outcome has plan=None and a
 fallback_reason ("invalid_json: ...", "schema_violation: ...", "ungrounded_customer_id:C9999",
-"ungrounded_amount:5000", "ungrounded_as_of:2026-01-01", "llm_unavailable: ..."); the graph then
+"ungrounded_amount:5000", "ungrounded_as_of:2026-01-01", "missing_customer_id", "missing_amount",
+"llm_unavailable: ..."); the graph then
 plans with the rules planner and records the reason.
 
 Everything sent to the model is masked first (ID numbers, phones, and any known names).
@@ -23,10 +27,11 @@ from typing import Any
 
 from agents.llm import LLMClient, LLMUnavailable, Usage, dumps
 from agents.parsing import detect_language, extract_amounts, extract_customer_ids, extract_dates
-from agents.plan import Plan
+from agents.plan import Intent, Plan
 from tools.privacy import mask_text
 
 MAX_ATTEMPTS = 2
+TOOL_INTENTS = {Intent.limit_lookup, Intent.temp_quota, Intent.repair_check}
 
 SYSTEM_PROMPT = """You are the planner of a consumer-credit risk desk. You do not decide anything: you only \
 read the operator's message (Chinese or English) and say which route serves it, as one JSON object.
@@ -85,6 +90,11 @@ def check_grounding(plan: Plan, conversation: str) -> str | None:
         return f"ungrounded_amount:{plan.amount}"
     if plan.as_of is not None and plan.as_of not in extract_dates(conversation):
         return f"ungrounded_as_of:{plan.as_of.isoformat()}"
+    # Completeness: a tool route without the id the operator did write would run the wrong lookup.
+    if plan.intent in TOOL_INTENTS and plan.customer_id is None and extract_customer_ids(conversation):
+        return "missing_customer_id"
+    if plan.intent == Intent.temp_quota and plan.amount is None and extract_amounts(conversation):
+        return "missing_amount"
     return None
 
 
@@ -158,6 +168,8 @@ def _correction(reason: str) -> str:
         "ungrounded_customer_id": "It names a customer id the operator did not write; use null or the id as written.",
         "ungrounded_amount": "It has an amount the operator did not write; use null or the amount as written.",
         "ungrounded_as_of": "It has a date the operator did not write; use null or the date as written.",
+        "missing_customer_id": "The operator wrote a customer id; put it in customer_id exactly as written.",
+        "missing_amount": "The operator wrote an amount; put it in amount as a number in yuan.",
     }.get(kind, "")
     return (f"Your previous reply was rejected ({reason}). {hint} "
             "Reply again with one JSON object for the operator's message only.").replace("  ", " ")

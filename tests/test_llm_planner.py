@@ -124,3 +124,91 @@ def test_timeout_becomes_llm_unavailable():
         assert outcome.plan is None and outcome.fallback_reason == "llm_unavailable: timeout after 0.3s"
     finally:
         srv.close()
+
+
+# -- recorded traffic: SmolLM2-135M-Instruct on llama.cpp's server -----------------------------
+# What the model actually did is asserted as recorded; see the docstring of each test.
+
+@pytest.mark.parametrize("cassette, message, language", [
+    ("planner_policy_zh.yaml", "临时额度最长可以多久？", "zh"),
+    ("planner_policy_en.yaml", "What is the cap on the annual interest rate?", "en"),
+])
+def test_recorded_wellformed_grounded_plan_is_accepted(cassette, message, language):
+    """SmolLM2 gets policy questions right often enough: a schema-valid plan with no slots to
+    ground is accepted on the first attempt. (Its language guess is not trusted: detected instead.)"""
+    outcome = run(cassette, message)
+    assert outcome.fallback_reason is None and outcome.attempts == 1
+    assert outcome.plan.intent == Intent.policy_qa
+    assert outcome.plan.customer_id is None and outcome.plan.amount is None
+    assert outcome.plan.language == language
+    assert json.loads(outcome.raw[0])["intent"] == "policy_qa"
+    body = cassette_requests(cassette)[0]
+    assert body["temperature"] == 0 and body["seed"] == 7
+    assert body["response_format"] == {"type": "json_object", "schema": Plan.model_json_schema()}
+    assert body["messages"][-1] == {"role": "user", "content": message}
+
+
+def test_recorded_tool_route_dropping_the_written_id_is_retried_then_falls_back():
+    """SmolLM2 routes a limit question to limit_lookup but leaves customer_id out (the grammar lets
+    it omit optional keys). A tool route without the id the operator wrote is refused, the
+    correction is sent once, the model repeats itself, and the planner falls back."""
+    cassette = "planner_missing_id.yaml"
+    outcome = run(cassette, "Check the credit limit of customer C1001")
+    assert outcome.plan is None
+    assert outcome.fallback_reason == "missing_customer_id"
+    assert outcome.attempts == 2 and len(outcome.raw) == 2
+    first, retry = cassette_requests(cassette)
+    assert retry["messages"][:-2] == first["messages"]
+    assert retry["messages"][-2] == {"role": "assistant", "content": outcome.raw[0]}
+    assert "rejected (missing_customer_id)" in retry["messages"][-1]["content"]
+
+
+def test_recorded_invalid_json_is_retried_then_falls_back():
+    """Off-topic input makes SmolLM2 break out of the JSON string with raw newlines: not JSON."""
+    outcome = run("planner_invalid_json.yaml", "Write me a poem about cats")
+    assert outcome.plan is None and outcome.attempts == 2
+    assert outcome.fallback_reason.startswith("invalid_json")
+
+
+def test_recorded_invented_amount_is_refused_as_ungrounded():
+    """With every key required (all_keys), SmolLM2 fills amount with 3000 copied from the few-shot
+    example although the operator named no amount: refused, retried, refused, fallback."""
+    outcome = run("planner_invented_amount.yaml", "请帮客户申请一笔临时额度", all_keys=True)
+    assert outcome.plan is None and outcome.attempts == 2
+    assert outcome.fallback_reason == "ungrounded_amount:3000"
+    assert all(json.loads(r)["amount"] == 3000 for r in outcome.raw)
+
+
+def test_recorded_invented_date_is_refused_as_ungrounded():
+    """The amount is grounded this time (3000元 is in the message) but the model invents a date."""
+    outcome = run("planner_invented_date.yaml", "客户申请临时额度3000元，用于装修", all_keys=True)
+    assert outcome.plan is None and outcome.attempts == 2
+    assert outcome.fallback_reason.startswith("ungrounded_as_of:")
+
+
+def test_recorded_tools_mode_forces_the_plan_function():
+    """llama.cpp honours a forced tool_choice (grammar from the function's parameters schema)."""
+    cassette = "planner_tools_mode.yaml"
+    outcome = run(cassette, "临时额度最长可以多久？", structured="tools")
+    body = cassette_requests(cassette)[0]
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "plan"}}
+    assert body["tools"][0]["function"]["parameters"] == Plan.model_json_schema()
+    assert "response_format" not in body
+    assert outcome.raw and json.loads(outcome.raw[0])["intent"] in {i.value for i in Intent}
+
+
+def test_recorded_json_schema_mode_is_rejected_by_llama_cpp_server():
+    """llama-cpp-python's server only knows response_format text/json_object; it answers a
+    json_schema request with HTTP 500. That is LLMUnavailable, and the planner falls back."""
+    outcome = run("planner_json_schema_mode.yaml", "临时额度最长可以多久？", structured="json_schema")
+    assert outcome.plan is None and outcome.attempts == 1
+    assert outcome.fallback_reason.startswith("llm_unavailable: http 500")
+    assert "json_object" in outcome.fallback_reason
+
+
+@pytest.mark.skipif(not REPLAYING, reason="only meaningful when replaying")
+def test_a_changed_prompt_misses_the_cassette(monkeypatch):
+    """Bodies must match byte for byte (as JSON): editing the prompt fails until re-recorded."""
+    monkeypatch.setattr(planner_llm, "SYSTEM_PROMPT", planner_llm.SYSTEM_PROMPT + " Be brief.")
+    with pytest.raises(CannotOverwriteExistingCassetteException):
+        run("planner_policy_zh.yaml", "临时额度最长可以多久？")
