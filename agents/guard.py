@@ -266,9 +266,38 @@ def _line_claims(text: str, ev: Evidence) -> list[Claim]:
     return claims
 
 
-def check(reply: str, ev: Evidence) -> tuple[GuardVerdict, list[Claim]]:
+def omissions(reply: str, claims: list[Claim], ev: Evidence) -> list[str]:
+    """What a reply about tool results must not leave out: each customer it speaks of, and each
+    decision (approved / needs approval / denied / eligibility / not found). A reply that says
+    nothing checkable is not grounded, it is empty."""
+    missing = []
+    said_ids = {c.text for c in claims if c.kind == "customer_id"}
+    said = {c.text for c in claims if c.kind == "outcome"}
+    for cid, scope in ev.by_customer.items():
+        if cid not in said_ids:
+            missing.append(f"missing:customer_id:{cid}")
+        decisions = scope.outcomes - {"found", ""}
+        if decisions and not any(_OUTCOME_SUPPORT[o] & decisions for o in _phrase_outcomes(said)):
+            missing.append(f"missing:outcome:{'/'.join(sorted(decisions))}")
+    return missing
+
+
+def _phrase_outcomes(phrases: set[str]) -> set[str]:
+    found = set()
+    for phrase in phrases:
+        for outcome, pattern in _OUTCOME_PATTERNS:
+            if pattern.search(phrase):
+                found.add(outcome)
+                break
+    return found
+
+
+def check(reply: str, ev: Evidence, require_complete: bool = True) -> tuple[GuardVerdict, list[Claim]]:
+    """Every claim grounded and, for replies about tool results, nothing decisive left out."""
     claims = extract_claims(reply, ev)
     bad = [c.label() for c in claims if not c.grounded]
+    if require_complete and ev.strict_outcomes:
+        bad += omissions(reply, claims, ev)
     return GuardVerdict(grounded=not bad, checked_claims=len(claims), ungrounded=bad), claims
 
 

@@ -116,3 +116,19 @@ def test_zh_flipped_outcome(ledger):
 
 def test_every_rule_maps_to_a_clause():
     assert set(RULE_CLAUSES) == {"R1", "R2", "R3", "R4", "TQ1", "TQ2", "TQ3", "TQ4", "TQ5", "TQ6", "TQ7", "LIMIT"}
+
+
+@pytest.mark.parametrize("reply, missing", [
+    ("操作员的回复：", ["missing:customer_id:C1002", "missing:outcome:approved"]),
+    ("C1002: a temporary quota of ¥4,000 [LENDER-TQ-TQ5].", ["missing:outcome:approved"]),
+    ("Approved under TQ5: ¥4,000, valid until 2026-12-22 [LENDER-TQ-TQ5].", ["missing:customer_id:C1002"]),
+])
+def test_a_reply_that_leaves_out_the_decision_is_not_grounded(ledger, reply, missing):
+    _, ev = scenario(ledger, "approved", "en")
+    verdict, _ = check(reply, ev)
+    assert not verdict.grounded and [u for u in verdict.ungrounded if u.startswith("missing:")] == missing
+
+
+def test_a_policy_answer_has_no_decision_to_leave_out():
+    ev = build_evidence(["q"], [], clauses("FINCOST-CAP-2026"))
+    assert check("From Q1 2026 the cap is 20% [FINCOST-CAP-2026].", ev)[0].grounded
