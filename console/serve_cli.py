@@ -38,6 +38,8 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
           port: int = typer.Option(8000, "--port", min=0, max=65535),
           ledger: Optional[Path] = LedgerOpt,
           keys_file: Optional[Path] = typer.Option(None, "--keys-file", help=f"JSON or TOML key file (else ${KEYS_FILE_ENV})."),
+          turn_workers: int = typer.Option(2, "--turn-workers", min=1, max=64,
+                                           help="Threads running turns (CPU-bound; a few suffice)."),
           log_level: str = typer.Option("info", "--log-level")) -> None:
     """The HTTP API (/v1, /openapi.json, /docs) and the web console (/) on one port."""
     try:
@@ -59,5 +61,5 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
     err.print("opening the desk (ledger, knowledge base)…")
     desk = open_desk(ledger)
     err.print(f"riskdesk on http://{host}:{port}/  (API /v1, docs /docs, {len(keys)} key(s))")
-    uvicorn.run(create_app(desk, keys), host=host, port=port, log_level=log_level, workers=1,
+    uvicorn.run(create_app(desk, keys, turn_workers=turn_workers), host=host, port=port, log_level=log_level, workers=1,
                 timeout_graceful_shutdown=5)

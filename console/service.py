@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Literal, Mapping
@@ -40,7 +41,6 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import Column, MetaData, String, Table, select
 from sqlalchemy.exc import IntegrityError
 from sse_starlette import EventSourceResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from agents.audit import AuditRecord, now_utc
@@ -305,12 +305,18 @@ _bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer
 # ------------------------------------------------------------------ the app
 
 def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, *,
-               open_desk: Any = None, web: bool = True) -> FastAPI:
+               open_desk: Any = None, web: bool = True, turn_workers: int = 2) -> FastAPI:
     """The ASGI app. `desk`: the one Desk this process serves (opened in the background at startup
     with `open_desk()` or `Desk.open()` when omitted; /readyz says 503 until then). `keys`: API key ->
     ApiKey | {"name", "role"} | (name, role); `None` reads RISKDESK_API_KEYS / RISKDESK_API_KEYS_FILE.
-    With no keys at all every /v1 call is 401 (`riskdesk serve` makes dev keys on loopback instead)."""
+    With no keys at all every /v1 call is 401 (`riskdesk serve` makes dev keys on loopback instead).
+    `turn_workers`: threads that run turns. A turn is CPU-bound Python (one GIL), so a few threads
+    give the same throughput as many with less contention; other requests queue for them."""
     state = _State(desk, _normalise_keys(keys_from_env() if keys is None else keys))
+    pool = ThreadPoolExecutor(max_workers=turn_workers, thread_name_prefix="riskdesk-turn")
+
+    async def in_pool(fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
@@ -323,6 +329,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
                     state.error = f"{type(e).__name__}: {e}"
             threading.Thread(target=load, name="riskdesk-open", daemon=True).start()
         yield
+        pool.shutdown(wait=True, cancel_futures=False)  # turns under way finish before the process exits
 
     app = FastAPI(title="riskdesk", version="0.1.0", lifespan=lifespan,
                   description="Trusted risk decisions for consumer credit: ask, threads with SSE progress, "
@@ -475,7 +482,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         _check_day(["body", "as_of"], req.as_of)
         if req.thread_id:
             check_thread(desk, req.thread_id, who, must_exist=False)
-        return await run_in_threadpool(turn, desk, req, who, role, idempotency_key)
+        return await in_pool(turn, desk, req, who, role, idempotency_key)
 
     # ---------------------------------------------------------- threads
     @app.post("/v1/threads", response_model=ThreadView, status_code=201, tags=["threads"],
@@ -518,10 +525,10 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         req = AskRequest(message=body.message, role=role, thread_id=thread_id, as_of=body.as_of)
         accept = request.headers.get("accept", "")
         if "application/json" in accept and "text/event-stream" not in accept:
-            return await run_in_threadpool(turn, desk, req, who, role, idempotency_key)
+            return await in_pool(turn, desk, req, who, role, idempotency_key)
         events = desk.stream(req.message, role=role, thread_id=thread_id, as_of=req.as_of, caller=who.name,
                              idempotency_key=idem(who, idempotency_key))  # validates before the first event
-        return EventSourceResponse(_sse(events, state.locks("t:" + thread_id)), ping=15,
+        return EventSourceResponse(_sse(events, state.locks("t:" + thread_id), pool), ping=15,
                                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     # ---------------------------------------------------------- approvals
@@ -546,13 +553,13 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
     async def approve(approval_id: ApprovalId, who: Supervisor, desk: DeskDep, body: DecisionRequest | None = None) -> AskResult:
         """Approve a pending temporary quota (supervisor; the key's name is the approver). Twice is a no-op;
         approving a rejected one, or while another quota is live (TQ4), is 409."""
-        return await run_in_threadpool(decide, "approve", approval_id, body, who, desk)
+        return await in_pool(decide, "approve", approval_id, body, who, desk)
 
     @app.post("/v1/approvals/{approval_id}/reject", response_model=AskResult, tags=["approvals"],
               responses={**ERRORS, **NOT_FOUND, **CONFLICT})
     async def reject(approval_id: ApprovalId, who: Supervisor, desk: DeskDep, body: DecisionRequest | None = None) -> AskResult:
         """Reject a pending temporary quota (supervisor). Twice is a no-op; rejecting an approved one is 409."""
-        return await run_in_threadpool(decide, "reject", approval_id, body, who, desk)
+        return await in_pool(decide, "reject", approval_id, body, who, desk)
 
     # ---------------------------------------------------------- audit
     @app.get("/v1/audit/{trace_id}", response_model=AuditRecord, tags=["audit"], responses={**ERRORS, **NOT_FOUND})
@@ -569,7 +576,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
     return app
 
 
-async def _sse(events: Iterator[dict[str, Any]], lock: threading.Lock):  # noqa: ANN202
+async def _sse(events: Iterator[dict[str, Any]], lock: threading.Lock, pool: ThreadPoolExecutor):  # noqa: ANN202
     """Run the turn in a worker thread that always finishes (a client that goes away does not leave a
     half-done turn behind) and relay its events as they come."""
     loop = asyncio.get_running_loop()
@@ -592,7 +599,7 @@ async def _sse(events: Iterator[dict[str, Any]], lock: threading.Lock):  # noqa:
         finally:
             put(("end", None))
 
-    loop.run_in_executor(None, work)
+    loop.run_in_executor(pool, work)
     while True:
         kind, item = await queue.get()
         if kind == "end":

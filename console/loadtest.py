@@ -1,0 +1,205 @@
+"""Load benchmark for the HTTP service (a command, not a test).
+
+    .venv/bin/python -m console.loadtest --clients 32 --seconds 20
+
+Starts `riskdesk serve` in its own process on a free loopback port, in a throwaway RISKDESK_HOME (the
+sample ledger, the shipped corpus, the rules planner: no LLM), and drives POST /v1/ask with N
+concurrent keep-alive clients for a bounded time. The mix: limit lookups, temporary-quota requests
+(every eligible customer asked many times, concurrently, with repeated and fresh Idempotency-Keys),
+repair checks and policy questions. Reports throughput, p50/p95/p99 latency (overall and per kind),
+errors, and grants written vs expected read back from the ledger: each auto-approvable customer must
+end with exactly one grant (0 double grants). `--url URL --key KEY` drives a running service instead
+(no grant check).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+
+AS_OF = "2026-11-23"
+AMOUNT, PURPOSE = 3000, "laptop for work"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _mix(customers: list[str]) -> list[tuple[str, str, str | None]]:
+    """(kind, message, idempotency-key or None) templates; quota keys repeat so retries race."""
+    out: list[tuple[str, str, str | None]] = []
+    for cid in customers:
+        out += [("limit", f"What's {cid}'s available credit?", None), ("limit", f"{cid}的额度", None)] * 3
+        out += [("quota", f"{cid} temp quota {AMOUNT} for a {PURPOSE}", f"lt-{cid}-{k}") for k in range(2)]
+        out += [("repair", f"{cid}能做信用修复吗？", None)]
+    out += [("policy", "逾期还清后多久不再展示？", None), ("policy", "What is the cap on a temporary quota?", None)] * 4
+    return out
+
+
+def expected_grants(customers: list[str]) -> set[str]:
+    """Customers whose 3,000 'laptop for work' request the rules approve on AS_OF (from the sample ledger)."""
+    from tools.ledger import SAMPLE_LEDGER, Ledger
+    from tools.temp_quota import decide
+    ledger = Ledger.from_file(SAMPLE_LEDGER)
+    day = dt.date.fromisoformat(AS_OF)
+    return {c for c in customers if decide(ledger.customer(c), Decimal(AMOUNT), PURPOSE, day).outcome == "approved"}
+
+
+def grants_written(home: Path) -> Counter:
+    with sqlite3.connect(home / "ledger.sqlite3") as conn:
+        rows = conn.execute("SELECT customer_id FROM temp_quotas WHERE granted_on = ? AND granted_by IS NOT NULL",
+                            (AS_OF,)).fetchall()  # fixture quotas have no granted_by
+    return Counter(r[0] for r in rows)
+
+
+async def _drive(url: str, key: str, clients: int, seconds: float, work: list, warmup: float) -> dict:
+    lat: dict[str, list[float]] = defaultdict(list)
+    errors: Counter = Counter()
+    outcomes: Counter = Counter()
+    asked: set[str] = set()
+    deadline = time.perf_counter() + warmup + seconds
+    measure_from = time.perf_counter() + warmup
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}, limits=limits, timeout=60) as http:
+        async def client(n: int) -> None:
+            rnd = random.Random(n)
+            while (now := time.perf_counter()) < deadline:
+                kind, message, idem = rnd.choice(work)
+                headers = {"Idempotency-Key": idem} if idem else {}
+                t0 = time.perf_counter()
+                try:
+                    r = await http.post("/v1/ask", json={"message": message, "as_of": AS_OF}, headers=headers)
+                    ok = r.status_code == 200
+                    if ok and kind == "quota":
+                        outcomes[r.json()["outcome"]] += 1
+                        asked.add(r.json()["customer_id"])
+                    elif not ok:
+                        errors[f"HTTP {r.status_code}"] += 1
+                except httpx.HTTPError as e:
+                    ok = False
+                    errors[type(e).__name__] += 1
+                if t0 >= measure_from and ok:
+                    lat[kind].append((time.perf_counter() - t0) * 1000)
+        started = time.perf_counter()
+        await asyncio.gather(*(client(i) for i in range(clients)))
+        wall = time.perf_counter() - started - warmup
+    return {"latency": lat, "errors": errors, "outcomes": outcomes, "wall": wall, "asked": asked}
+
+
+def _pct(xs: list[float], p: float) -> float:
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def report(res: dict, clients: int, seconds: float, grants: tuple[set, Counter] | None) -> tuple[str, bool]:
+    all_lat = [x for xs in res["latency"].values() for x in xs]
+    n = len(all_lat)
+    lines = [f"clients {clients} · measured {seconds:.0f} s · rules planner · POST /v1/ask on loopback",
+             f"turns ok      {n}   ({n / res['wall']:.1f} turns/s)",
+             f"latency ms    p50 {_pct(all_lat, 50):.1f}   p95 {_pct(all_lat, 95):.1f}   p99 {_pct(all_lat, 99):.1f}"
+             f"   max {max(all_lat, default=float('nan')):.1f}"]
+    for kind, xs in sorted(res["latency"].items()):
+        lines.append(f"  {kind:<8}    n {len(xs):<6} p50 {_pct(xs, 50):6.1f}   p95 {_pct(xs, 95):6.1f}   "
+                     f"mean {statistics.fmean(xs):6.1f}")
+    lines.append(f"errors        {sum(res['errors'].values())} {dict(res['errors']) or ''}".rstrip())
+    lines.append(f"quota replies {dict(res['outcomes'])}")
+    ok = not res["errors"]
+    if grants is not None:
+        eligible, written = grants
+        expected = eligible & res["asked"]  # eligible customers whose request was answered at least once
+        doubles = {c: k for c, k in written.items() if k > 1}
+        missing = sorted(expected - set(written))
+        unexpected = sorted(set(written) - expected)
+        lines.append(f"grants        written {sum(written.values())} · expected {len(expected)} · double grants "
+                     f"{len(doubles)}{' ' + str(doubles) if doubles else ''}"
+                     + (f" · missing {missing}" if missing else "") + (f" · unexpected {unexpected}" if unexpected else ""))
+        ok = ok and not doubles and not unexpected and not missing
+    return "\n".join(lines), ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m console.loadtest", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--warmup", type=float, default=2, help="Seconds of load before measuring.")
+    ap.add_argument("--customers", type=int, default=45, help="How many sample customers the mix uses (max 45).")
+    ap.add_argument("--url", help="Drive this running service instead of starting one.")
+    ap.add_argument("--key", help="API key for --url (an operator key).")
+    ap.add_argument("--turn-workers", type=int, default=2, help="The service's --turn-workers.")
+    ap.add_argument("--json", action="store_true", help="Also print the figures as one JSON line.")
+    args = ap.parse_args(argv)
+    customers = [f"C{1001 + i}" for i in range(max(1, min(args.customers, 45)))]
+    work = _mix(customers)
+
+    proc = None
+    home = None
+    if args.url:
+        url, key = args.url, args.key or os.environ.get("RISKDESK_API_KEY", "")
+    else:
+        home = Path(tempfile.mkdtemp(prefix="riskdesk-load-"))
+        port, key = _free_port(), "load-operator-key"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RISKDESK_")}
+        env |= {"RISKDESK_HOME": str(home), "RISKDESK_API_KEYS": f"{key}:loadtest:operator"}
+        proc = subprocess.Popen([sys.executable, "-m", "console", "serve", "--port", str(port), "--log-level", "warning",
+                                 "--turn-workers", str(args.turn_workers)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            if proc.poll() is not None:
+                sys.stderr.write(proc.stderr.read().decode(errors="replace"))
+                return 2
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        else:
+            proc.terminate()
+            print("the service did not become ready", file=sys.stderr)
+            return 2
+    try:
+        res = asyncio.run(_drive(url, key, args.clients, args.seconds, work, args.warmup))
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    grants = (expected_grants(customers), grants_written(home)) if home else None
+    if grants:
+        grants = (grants[0] & res["asked"], grants[1])
+    text, ok = report(res, args.clients, args.seconds, grants)
+    print(text)
+    if args.json:
+        all_lat = [x for xs in res["latency"].values() for x in xs]
+        print(json.dumps({"clients": args.clients, "turns": len(all_lat), "turns_per_s": len(all_lat) / res["wall"],
+                          "p50_ms": _pct(all_lat, 50), "p95_ms": _pct(all_lat, 95), "p99_ms": _pct(all_lat, 99),
+                          "errors": sum(res["errors"].values()),
+                          "grants_written": sum(grants[1].values()) if grants else None,
+                          "grants_expected": len(grants[0]) if grants else None}))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
