@@ -313,10 +313,17 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
     `turn_workers`: threads that run turns. A turn is CPU-bound Python (one GIL), so a few threads
     give the same throughput as many with less contention; other requests queue for them."""
     state = _State(desk, _normalise_keys(keys_from_env() if keys is None else keys))
-    pool = ThreadPoolExecutor(max_workers=turn_workers, thread_name_prefix="riskdesk-turn")
+    pools: list[ThreadPoolExecutor] = []  # made on first use, shut down (after its turns finish) with the lifespan
+    pool_lock = threading.Lock()
+
+    def pool() -> ThreadPoolExecutor:
+        with pool_lock:
+            if not pools:
+                pools.append(ThreadPoolExecutor(max_workers=turn_workers, thread_name_prefix="riskdesk-turn"))
+            return pools[0]
 
     async def in_pool(fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(pool(), fn, *args)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
@@ -329,7 +336,11 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
                     state.error = f"{type(e).__name__}: {e}"
             threading.Thread(target=load, name="riskdesk-open", daemon=True).start()
         yield
-        pool.shutdown(wait=True, cancel_futures=False)  # turns under way finish before the process exits
+        with pool_lock:
+            done = pools[:]
+            pools.clear()
+        for p in done:
+            p.shutdown(wait=True, cancel_futures=False)  # turns under way finish before the process exits
 
     app = FastAPI(title="riskdesk", version="0.1.0", lifespan=lifespan,
                   description="Trusted risk decisions for consumer credit: ask, threads with SSE progress, "
@@ -528,7 +539,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
             return await in_pool(turn, desk, req, who, role, idempotency_key)
         events = desk.stream(req.message, role=role, thread_id=thread_id, as_of=req.as_of, caller=who.name,
                              idempotency_key=idem(who, idempotency_key))  # validates before the first event
-        return EventSourceResponse(_sse(events, state.locks("t:" + thread_id), pool), ping=15,
+        return EventSourceResponse(_sse(events, state.locks("t:" + thread_id), pool()), ping=15,
                                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     # ---------------------------------------------------------- approvals
