@@ -180,8 +180,11 @@ async function send(message) {
   }
 }
 
+const badgeResults = new WeakMap();  // badge row -> its AskResult, to re-label on a language switch
+
 function badges(r) {
   const row = el("div", { class: "badges" });
+  badgeResults.set(row, r);
   if (r.outcome) row.append(el("span", { class: `badge o-${r.outcome}` }, t("outcomes." + r.outcome)));
   row.append(el("span", { class: `badge ${r.guard.grounded ? "ok" : "bad"}` }, r.guard.grounded ? "✓ " + t("guard") : "✗ " + t("guard")));
   if (r.approval_id) row.append(el("span", { class: "badge warn" }, `${t("approvalPending")} · ${r.approval_id}`));
@@ -322,6 +325,7 @@ function init() {
     setLang(getLang() === "zh" ? "en" : "zh");
     renderWho();
     renderThreads();
+    for (const row of document.querySelectorAll(".badges")) if (badgeResults.has(row)) row.replaceWith(badges(badgeResults.get(row)));
     if (state.selected) showDetails(state.selected);
     loadApprovals();
   });
