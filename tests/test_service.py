@@ -406,3 +406,14 @@ def test_serve_refuses_a_public_bind_without_keys(monkeypatch):
     keys = dev_keys()
     assert sorted(v.role for v in keys.values()) == ["operator", "supervisor", "viewer"] and len(set(keys)) == 3
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and not is_loopback("0.0.0.0")
+
+
+def test_a_turn_that_fails_mid_stream_ends_with_an_error_event(client, desk, monkeypatch):
+    def broken(*_a, **_k):
+        yield {"event": "supervisor", "data": {"plan": {"intent": "limit_lookup"}}}
+        raise RuntimeError("boom")
+    tid = client.post("/v1/threads", headers=OP).json()["thread_id"]
+    monkeypatch.setattr(desk, "stream", broken)
+    events = sse(client.post(f"/v1/threads/{tid}/messages", json={"message": "hi"}, headers=OP).text)
+    assert [e for e, _ in events] == ["supervisor", "error"]
+    assert events[-1][1]["status"] == 500 and "RuntimeError" in events[-1][1]["detail"] and "boom" not in events[-1][1]["detail"]
