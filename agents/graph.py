@@ -172,7 +172,10 @@ def build_graph(deps: Deps, checkpointer: Any = None):
             if clause is not None:
                 clauses.append(_clause_view(clause, plan.language))
         retrieved: list[str] = []
-        for query in plan.knowledge_queries:
+        # the operator's own words first; a planner's rephrasings only add to them
+        queries = list(dict.fromkeys(([state["message"]] if plan.intent == Intent.policy_qa else [])
+                                     + plan.knowledge_queries))
+        for query in queries:
             for hit in deps.kb.search(query, as_of=as_of, k=deps.search_k):
                 retrieved.append(hit.clause_id)
                 if all(c["clause_id"] != hit.clause_id for c in clauses):

@@ -18,7 +18,7 @@ from agents.contract import GuardVerdict
 from agents.evidence import rules_to_cite
 from agents.parsing import CUSTOMER_ID, _date_spans, extract_amounts, extract_dates
 
-_ID = re.compile(r"(?<![A-Za-z0-9-])(?:[A-Z][A-Z0-9]*-)+[A-Z0-9]+(?![A-Za-z0-9-])")
+_ID = re.compile(r"(?<![A-Za-z0-9-])[A-Z][A-Z0-9]*-(?:[A-Z0-9]+-)*[A-Z0-9]+(?![A-Za-z0-9-])")
 _RULE = re.compile(r"(?<![A-Za-z0-9-])(TQ[0-9]|R[0-9])(?![A-Za-z0-9-])")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|％|percent)")
 _DAYS = re.compile(r"(\d+)\s*(?:days?|天|日(?!期))", re.I)
@@ -71,6 +71,7 @@ class Evidence:
     tiers: set[str] = field(default_factory=set)
     words: set[str] = field(default_factory=set)
     free_text: set[str] = field(default_factory=set)
+    cited: set[str] = field(default_factory=set)  # clause ids given to the composer: a reply cites one
     strict_outcomes: bool = False
     # Claims on a line that names a customer or an overdue record must hold for that subject.
     by_customer: dict[str, "Scope"] = field(default_factory=dict)
@@ -161,6 +162,7 @@ def build_evidence(messages: Iterable[str], tool_results: list[dict], clauses: l
     facts = (set(ev.tiers), set(ev.words))
     for c in clauses:
         ev.ids.add(c["clause_id"])
+        ev.cited.add(c["clause_id"])
         ev.add_text(c.get("text", "") + "\n" + c.get("title", ""))
         if not tool_results:  # a policy answer may name the rules its clauses state
             ev.rules.update(m.group(1) for m in _RULE.finditer(c.get("text", "")))
@@ -267,12 +269,14 @@ def _line_claims(text: str, ev: Evidence) -> list[Claim]:
 
 
 def omissions(reply: str, claims: list[Claim], ev: Evidence) -> list[str]:
-    """What a reply about tool results must not leave out: each customer it speaks of, and each
-    decision (approved / needs approval / denied / eligibility / not found). A reply that says
-    nothing checkable is not grounded, it is empty."""
+    """What a reply must not leave out: a citation of one of the clauses it was given, each customer
+    the tool results speak of, and each decision (approved / needs approval / denied / eligibility /
+    not found). A reply that says nothing checkable is not grounded, it is empty."""
     missing = []
     said_ids = {c.text for c in claims if c.kind == "customer_id"}
     said = {c.text for c in claims if c.kind == "outcome"}
+    if ev.cited and not any(c.kind == "id" and c.text in ev.cited for c in claims):
+        missing.append("missing:citation")
     for cid, scope in ev.by_customer.items():
         if cid not in said_ids:
             missing.append(f"missing:customer_id:{cid}")
@@ -296,7 +300,7 @@ def check(reply: str, ev: Evidence, require_complete: bool = True) -> tuple[Guar
     """Every claim grounded and, for replies about tool results, nothing decisive left out."""
     claims = extract_claims(reply, ev)
     bad = [c.label() for c in claims if not c.grounded]
-    if require_complete and ev.strict_outcomes:
+    if require_complete:
         bad += omissions(reply, claims, ev)
     return GuardVerdict(grounded=not bad, checked_claims=len(claims), ungrounded=bad), claims
 

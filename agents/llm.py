@@ -28,7 +28,6 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import openai
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 StructuredMode = Literal["tools", "json_object", "json_schema"]
@@ -186,6 +185,8 @@ class LLMClient:
                                       timeout=settings.timeout, max_retries=settings.max_retries)
         if http_client is not None:
             kwargs["http_client"] = http_client
+        import openai  # here, not at module level: a desk without an LLM never pays for the import
+
         self._client = openai.OpenAI(**kwargs)
 
     @property
@@ -194,6 +195,8 @@ class LLMClient:
 
     # -- transport ---------------------------------------------------------------------------
     def _create(self, **body: Any) -> tuple[Any, float]:
+        import openai
+
         started = time.perf_counter()
         body = {"model": self.settings.model, "temperature": 0, "seed": self.settings.seed,
                 "max_tokens": self.settings.max_tokens, **body}

@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 CUSTOMER_ID = re.compile(r"(?<![A-Za-z0-9])([Cc]\d{4,8})(?![0-9])")
 # Rule ids (TQ1, R2), clause and approval ids (LENDER-TQ-TQ5, AP-1A2B): never amounts.
-RULE_OR_CLAUSE_ID = re.compile(r"(?<![A-Za-z0-9])(?:(?:TQ|R)\d+|(?:[A-Z][A-Z0-9]*-)+[A-Z0-9]+)(?![A-Za-z0-9])")
+RULE_OR_CLAUSE_ID = re.compile(r"(?<![A-Za-z0-9])(?:(?:TQ|R)\d+|[A-Z][A-Z0-9]*-(?:[A-Z0-9]+-)*[A-Z0-9]+)(?![A-Za-z0-9])")
 
 _MONTHS = {m: i + 1 for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}

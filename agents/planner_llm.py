@@ -80,8 +80,11 @@ def conversation_text(message: str, history: Sequence[tuple[str, str]] = ()) -> 
     return "\n".join([text for _, text in history] + [message])
 
 
-def check_grounding(plan: Plan, conversation: str) -> str | None:
+def check_grounding(plan: Plan, conversation: str, message: str = "") -> str | None:
     """None when every filled slot is grounded in the conversation, else the first reason."""
+    # A message that names a customer asks about that customer: a policy or out-of-scope route ignores it.
+    if plan.intent not in TOOL_INTENTS and extract_customer_ids(message):
+        return "intent_ignores_customer_id"
     if plan.customer_id is not None and plan.customer_id.strip().lower() not in conversation.lower():
         return f"ungrounded_customer_id:{plan.customer_id}"
     if plan.customer_id is not None and not plan.customer_id.strip():
@@ -133,7 +136,7 @@ class LLMPlanner:
             outcome.raw.append(reply.raw)
             outcome.usage = outcome.usage + reply.usage
             plan = reply.value
-            reason = reply.error if plan is None else check_grounding(plan, conversation)
+            reason = reply.error if plan is None else check_grounding(plan, conversation, message)
             if reason is None:
                 outcome.plan = self._normalise(plan, message, conversation, outcome.notes)
                 return outcome

@@ -119,7 +119,7 @@ def test_every_rule_maps_to_a_clause():
 
 
 @pytest.mark.parametrize("reply, missing", [
-    ("操作员的回复：", ["missing:customer_id:C1002", "missing:outcome:approved"]),
+    ("操作员的回复：", ["missing:citation", "missing:customer_id:C1002", "missing:outcome:approved"]),
     ("C1002: a temporary quota of ¥4,000 [LENDER-TQ-TQ5].", ["missing:outcome:approved"]),
     ("Approved under TQ5: ¥4,000, valid until 2026-12-22 [LENDER-TQ-TQ5].", ["missing:customer_id:C1002"]),
 ])
@@ -129,6 +129,7 @@ def test_a_reply_that_leaves_out_the_decision_is_not_grounded(ledger, reply, mis
     assert not verdict.grounded and [u for u in verdict.ungrounded if u.startswith("missing:")] == missing
 
 
-def test_a_policy_answer_has_no_decision_to_leave_out():
+def test_a_policy_answer_must_cite_a_clause_it_was_given():
     ev = build_evidence(["q"], [], clauses("FINCOST-CAP-2026"))
     assert check("From Q1 2026 the cap is 20% [FINCOST-CAP-2026].", ev)[0].grounded
+    assert check("操作员的回复：", ev)[0].ungrounded == ["missing:citation"]
