@@ -139,25 +139,22 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         cid = plan.customer_id
         if not cid:
             return {"notice": templates.missing_slots(lang, None, ["customer_id"])}
-        calls = []
-        if plan.intent == Intent.limit_lookup:
-            args = {"customer_id": cid, "as_of": as_of}
-            calls.append(("limit_lookup", args, limit_lookup(deps.ledger, **args)))
-        elif plan.intent == Intent.repair_check:
-            args = {"customer_id": cid, "as_of": as_of}
-            calls.append(("repair_check", args, repair_check(deps.ledger, **args)))
-        else:
+        if plan.intent == Intent.temp_quota:
             if ROLE_RANK[role] < ROLE_RANK["operator"]:
                 return {"notice": templates.role_refusal(lang, "operator", role)}
             missing = [k for k in ("amount", "purpose") if getattr(plan, k) in (None, "")]
             if missing:
                 return {"notice": templates.missing_slots(lang, cid, missing)}
+            name, tool = "temp_quota", temp_quota
             args = {"customer_id": cid, "amount": plan.amount, "purpose": plan.purpose, "as_of": as_of,
                     "idempotency_key": state.get("idempotency_key")}
-            try:
-                calls.append(("temp_quota", args, temp_quota(deps.ledger, **args)))
-            except ToolInputError as e:
-                return {"notice": str(e)}
+        else:
+            name, tool = plan.intent.value, {Intent.limit_lookup: limit_lookup, Intent.repair_check: repair_check}[plan.intent]
+            args = {"customer_id": cid, "as_of": as_of}
+        try:
+            calls = [(name, args, tool(deps.ledger, **args))]
+        except ToolInputError as e:  # bad slots are an answer, not a crash; nothing was written
+            return {"notice": str(e)}
         tool_calls = [{"tool": name, "args": _jsonable(args), "result": res.model_dump(mode="json")}
                       for name, args, res in calls]
         approval_id = next((c["result"].get("approval_id") for c in tool_calls if c["result"].get("approval_id")), None)

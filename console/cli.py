@@ -86,7 +86,10 @@ def _y(v: Decimal | None) -> str | None:
 def limit(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt,
           json_out: bool = JsonOpt) -> None:
     """Credit limit, used, available, temporary quota and total available (TQ7)."""
-    result = limit_lookup(open_ledger(ledger), customer_id, parse_as_of(as_of))
+    try:
+        result = limit_lookup(open_ledger(ledger), customer_id, parse_as_of(as_of))
+    except ToolInputError as e:
+        fail(str(e))
 
     def render(r):  # noqa: ANN001
         if r.outcome == "not_found":
@@ -134,7 +137,10 @@ def quota(customer_id: str, amount: str, purpose: str = typer.Option(..., "--pur
 def repair(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt,
            json_out: bool = JsonOpt) -> None:
     """One-time credit repair check (R1–R4), record by record."""
-    result = repair_check(open_ledger(ledger), customer_id, parse_as_of(as_of))
+    try:
+        result = repair_check(open_ledger(ledger), customer_id, parse_as_of(as_of))
+    except ToolInputError as e:
+        fail(str(e))
 
     def render(r):  # noqa: ANN001
         out.print(f"[bold]{r.customer_id}[/] as of {r.as_of}: [bold]{r.outcome}[/]")
@@ -168,7 +174,7 @@ def approvals_approve(approval_id: str, supervisor: str = typer.Option(..., "--b
     """Approve a pending temporary quota: grants the requested amount for 30 days (TQ5, TQ6)."""
     try:
         result = approve_tool(open_ledger(ledger), approval_id, supervisor, parse_as_of(as_of))
-    except ApprovalError as e:
+    except (ApprovalError, ToolInputError) as e:
         fail(str(e))
     emit(result, json_out, lambda r: out.print(
         f"{r.approval.approval_id}: {r.approval.status}" + ("" if r.changed else " (already)") +
@@ -182,7 +188,7 @@ def approvals_reject(approval_id: str, supervisor: str = typer.Option(..., "--by
     """Reject a pending temporary quota."""
     try:
         result = reject_tool(open_ledger(ledger), approval_id, supervisor, reason, parse_as_of(as_of))
-    except ApprovalError as e:
+    except (ApprovalError, ToolInputError) as e:
         fail(str(e))
     emit(result, json_out, lambda r: out.print(f"{r.approval.approval_id}: {r.approval.status}" + ("" if r.changed else " (already)")))
 

@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from console.cli import AsOfOpt, JsonOpt, LedgerOpt, app, err, fail, out, parse_as_of
-from tools import ApprovalError, LedgerError
+from tools import ApprovalError, LedgerError, ToolInputError
 
 if TYPE_CHECKING:
     from agents import AskResult, Desk
@@ -129,7 +129,7 @@ def chat(ledger: Optional[Path] = LedgerOpt, as_of: Optional[str] = AsOfOpt,
                 r = desk.ask(line, role=role, thread_id=thread, as_of=day, caller="cli")
                 thread = r.thread_id
                 render(r)
-        except (PermissionDenied, ApprovalError) as e:
+        except (PermissionDenied, ApprovalError, ToolInputError) as e:
             err.print(f"[red]{e}[/]")
         except ValidationError as e:
             err.print(f"[red]{e.errors()[0]['msg']}[/]")

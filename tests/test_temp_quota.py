@@ -275,3 +275,15 @@ def test_property_grants_never_exceed_cap_and_denials_name_one_rule(amount, base
         assert approve(led, r.approval_id, "sup", D).grant.amount <= cap_for(base)
     if r.outcome == "denied":
         assert r.deciding_rule in ("TQ1", "TQ2", "TQ3", "TQ4") and r.rules_applied[-1] == r.deciding_rule
+
+
+@pytest.mark.parametrize("day", [dt.date(9999, 12, 31), dt.date(3000, 1, 1), dt.date(1969, 12, 31)])
+def test_as_of_is_bounded_for_every_tool(day):
+    led = ledger_with(customer(risk_tier="C"))
+    for call in (lambda: ask(led, 1000, as_of=day), lambda: limit_lookup(led, "T1", day)):
+        with pytest.raises(ToolInputError, match="as_of"):
+            call()
+    pending = ask(led, 1000)
+    with pytest.raises(ToolInputError, match="as_of"):
+        approve(led, pending.approval_id, "sup", day)
+    assert grants(led) == 0 and [a.status for a in list_approvals(led)] == ["pending"]

@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from tools.ledger import AccountStatus, CustomerRecord, Ledger
+from tools.dates import AsOf
+from tools.errors import validate_input
 from tools.money import Yuan
 
 
@@ -17,7 +19,7 @@ class LimitLookupInput(BaseModel):
     """Look up a customer's credit limit as of a date."""
 
     customer_id: str = Field(min_length=1, max_length=32, description="Customer id, e.g. C1001.")
-    as_of: dt.date = Field(description="The date the lookup is evaluated on (YYYY-MM-DD).")
+    as_of: AsOf
 
 
 class ActiveTempQuota(BaseModel):
@@ -51,7 +53,7 @@ def active_temp_quota(customer: CustomerRecord, as_of: dt.date) -> ActiveTempQuo
 
 
 def limit_lookup(ledger: Ledger, customer_id: str, as_of: dt.date) -> LimitLookupResult:
-    args = LimitLookupInput(customer_id=customer_id, as_of=as_of)
+    args = validate_input(LimitLookupInput, "limit lookup", customer_id=customer_id, as_of=as_of)
     customer = ledger.customer(args.customer_id)
     if customer is None:
         return LimitLookupResult(outcome="not_found", customer_id=args.customer_id, as_of=args.as_of)

@@ -17,6 +17,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from tools.ledger import Ledger, OverdueRecord, Product
+from tools.dates import AsOf
+from tools.errors import validate_input
 from tools.money import Yuan
 
 WINDOW_START = dt.date(2020, 1, 1)
@@ -34,7 +36,7 @@ class RepairCheckInput(BaseModel):
     """Check a customer's overdue records against the one-time credit repair policy."""
 
     customer_id: str = Field(min_length=1, max_length=32, description="Customer id, e.g. C1001.")
-    as_of: dt.date = Field(description="The date the check is evaluated on (YYYY-MM-DD).")
+    as_of: AsOf
 
 
 class RecordVerdict(BaseModel):
@@ -101,7 +103,7 @@ def judge_record(r: OverdueRecord, as_of: dt.date) -> RecordVerdict:
 
 
 def repair_check(ledger: Ledger, customer_id: str, as_of: dt.date) -> RepairCheckResult:
-    args = RepairCheckInput(customer_id=customer_id, as_of=as_of)
+    args = validate_input(RepairCheckInput, "repair check", customer_id=customer_id, as_of=as_of)
     customer = ledger.customer(args.customer_id)
     if customer is None:
         return RepairCheckResult(outcome="not_found", customer_id=args.customer_id, as_of=args.as_of)

@@ -24,12 +24,14 @@ import json
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from tools.ledger import CustomerRecord, Ledger, RiskTier, approvals_t, requests_t, temp_quotas_t
 from tools.limit_lookup import active_temp_quota
+from tools.dates import AsOf, check_as_of
+from tools.errors import ToolInputError, validate_input
 from tools.money import MAX_AMOUNT, Yuan, from_fen, to_fen
 from tools.purpose import ALLOWED, PROHIBITED, Purpose, classify_purpose
 
@@ -43,10 +45,6 @@ CHECK_ORDER = ("TQ1", "TQ4", "TQ2", "TQ3", "TQ5")
 Outcome = Literal["approved", "needs_approval", "denied", "not_found"]
 
 
-class ToolInputError(ValueError):
-    """Bad arguments to a tool; the message says which field and why. Nothing is written."""
-
-
 class ApprovalError(ValueError):
     """An approval action that cannot be carried out (unknown id, already decided otherwise, TQ4)."""
 
@@ -58,7 +56,7 @@ class TempQuotaInput(BaseModel):
     amount: Yuan = Field(gt=0, le=MAX_AMOUNT, description="Requested amount in yuan (> 0, <= 10,000,000).")
     purpose: str = Field(min_length=1, max_length=500,
                          description="A purpose category or free text in Chinese or English.")
-    as_of: dt.date = Field(description="The request date (YYYY-MM-DD).")
+    as_of: AsOf
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=128,
                                         description="Retries with the same key return the first result.")
 
@@ -174,14 +172,6 @@ def decide(c: CustomerRecord, amount: Decimal, purpose: str, as_of: dt.date) -> 
                            grant=grant, rules_applied=applied + ["TQ6"])
 
 
-def _validate(**kwargs) -> TempQuotaInput:
-    try:
-        return TempQuotaInput(**kwargs)
-    except ValidationError as e:
-        parts = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()]
-        raise ToolInputError("invalid temporary-quota request: " + "; ".join(parts)) from None
-
-
 def _fingerprint(a: TempQuotaInput) -> str:
     return json.dumps({"customer_id": a.customer_id, "amount": str(a.amount), "purpose": a.purpose,
                        "as_of": a.as_of.isoformat()}, sort_keys=True, ensure_ascii=False)
@@ -197,8 +187,8 @@ def _new_approval_id(conn: Connection, a: TempQuotaInput) -> str:
 def temp_quota(ledger: Ledger, customer_id: str, amount: Decimal | int | str, purpose: str,
                as_of: dt.date, idempotency_key: str | None = None) -> TempQuotaResult:
     """Decide and, for an approval, store the grant (or the pending approval) in one transaction."""
-    a = _validate(customer_id=customer_id, amount=amount, purpose=purpose, as_of=as_of,
-                  idempotency_key=idempotency_key)
+    a = validate_input(TempQuotaInput, "temporary-quota request", customer_id=customer_id, amount=amount,
+                       purpose=purpose, as_of=as_of, idempotency_key=idempotency_key)
     with ledger.write() as conn:
         if a.idempotency_key:
             row = conn.execute(select(requests_t).where(requests_t.c.idempotency_key == a.idempotency_key)).first()
@@ -265,6 +255,7 @@ def approve(ledger: Ledger, approval_id: str, supervisor: str, as_of: dt.date) -
     """Grant the requested amount (TQ5) valid 30 days from `as_of` (TQ6). Twice is a no-op."""
     if not supervisor or not supervisor.strip():
         raise ApprovalError("a supervisor name is required to approve")
+    as_of = check_as_of(as_of)
     with ledger.write() as conn:
         row = _load_for_decision(conn, approval_id)
         ledger.lock_customer(conn, row.customer_id)
@@ -295,6 +286,7 @@ def reject(ledger: Ledger, approval_id: str, supervisor: str, reason: str, as_of
     """Reject a pending approval. Rejecting twice is a no-op; rejecting an approved one is an error."""
     if not supervisor or not supervisor.strip():
         raise ApprovalError("a supervisor name is required to reject")
+    as_of = check_as_of(as_of)
     with ledger.write() as conn:
         row = _load_for_decision(conn, approval_id)
         if row.status == "rejected":
