@@ -38,8 +38,8 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
           port: int = typer.Option(8000, "--port", min=0, max=65535),
           ledger: Optional[Path] = LedgerOpt,
           keys_file: Optional[Path] = typer.Option(None, "--keys-file", help=f"JSON or TOML key file (else ${KEYS_FILE_ENV})."),
-          turn_workers: int = typer.Option(2, "--turn-workers", min=1, max=64,
-                                           help="Threads running turns (CPU-bound; a few suffice)."),
+          turn_workers: Optional[int] = typer.Option(None, "--turn-workers", min=1, max=64,
+                                                     help="Threads running turns (default 1 with the rules planner, 8 with an LLM)."),
           log_level: str = typer.Option("info", "--log-level")) -> None:
     """The HTTP API (/v1, /openapi.json, /docs) and the web console (/) on one port."""
     try:

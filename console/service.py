@@ -305,13 +305,14 @@ _bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer
 # ------------------------------------------------------------------ the app
 
 def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, *,
-               open_desk: Any = None, web: bool = True, turn_workers: int = 2) -> FastAPI:
+               open_desk: Any = None, web: bool = True, turn_workers: int | None = None) -> FastAPI:
     """The ASGI app. `desk`: the one Desk this process serves (opened in the background at startup
     with `open_desk()` or `Desk.open()` when omitted; /readyz says 503 until then). `keys`: API key ->
     ApiKey | {"name", "role"} | (name, role); `None` reads RISKDESK_API_KEYS / RISKDESK_API_KEYS_FILE.
     With no keys at all every /v1 call is 401 (`riskdesk serve` makes dev keys on loopback instead).
-    `turn_workers`: threads that run turns. A turn is CPU-bound Python (one GIL), so a few threads
-    give the same throughput as many with less contention; other requests queue for them."""
+    `turn_workers`: threads that run turns. With the rules planner a turn is CPU-bound Python (one GIL):
+    one thread gives the best throughput and tail latency, other turns queue for it. With an LLM a turn
+    mostly waits on the model, so the default is then 8."""
     state = _State(desk, _normalise_keys(keys_from_env() if keys is None else keys))
     pools: list[ThreadPoolExecutor] = []  # made on first use, shut down (after its turns finish) with the lifespan
     pool_lock = threading.Lock()
@@ -319,7 +320,8 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
     def pool() -> ThreadPoolExecutor:
         with pool_lock:
             if not pools:
-                pools.append(ThreadPoolExecutor(max_workers=turn_workers, thread_name_prefix="riskdesk-turn"))
+                n = turn_workers or (8 if state.desk is not None and state.desk.llm_model else 1)
+                pools.append(ThreadPoolExecutor(max_workers=n, thread_name_prefix="riskdesk-turn"))
             return pools[0]
 
     async def in_pool(fn: Any, *args: Any) -> Any:
