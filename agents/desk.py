@@ -53,7 +53,7 @@ class Desk:
         self.ledger, self.kb = ledger, kb
         self.audit = audit or AuditLog()
         _meta.create_all(self.audit.engine)
-        self._names = ledger.names()
+        self._names = tuple(ledger.names())
         planner = composer = model = None
         if llm is not None:
             from agents.composer_llm import LLMComposer

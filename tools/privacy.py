@@ -6,6 +6,7 @@ personal fields leave the ledger only through these functions.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Mainland resident ID (18 chars, last may be X) and mobile numbers (11 digits starting 1[3-9]).
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
@@ -41,10 +42,16 @@ def mask_name(value: str) -> str:
     return v[0] + "*" * (len(v) - 1)
 
 
+@lru_cache(maxsize=8)
+def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One alternation of every name, longest first, compiled once per set of names."""
+    usable = sorted({n for n in names if n and len(n.strip()) >= 2}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, usable))) if usable else None
+
+
 def mask_text(text: str, names: list[str] | tuple[str, ...] = ()) -> str:
     """Mask ID numbers and phone numbers anywhere in free text, and the given names."""
     out = _ID_NUMBER.sub(lambda m: m.group(1) + "********" + m.group(2), text)
     out = _PHONE.sub(lambda m: m.group(1) + "****" + m.group(2), out)
-    for name in sorted({n for n in names if n and len(n.strip()) >= 2}, key=len, reverse=True):
-        out = out.replace(name, mask_name(name))
-    return out
+    pattern = _names_pattern(tuple(names))
+    return pattern.sub(lambda m: mask_name(m.group(0)), out) if pattern else out
