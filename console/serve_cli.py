@@ -16,7 +16,9 @@ from typing import Optional
 import typer
 
 from console.cli import LedgerOpt, app, err, fail
-from console.service import ApiKey, KEYS_FILE_ENV, KeyConfigError, create_app, keys_from_env, load_keys_file
+
+# The service (FastAPI, the agent) is imported when `serve` runs, so other commands start fast.
+KEYS_FILE_ENV = "RISKDESK_API_KEYS_FILE"
 
 
 def is_loopback(host: str) -> bool:
@@ -28,7 +30,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def dev_keys() -> dict[str, ApiKey]:
+def dev_keys() -> dict:
+    from console.service import ApiKey
     return {f"dev-{role}-{secrets.token_urlsafe(12)}": ApiKey(name=f"dev-{role}", role=role)
             for role in ("viewer", "operator", "supervisor")}
 
@@ -42,6 +45,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
                                                      help="Threads running turns (default 1 with the rules planner, 8 with an LLM)."),
           log_level: str = typer.Option("info", "--log-level")) -> None:
     """The HTTP API (/v1, /openapi.json, /docs) and the web console (/) on one port."""
+    from console.service import KeyConfigError, create_app, keys_from_env, load_keys_file
     try:
         keys = keys_from_env()
         if keys_file is not None:
