@@ -28,7 +28,9 @@ _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四":
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千万]+(?:元|块|塊)?")
 _ARABIC_AMOUNT = re.compile(
-    r"(?:(?:¥|￥|RMB|CNY)\s*)?(?<![\d.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*([千万]|[kKwW](?![A-Za-z]))?(?![\d%])"
+    # a number glued to letters ("1e400", "x3") is not an amount; ¥/RMB/CNY prefixes and yuan/rmb suffixes are
+    r"(?:(?:¥|￥|RMB|CNY)\s*|(?<![A-Za-z]))(?<![\d.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?\s*([千万]|[kKwW](?![A-Za-z]))?"
+    r"(?![\d%])(?!(?!yuan|rmb|cny)[A-Za-z])"
     r"(?!\s*(?:%|％|天|日|days?|day|个月|months?|年|years?|号|st\b|nd\b|rd\b|th\b))"
 )
 

@@ -143,3 +143,8 @@ def test_ids_dates_percents_and_days_are_not_amounts():
 def test_date_formats(text):
     assert extract_dates(f"as of {text}") == [dt.date(2026, 1, 15)]
     assert P.plan(f"C1001 credit repair as of {text}").as_of == dt.date(2026, 1, 15)
+
+
+@pytest.mark.parametrize("text", ["C1002 temp quota 1e400 for a fridge", "C1002 临时额度 3e3元 买冰箱", "C1002 quota x4000 fridge"])
+def test_numbers_glued_to_letters_are_not_amounts(text):
+    assert extract_amounts(text) == [] and P.plan(text).amount is None
