@@ -153,7 +153,7 @@ def out_of_scope(lang: str) -> str:
 
 
 def missing_slots(lang: str, cid: str | None, missing: list[str]) -> str:
-    names = {"customer_id": ("the customer id (e.g. C1001)", "客户编号（如C1001）"), "amount": ("the amount", "金额"),
+    names = {"customer_id": ("the customer id (C followed by digits)", "客户编号（C加数字）"), "amount": ("the amount", "金额"),
              "purpose": ("the purpose", "用途")}
     what = _t(lang, " and ", "和").join(_t(lang, *names[m]) for m in missing)
     who = cid or ""

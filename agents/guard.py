@@ -40,6 +40,7 @@ _OUTCOME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("ineligible", re.compile(r"\bineligible\b|not eligible|不符合|不满足", re.I)),
     ("denied", re.compile(r"\bden(?:ied|y|ial)\b|\bdeclined\b|\brejected\b|\brefused\b|拒绝|驳回|不予批准|未获批", re.I)),
     ("not_found", re.compile(r"not found|未找到|查无", re.I)),
+    ("no_records", re.compile(r"no overdue records?|无逾期记录|没有逾期记录", re.I)),
     ("approved", re.compile(r"(?<!not )\b(?:approved|granted)\b|已批准|批准了|已发放|获批|自动批准|被.{0,16}?批准|(?<![需待未不予])批准", re.I)),
     ("eligible", re.compile(r"(?<!not )\beligible\b|(?<!不)符合", re.I)),
 ]
@@ -47,7 +48,7 @@ _OUTCOME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 _OUTCOME_SUPPORT = {
     "approved": {"approved"}, "needs_approval": {"needs_approval"}, "denied": {"denied", "rejected"},
     "not_found": {"not_found"}, "eligible": {"eligible"}, "partially_eligible": {"partially_eligible"},
-    "eligible_if_repaid": {"eligible_if_repaid"}, "ineligible": {"ineligible"},
+    "eligible_if_repaid": {"eligible_if_repaid"}, "ineligible": {"ineligible"}, "no_records": {"no_records"},
 }
 _RECORD_REF = re.compile(r"(?:record|记录)\s*(R\d+)", re.I)
 
