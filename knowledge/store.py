@@ -159,6 +159,8 @@ class KnowledgeBase:
                progress: Callable[[int, int], None] | None = None) -> IngestReport:
         """Validate every document of ``directory`` (default: the shipped corpus), then upsert changed clauses
         and delete clauses that left this directory's documents. Nothing is written if any document is bad."""
+        if directory is not None and Path(directory).expanduser().resolve() == Path(CORPUS_DIR).resolve():
+            directory = None  # the shipped corpus, named by its path, is still the shipped corpus
         origin = BUILTIN if directory is None else str(Path(directory).expanduser().resolve())
         docs = load_corpus(CORPUS_DIR if directory is None else directory)
         with self._lock:
