@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 MIXED_TURNS = [
     "What's C1001's available credit?", "查一下C1003的额度", "C1022能做信用修复吗？截至2026年1月15日",

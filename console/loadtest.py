@@ -80,7 +80,7 @@ async def _drive(url: str, key: str, clients: int, seconds: float, work: list, w
     async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}, limits=limits, timeout=60) as http:
         async def client(n: int) -> None:
             rnd = random.Random(n)
-            while (now := time.perf_counter()) < deadline:
+            while time.perf_counter() < deadline:
                 kind, message, idem = rnd.choice(work)
                 headers = {"Idempotency-Key": idem} if idem else {}
                 t0 = time.perf_counter()

@@ -4,7 +4,6 @@ The agent (LangGraph and friends) is imported inside the commands that use it, s
 and `--help` start fast."""
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional

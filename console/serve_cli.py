@@ -8,7 +8,6 @@ operator, supervisor), prints them, and they die with the process; any other bin
 from __future__ import annotations
 
 import ipaddress
-import os
 import secrets
 from pathlib import Path
 from typing import Optional

@@ -210,8 +210,8 @@ def _policy_items() -> list[dict[str, Any]]:
     items = []
     for lang in ("en", "zh"):
         cl = [clause("FIN-COST-CAP", lang)]
-        reply = (f"From Q1 2026 the average comprehensive financing cost of new consumer loans must stay at or below 20% a year; "
-                 f"the earlier industry cap was 24% [FIN-COST-CAP]." if lang == "en" else
+        reply = ("From Q1 2026 the average comprehensive financing cost of new consumer loans must stay at or below 20% a year; "
+                 "the earlier industry cap was 24% [FIN-COST-CAP]." if lang == "en" else
                  "自2026年一季度起，消费金融新发放贷款的平均综合融资成本不得超过20%，此前行业上限为24% [FIN-COST-CAP]。")
         items.append({"id": f"policy-fincost-{lang}", "language": lang, "source": "paraphrase",
                       "evidence": {"messages": ["What is the financing cost cap?" if lang == "en" else "综合融资成本上限是多少？"],
