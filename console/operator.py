@@ -41,8 +41,9 @@ def render(r: "AskResult") -> None:
         for c in r.tool_calls:
             t.add_row(c.tool, ", ".join(f"{k}={v}" for k, v in c.args.items() if v is not None), str(c.result.get("outcome")))
         out.print(t)
-    for c in r.citations:
-        out.print(f"[bold cyan][{c.clause_id}][/] {c.title}: [dim]{c.quote}[/]")
+    for c in r.citations:  # the answer may already quote the clause: one line each here
+        quote = c.quote if len(c.quote) <= 60 else c.quote[:59] + "…"
+        out.print(f"[bold cyan][{c.clause_id}][/] {c.title}: [dim]{quote}[/]")
     out.print(f"guard: {'grounded' if r.guard.grounded else 'UNGROUNDED'} · {r.guard.checked_claims} claims checked"
               + (f" · caught {r.guard.ungrounded}" if r.guard.ungrounded else ""))
     if r.approval_id:
