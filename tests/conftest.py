@@ -55,6 +55,13 @@ def riskdesk_home(tmp_path_factory):
     mp.undo()
 
 
+@pytest.fixture(scope="session")
+def kb():
+    """The process-wide knowledge base over the shipped corpus (ingested once, in the test home)."""
+    from knowledge import default_kb
+    return default_kb()
+
+
 @pytest.fixture
 def ledger() -> Ledger:
     """A fresh in-memory store loaded with the sample ledger."""

@@ -16,12 +16,6 @@ from tools.ledger import SAMPLE_LEDGER, parse_ledger
 D = "2026-11-23"
 
 
-@pytest.fixture(scope="module")
-def kb():
-    from knowledge import default_kb
-    return default_kb()
-
-
 @pytest.fixture
 def desk(kb, tmp_path):
     d = Desk(Ledger.from_file(SAMPLE_LEDGER), kb, threads_path=tmp_path / "threads.sqlite3")

@@ -14,12 +14,6 @@ from llm_cassettes import llm_vcr, recorded_settings
 D = "2026-11-23"
 
 
-@pytest.fixture(scope="module")
-def kb():
-    from knowledge import default_kb
-    return default_kb()
-
-
 @pytest.fixture
 def desk(kb, tmp_path):
     d = Desk(Ledger.from_file(SAMPLE_LEDGER), kb, llm=recorded_settings(), threads_path=tmp_path / "t.sqlite3")

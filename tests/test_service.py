@@ -23,12 +23,6 @@ PENDING = "C1003 temp quota 8000 for a laptop for work"
 AUTO = "给C1002申请4000元临时额度，买电动车送外卖"
 
 
-@pytest.fixture(scope="module")
-def kb():
-    from knowledge import default_kb
-    return default_kb()
-
-
 @pytest.fixture
 def desk(kb, tmp_path):
     ledger = Ledger.from_file(SAMPLE_LEDGER, url=f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
