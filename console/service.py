@@ -47,9 +47,12 @@ from agents.audit import AuditRecord, now_utc
 from agents.contract import ROLE_RANK, ApprovalDecision, AskRequest, AskResult, Role
 from agents.desk import Desk, PermissionDenied
 from tools import ApprovalError, ToolInputError, list_approvals
+from tools.privacy import MaskingFilter
 from tools.temp_quota import Approval, get_approval
 
 log = logging.getLogger("riskdesk.service")
+_masking = MaskingFilter()
+log.addFilter(_masking)  # tracebacks can carry an operator's message: masked like audit records
 WEB_DIR = Path(__file__).parent / "web"
 KEYS_ENV, KEYS_FILE_ENV = "RISKDESK_API_KEYS", "RISKDESK_API_KEYS_FILE"
 MIN_DAY, MAX_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
@@ -238,6 +241,7 @@ class _State:
 
     def attach(self, desk: Desk) -> None:
         _meta.create_all(desk.audit.engine)
+        _masking.names = tuple(desk.ledger.names())
         self.desk = desk
 
 

@@ -201,3 +201,19 @@ def test_cli_ask_json_prints_one_object():
     assert json.loads(shown.stdout)["trace_id"] == data["trace_id"]
     bad = CliRunner().invoke(app, ["ask", "x", "--role", "root"])
     assert bad.exit_code == 2
+
+
+def test_logs_are_masked(caplog):
+    import logging
+
+    from tools.privacy import MaskingFilter
+    log = logging.getLogger("riskdesk.test-masking")
+    log.addFilter(MaskingFilter(("张伟",)))
+    with caplog.at_level(logging.ERROR, logger="riskdesk.test-masking"):
+        try:
+            raise ValueError("bad input from 张伟 110101199003071234 13800138000")
+        except ValueError:
+            log.exception("turn failed for %s", "张伟")
+    text = caplog.text
+    assert "张伟" not in text and "110101199003071234" not in text and "13800138000" not in text
+    assert "张*" in text and "110101********1234" in text and "138****8000" in text

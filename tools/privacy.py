@@ -5,6 +5,7 @@ personal fields leave the ledger only through these functions.
 """
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 
@@ -55,3 +56,19 @@ def mask_text(text: str, names: list[str] | tuple[str, ...] = ()) -> str:
     out = _PHONE.sub(lambda m: m.group(1) + "****" + m.group(2), out)
     pattern = _names_pattern(tuple(names))
     return pattern.sub(lambda m: mask_name(m.group(0)), out) if pattern else out
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks the message and any traceback of each record it sees:
+    attach it to a logger (or handler) so personal data never reaches the log unmasked."""
+
+    def __init__(self, names: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.names = tuple(names)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = mask_text(record.getMessage(), self.names), None
+        if record.exc_info:
+            record.exc_text = mask_text(logging.Formatter().formatException(record.exc_info), self.names)
+            record.exc_info = None  # the formatter prints exc_text as it is
+        return True
