@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -17,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from agents.contract import GuardVerdict, ToolCall
 from tools.privacy import mask_text
+from tools.home import riskdesk_home
 
 _meta = MetaData()
 audit_t = Table(
@@ -63,9 +63,7 @@ def masked(record: AuditRecord, names: list[str] | tuple[str, ...]) -> AuditReco
 def default_audit_url() -> str:
     if url := os.environ.get("RISKDESK_AUDIT_URL"):
         return url
-    home = Path(os.environ.get("RISKDESK_HOME", Path.home() / ".riskdesk"))
-    home.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{home / 'audit.sqlite3'}"
+    return f"sqlite:///{riskdesk_home(create=True) / 'audit.sqlite3'}"
 
 
 class AuditLog:

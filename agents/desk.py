@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sqlite3
 import threading
 import uuid
@@ -24,6 +23,7 @@ from agents.contract import ROLE_RANK, ApprovalDecision, AskRequest, AskResult, 
 from agents.graph import Deps, apply_decision, build_graph
 from agents.plan import Intent
 from tools import ApprovalError, Ledger, list_approvals
+from tools.home import riskdesk_home
 from tools.ledger import SAMPLE_LEDGER, parse_ledger
 from tools.temp_quota import Approval, get_approval
 
@@ -35,12 +35,6 @@ approval_threads_t = Table("approval_threads", _meta,
 
 class PermissionDenied(PermissionError):
     """The caller's role may not do this; the message names the role needed."""
-
-
-def riskdesk_home() -> Path:
-    home = Path(os.environ.get("RISKDESK_HOME", Path.home() / ".riskdesk"))
-    home.mkdir(parents=True, exist_ok=True)
-    return home
 
 
 def _today() -> dt.date:
@@ -63,7 +57,7 @@ class Desk:
             planner = LLMPlanner(client, names=self._names)
             composer, model = LLMComposer(client, names=self._names), llm.model
         self.llm_model = model
-        path = str(threads_path or riskdesk_home() / "threads.sqlite3")
+        path = str(threads_path or riskdesk_home(create=True) / "threads.sqlite3")
         self._conn = sqlite3.connect(path, check_same_thread=False)
         self.checkpointer = SqliteSaver(self._conn)
         self.deps = Deps(ledger=ledger, kb=kb, llm_planner=planner, llm_composer=composer, llm_model=model)

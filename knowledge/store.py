@@ -18,6 +18,7 @@ import numpy as np
 
 from knowledge.corpus import CORPUS_DIR, Document, CorpusError, corpus_digest, load_corpus
 from knowledge.models import Clause, ClauseHit, IngestReport, date_int, int_date
+from tools.home import riskdesk_home
 
 COLLECTION = "riskdesk_clauses"
 SCHEMA = "riskdesk-kb/2"  # bump when chunking or embedding changes: every stored hash then changes
@@ -32,7 +33,7 @@ def default_path() -> Path:
     """RISKDESK_CHROMA_PATH, else $RISKDESK_HOME/chroma, else ~/.riskdesk/chroma."""
     if os.environ.get("RISKDESK_CHROMA_PATH"):
         return Path(os.environ["RISKDESK_CHROMA_PATH"]).expanduser()
-    return Path(os.environ.get("RISKDESK_HOME", Path.home() / ".riskdesk")).expanduser() / "chroma"
+    return riskdesk_home() / "chroma"
 
 
 def query_language(text: str) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from tools.money import Yuan, from_fen, to_fen
+from tools.home import riskdesk_home
 
 SAMPLE_LEDGER = Path(__file__).parent / "data" / "sample_ledger.json"
 
@@ -214,7 +215,7 @@ def default_url() -> str:
     env = os.environ.get("RISKDESK_LEDGER_URL")
     if env:
         return env
-    path = Path(os.environ.get("RISKDESK_HOME", Path.home() / ".riskdesk")) / "ledger.sqlite3"
+    path = riskdesk_home() / "ledger.sqlite3"
     return f"sqlite:///{path}"
 
 
