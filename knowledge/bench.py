@@ -1,7 +1,10 @@
 """Retrieval quality and latency on the labelled query set (knowledge/queries.jsonl).
 
 One JSON object per line: {"query", "gold": [clause ids], "lang": zh|en, "kind": paraphrase|colloquial|typo|cross,
-"as_of"?: YYYY-MM-DD}. Queries without as_of are read as of DEFAULT_AS_OF."""
+"as_of"?: YYYY-MM-DD}. Queries without as_of are read as of DEFAULT_AS_OF.
+
+knowledge/queries_holdout.jsonl is a held-out set in the same format, written from the policy facts before any
+retrieval tuning and never used to choose a change; ``python -m knowledge.bench`` prints both sets."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,6 +16,7 @@ from pathlib import Path
 from knowledge.store import KnowledgeBase
 
 QUERIES = Path(__file__).resolve().parent / "queries.jsonl"
+HOLDOUT = Path(__file__).resolve().parent / "queries_holdout.jsonl"
 DEFAULT_AS_OF = dt.date(2026, 11, 23)
 MODES = ("lexical", "dense", "hybrid")
 
@@ -61,3 +65,26 @@ def latency(kb: KnowledgeBase, rows: list[dict], repeat: int = 3, k: int = 5) ->
 def run(kb: KnowledgeBase, path: Path | str = QUERIES) -> dict:
     rows = load_queries(path)
     return {"file": str(path), "results": [evaluate(kb, rows, m) for m in MODES], "latency": latency(kb, rows)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m knowledge.bench [FILE ...]``: the table of ``riskdesk kb bench`` for each labelled set
+    (default: the dev set, then the held-out set) on the default store."""
+    import sys
+    from knowledge.store import default_kb
+    paths = [Path(p) for p in (sys.argv[1:] if argv is None else argv)] or [QUERIES, HOLDOUT]
+    kb = default_kb()
+    names = {"lexical": "BM25", "dense": "dense (USE-m3)", "hybrid": "hybrid (RRF)"}
+    for path in paths:
+        result = run(kb, path)
+        print(f"{path.name} ({result['results'][0]['queries']} queries)")
+        print(f"  {'mode':<16}{'recall@1':>9}{'recall@3':>9}{'MRR':>7}")
+        for r in result["results"]:
+            print(f"  {names[r['mode']]:<16}{r['recall@1']:>9.3f}{r['recall@3']:>9.3f}{r['mrr']:>7.3f}")
+        lat = result["latency"]
+        print(f"  warm hybrid latency: p50 {lat['p50_ms']:.2f} ms, p95 {lat['p95_ms']:.2f} ms ({lat['samples']} queries)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

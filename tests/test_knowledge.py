@@ -284,3 +284,17 @@ def test_no_network_during_search(shipped, monkeypatch):
         raise AssertionError(f"network: {address!r}")
     monkeypatch.setattr(socket.socket, "connect", refuse)
     assert shipped.search("信用修复", D, k=1)
+
+
+def test_holdout_set_is_well_formed_and_disjoint(shipped):
+    from knowledge.bench import HOLDOUT, QUERIES
+    rows, dev = load_queries(HOLDOUT), load_queries(QUERIES)
+    assert len(rows) >= 40
+    by_lang = {lang: sum(r["lang"] == lang for r in rows) for lang in ("zh", "en")}
+    assert by_lang["zh"] == by_lang["en"]
+    assert {r["kind"] for r in rows} == {"paraphrase", "colloquial", "typo", "cross"}
+    assert not {r["query"] for r in rows} & {r["query"] for r in dev}
+    for r in rows:  # every gold clause exists and is in force on the query's date
+        assert r["gold"] and all(shipped.get(g) is not None for g in r["gold"]), r
+        in_force = {c.clause_id for c in shipped.clauses() if c.in_force(r["as_of"])}
+        assert set(r["gold"]) <= in_force, r
