@@ -109,10 +109,13 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------------ state
     def _reload(self) -> None:
-        from knowledge.lexical import LexicalIndex
         got = self._col.get(include=["metadatas", "embeddings"])
-        ids, metas = got["ids"], got["metadatas"] or []
-        emb = got["embeddings"] if got["embeddings"] is not None else np.zeros((0, 512))
+        self._mirror(got["ids"], got["metadatas"] or [],
+                     got["embeddings"] if got["embeddings"] is not None else np.zeros((0, 512)))
+
+    def _mirror(self, ids: list[str], metas: list[dict], emb: np.ndarray) -> None:
+        """Rebuild the in-memory mirror (clauses, chunk embeddings, BM25) from the store's chunks."""
+        from knowledge.lexical import LexicalIndex
         parts: dict[str, dict[str, dict]] = {}
         for cid, meta in zip(ids, metas):
             parts.setdefault(meta["clause_id"], {})[meta["lang"]] = meta
