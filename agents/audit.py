@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, select
+from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, event, select
 from sqlalchemy.engine import Engine
 
 from agents.contract import GuardVerdict, ToolCall
@@ -71,6 +71,8 @@ class AuditLog:
         url = url or default_audit_url()
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}} if url.startswith("sqlite") else {}
         self.engine: Engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            _wal(self.engine)
         _meta.create_all(self.engine)
 
     def write(self, record: AuditRecord) -> None:
@@ -88,6 +90,16 @@ class AuditLog:
             rows = conn.execute(select(audit_t.c.record).where(audit_t.c.thread_id == thread_id)
                                 .order_by(audit_t.c.created_at)).all()
         return [AuditRecord.model_validate_json(r[0]) for r in rows]
+
+
+def _wal(engine: Engine) -> None:
+    """Write-ahead log: one fsync per committed record instead of a journal file per write, and readers
+    (the service, `riskdesk audit show`) never block the writer. Every commit is still durable."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, _record):  # noqa: ANN001
+        dbapi_conn.execute("PRAGMA busy_timeout=30000")
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
 
 
 def now_utc() -> str:

@@ -58,7 +58,7 @@ class Desk:
             composer, model = LLMComposer(client, names=self._names), llm.model
         self.llm_model = model
         path = str(threads_path or riskdesk_home(create=True) / "threads.sqlite3")
-        self._conn = sqlite3.connect(path, check_same_thread=False)
+        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
         self.checkpointer = SqliteSaver(self._conn)
         self.deps = Deps(ledger=ledger, kb=kb, llm_planner=planner, llm_composer=composer, llm_model=model)
         self.graph = build_graph(self.deps, checkpointer=self.checkpointer)

@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--url", help="Drive this running service instead of starting one.")
     ap.add_argument("--key", help="API key for --url (an operator key).")
     ap.add_argument("--turn-workers", type=int, help="The service's --turn-workers (default: its own).")
+    ap.add_argument("--workers", type=int, default=1, help="The service's --workers (processes).")
     ap.add_argument("--json", action="store_true", help="Also print the figures as one JSON line.")
     args = ap.parse_args(argv)
     customers = [f"C{1001 + i}" for i in range(max(1, min(args.customers, 45)))]
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RISKDESK_")}
         env |= {"RISKDESK_HOME": str(home), "RISKDESK_API_KEYS": f"{key}:loadtest:operator"}
         proc = subprocess.Popen([sys.executable, "-m", "console", "serve", "--port", str(port), "--log-level", "warning",
+                                 "--workers", str(args.workers),
                                  *(["--turn-workers", str(args.turn_workers)] if args.turn_workers else [])],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         url = f"http://127.0.0.1:{port}"

@@ -1,5 +1,10 @@
-"""`riskdesk serve`: the HTTP service and the operator web console in one process (one worker: it owns
-the ledger, the Chroma client, the threads and the audit log).
+"""`riskdesk serve`: the HTTP service and the operator web console on one port.
+
+One process by default: it owns the ledger, the Chroma client, the threads and the audit log. With
+`--workers N` the parent process opens the stores, stays the owner of the Chroma client and publishes a
+read-only knowledge-base replica; N worker processes (uvicorn's) serve requests over the shared ledger,
+audit and thread stores (SQLite files under $RISKDESK_HOME, or servers by URL), with per-thread and
+per-approval locks held across processes and the ledger's own transactions deciding every grant once.
 
 Keys: RISKDESK_API_KEYS="key1:alice:operator,key2:bob:supervisor" and/or RISKDESK_API_KEYS_FILE=keys.toml
 (or --keys-file). With no keys configured, a loopback bind makes three throwaway dev keys (viewer,
@@ -42,9 +47,12 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
           keys_file: Optional[Path] = typer.Option(None, "--keys-file", help=f"JSON or TOML key file (else ${KEYS_FILE_ENV})."),
           turn_workers: Optional[int] = typer.Option(None, "--turn-workers", min=1, max=64,
                                                      help="Threads running turns (default 1 with the rules planner, 8 with an LLM)."),
+          workers: int = typer.Option(1, "--workers", min=1, max=64,
+                                      help="Worker processes (a turn with the rules planner is CPU-bound Python: "
+                                           "one per core). More than one needs a shared ledger (not --ledger FILE)."),
           log_level: str = typer.Option("info", "--log-level")) -> None:
     """The HTTP API (/v1, /openapi.json, /docs) and the web console (/) on one port."""
-    from console.service import KeyConfigError, create_app, keys_from_env, load_keys_file
+    from console.service import KEYS_ENV, KeyConfigError, create_app, keys_from_env, load_keys_file
     try:
         keys = keys_from_env()
         if keys_file is not None:
@@ -61,8 +69,40 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
     import uvicorn
 
     from console.operator import open_desk
+    if workers > 1:
+        _serve_workers(host, port, ledger, keys, workers, turn_workers, log_level, KEYS_ENV)
+        return
     err.print("opening the desk (ledger, knowledge base)…")
     desk = open_desk(ledger)
     err.print(f"riskdesk on http://{host}:{port}/  (API /v1, docs /docs, {len(keys)} key(s))")
     uvicorn.run(create_app(desk, keys, turn_workers=turn_workers), host=host, port=port, log_level=log_level, workers=1,
                 timeout_graceful_shutdown=5)
+
+
+def _serve_workers(host: str, port: int, ledger: Optional[Path], keys: dict, workers: int,
+                   turn_workers: Optional[int], log_level: str, keys_env: str) -> None:
+    import json
+    import os
+
+    import uvicorn
+
+    from console.operator import open_desk
+    from console.service import WORKER_ENV
+    from knowledge import default_kb
+    from knowledge.replica import publish
+    from tools.home import riskdesk_home
+    from tools.ledger import default_url
+    if ledger is not None:
+        fail("--workers needs a ledger every worker shares: --ledger FILE loads an in-memory copy per process "
+             "(use the default store under $RISKDESK_HOME, or point RISKDESK_LEDGER_URL at a shared database)")
+    if default_url() in ("sqlite://", "sqlite:///:memory:"):
+        fail("--workers needs a ledger every worker shares; RISKDESK_LEDGER_URL is an in-memory database")
+    err.print("opening the desk (ledger, knowledge base)…")
+    open_desk(None).close()  # creates and seeds the shared stores once, before any worker starts
+    replica = publish(default_kb(), riskdesk_home(create=True) / "kb-replica.npz")
+    os.environ[keys_env] = ",".join(f"{k}:{v.name}:{v.role}" for k, v in keys.items())  # the workers' keys
+    os.environ.pop("RISKDESK_API_KEYS_FILE", None)
+    os.environ[WORKER_ENV] = json.dumps({"kb_replica": str(replica), "turn_workers": turn_workers})
+    err.print(f"riskdesk on http://{host}:{port}/  ({workers} workers; API /v1, docs /docs, {len(keys)} key(s))")
+    uvicorn.run("console.service:worker_app", factory=True, host=host, port=port, log_level=log_level,
+                workers=workers, timeout_graceful_shutdown=5)

@@ -17,6 +17,7 @@ its key's role; it may ask for a lower role, never a higher one. Keys come from 
 
 import asyncio
 import copy
+import fcntl
 import datetime as dt
 import hashlib
 import json
@@ -47,6 +48,7 @@ from agents.audit import AuditRecord, now_utc
 from agents.contract import ROLE_RANK, ApprovalDecision, AskRequest, AskResult, Role
 from agents.desk import Desk, PermissionDenied
 from tools import ApprovalError, ToolInputError, list_approvals
+from tools.home import riskdesk_home
 from tools.privacy import MaskingFilter
 from tools.temp_quota import Approval, get_approval
 
@@ -221,13 +223,45 @@ threads_t = Table("service_threads", _meta,
 
 
 class _Stripes:
-    """A bounded set of locks: one turn at a time per thread (and per approval)."""
+    """A bounded set of locks, one turn at a time per thread (and one decision per approval), held across
+    every worker process of the service: each lock is an advisory file lock (flock) on one of `n` files
+    under $RISKDESK_HOME/locks. A lock taken twice from one process also waits (each take opens its own
+    descriptor), so threads and processes are treated alike."""
 
-    def __init__(self, n: int = 64):
-        self._locks = [threading.Lock() for _ in range(n)]
+    def __init__(self, n: int = 64, directory: Path | None = None):
+        self._n = n
+        self._dir = directory or riskdesk_home(create=True) / "locks"
+        self._dir.mkdir(parents=True, exist_ok=True)
 
-    def __call__(self, key: str) -> threading.Lock:
-        return self._locks[int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=4).digest()) % len(self._locks)]
+    def __call__(self, key: str) -> "_FileLock":
+        n = int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=4).digest()) % self._n
+        return _FileLock(self._dir / f"{n:02d}.lock")
+
+
+class _FileLock:
+    def __init__(self, path: Path):
+        self.path, self._fd = path, None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def __enter__(self) -> "_FileLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.release()
 
 
 class _State:
@@ -309,14 +343,16 @@ _bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer
 # ------------------------------------------------------------------ the app
 
 def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, *,
-               open_desk: Any = None, web: bool = True, turn_workers: int | None = None) -> FastAPI:
+               open_desk: Any = None, web: bool = True, turn_workers: int | None = None,
+               open_before_serving: bool = False) -> FastAPI:
     """The ASGI app. `desk`: the one Desk this process serves (opened in the background at startup
     with `open_desk()` or `Desk.open()` when omitted; /readyz says 503 until then). `keys`: API key ->
     ApiKey | {"name", "role"} | (name, role); `None` reads RISKDESK_API_KEYS / RISKDESK_API_KEYS_FILE.
     With no keys at all every /v1 call is 401 (`riskdesk serve` makes dev keys on loopback instead).
     `turn_workers`: threads that run turns. With the rules planner a turn is CPU-bound Python (one GIL):
     one thread gives the best throughput and tail latency, other turns queue for it. With an LLM a turn
-    mostly waits on the model, so the default is then 8."""
+    mostly waits on the model, so the default is then 8. `open_before_serving`: open the desk during
+    startup instead of in the background (a worker process then takes no request before it is ready)."""
     state = _State(desk, _normalise_keys(keys_from_env() if keys is None else keys))
     pools: list[ThreadPoolExecutor] = []  # made on first use, shut down (after its turns finish) with the lifespan
     pool_lock = threading.Lock()
@@ -333,7 +369,9 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
-        if state.desk is None:
+        if state.desk is None and open_before_serving:
+            state.attach(await asyncio.to_thread(open_desk or Desk.open))
+        elif state.desk is None:
             def load() -> None:
                 try:
                     state.attach((open_desk or Desk.open)())
@@ -593,7 +631,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
     return app
 
 
-async def _sse(events: Iterator[dict[str, Any]], lock: threading.Lock, pool: ThreadPoolExecutor):  # noqa: ANN202
+async def _sse(events: Iterator[dict[str, Any]], lock: "_FileLock", pool: ThreadPoolExecutor):  # noqa: ANN202
     """Run the turn in a worker thread that always finishes (a client that goes away does not leave a
     half-done turn behind) and relay its events as they come."""
     loop = asyncio.get_running_loop()
@@ -632,3 +670,23 @@ async def _sse(events: Iterator[dict[str, Any]], lock: threading.Lock, pool: Thr
         else:
             payload = to_jsonable_python({k: v for k, v in data.items() if k != "history"}, fallback=str)
         yield {"event": name, "data": json.dumps(payload, ensure_ascii=False)}
+
+
+# ------------------------------------------------------------------ worker processes
+
+WORKER_ENV = "RISKDESK_SERVE_WORKER"  # JSON from `riskdesk serve --workers N` to each of its worker processes
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process of `riskdesk serve --workers N` (uvicorn imports it by name).
+    The parent has already opened the shared stores (ledger, audit, threads: SQLite files or servers)
+    and published a knowledge-base replica; the worker opens its Desk on those before taking requests."""
+    config = json.loads(os.environ[WORKER_ENV])
+
+    def open_desk() -> Desk:
+        from knowledge.replica import Replica
+        kb = Replica.open(config["kb_replica"])
+        return Desk.open(kb=kb)
+
+    return create_app(None, None, open_desk=open_desk, turn_workers=config.get("turn_workers"),
+                      open_before_serving=True)
