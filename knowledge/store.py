@@ -21,10 +21,11 @@ from knowledge.models import Clause, ClauseHit, IngestReport, date_int, int_date
 from tools.home import riskdesk_home
 
 COLLECTION = "riskdesk_clauses"
-SCHEMA = "riskdesk-kb/2"  # bump when chunking or embedding changes: every stored hash then changes
+SCHEMA = "riskdesk-kb/3"  # bump when chunking or embedding changes: every stored hash then changes
 BUILTIN = "builtin"
 LANGS = ("zh", "en")
-RRF_K = 60
+RRF_K = 60  # rank scores of the single-retriever modes
+LEXICAL_WEIGHT = 0.5  # hybrid = w * z(BM25) + (1 - w) * z(best cosine), z-scored over the clauses in force
 _CJK = re.compile(r"[\u3400-\u9fff]")
 Mode = Literal["hybrid", "dense", "lexical"]
 
@@ -45,8 +46,13 @@ def _split_title(title: str) -> dict[str, str]:
     return {"zh": parts[0], "en": parts[1] if len(parts) > 1 else parts[0]}
 
 
-def clause_hash(clause: Clause) -> str:
-    return hashlib.sha256((SCHEMA + clause.model_dump_json()).encode("utf-8")).hexdigest()
+def context_title(doc_title: str) -> str:
+    """The document title as a clause's context header: without parenthetical remarks (versions, notes)."""
+    return re.sub(r"\s*[（(][^（()）]*[)）]", "", doc_title).strip()
+
+
+def clause_hash(clause: Clause, doc_title: str = "") -> str:
+    return hashlib.sha256((SCHEMA + doc_title + "\0" + clause.model_dump_json()).encode("utf-8")).hexdigest()
 
 
 def sentences(text: str) -> list[str]:
@@ -55,10 +61,12 @@ def sentences(text: str) -> list[str]:
     return [p.strip() for p in parts if p and len(p.strip()) > 3]
 
 
-def _chunks(clause: Clause, origin: str) -> list[tuple[str, str, dict]]:
-    """(id, text to embed, metadata): per language, the title alone, then each sentence prefixed by the title.
-    A clause's dense score is its best chunk's similarity."""
-    titles, h = _split_title(clause.title), clause_hash(clause)
+def _chunks(clause: Clause, origin: str, doc_title: str = "") -> list[tuple[str, str, dict]]:
+    """(id, text to embed, metadata): per language, the document and clause titles ("Temporary quota policy /
+    Purpose": the context a clause's own text may leave unsaid), then each sentence prefixed by the clause
+    title. A clause's dense score is its best chunk's similarity."""
+    titles, h = _split_title(clause.title), clause_hash(clause, doc_title)
+    context = _split_title(context_title(doc_title)) if doc_title else None
     out = []
     for lang in LANGS:
         text = clause.text_zh if lang == "zh" else clause.text_en
@@ -67,8 +75,9 @@ def _chunks(clause: Clause, origin: str) -> list[tuple[str, str, dict]]:
         meta = {"clause_id": clause.clause_id, "doc_id": clause.doc_id, "lang": lang, "title": clause.title,
                 "issuer": clause.issuer, "version": clause.version, "source": clause.source, "text": text,
                 "effective_from": date_int(clause.effective_from), "effective_to": date_int(clause.effective_to),
-                "hash": h, "origin": origin}
-        pieces = [titles[lang]] + [f"{titles[lang]}: {s}" for s in sentences(text) or [text]]
+                "hash": h, "origin": origin, "doc_title": doc_title}
+        head = f"{context[lang]} / {titles[lang]}" if context else titles[lang]
+        pieces = [head] + [f"{titles[lang]}: {s}" for s in sentences(text) or [text]]
         out.extend((f"{clause.clause_id}#{lang}#{n}", piece, meta) for n, piece in enumerate(pieces))
     return out
 
@@ -115,6 +124,7 @@ class KnowledgeBase:
 
     def _mirror(self, ids: list[str], metas: list[dict], emb: np.ndarray) -> None:
         """Rebuild the in-memory mirror (clauses, chunk embeddings, BM25) from the store's chunks."""
+        from knowledge.embedding import known_word
         from knowledge.lexical import LexicalIndex
         parts: dict[str, dict[str, dict]] = {}
         for cid, meta in zip(ids, metas):
@@ -132,6 +142,7 @@ class KnowledgeBase:
         self._clauses, self._order = clauses, order
         self._origins = {m["clause_id"]: m["origin"] for m in metas}
         self._hashes = {m["clause_id"]: m["hash"] for m in metas}
+        self._doc_titles = {m["clause_id"]: m.get("doc_title", "") for m in metas}
         self._chunk_ids = list(ids)
         self._chunk_clause = np.array([pos[m["clause_id"]] for m in metas], dtype=np.int64)
         self._emb = np.asarray(emb, dtype=np.float32).reshape(len(ids), 512)
@@ -139,11 +150,13 @@ class KnowledgeBase:
         self._to = np.array([date_int(clauses[c].effective_to) for c in order], dtype=np.int64)
         self._has_zh = np.array([bool(clauses[c].text_zh) for c in order], dtype=bool)
         self._has_en = np.array([bool(clauses[c].text_en) for c in order], dtype=bool)
-        self._lexical = LexicalIndex([self._lexical_text(clauses[c]) for c in order])
+        self._lexical = LexicalIndex([self._lexical_text(clauses[c], self._doc_titles[c]) for c in order],
+                                     known=known_word)
 
     @staticmethod
-    def _lexical_text(c: Clause) -> str:
-        return f"{c.clause_id.replace('-', ' ')}\n{c.title}\n{c.text_zh}\n{c.text_en}"
+    def _lexical_text(c: Clause, doc_title: str = "") -> str:
+        """The clause as BM25 sees it: id, document title (context header), clause title, both texts."""
+        return f"{c.clause_id.replace('-', ' ')}\n{context_title(doc_title)}\n{c.title}\n{c.text_zh}\n{c.text_en}"
 
     def __len__(self) -> int:
         return len(self._clauses)
@@ -178,17 +191,17 @@ class KnowledgeBase:
         old = {cid: h for cid, h in self._hashes.items() if self._origins.get(cid) == origin}
         report = IngestReport(documents=len(docs), clauses=len(new))
         ids, texts, metas = [], [], []
-        for clause_id, (clause, _) in new.items():
+        for clause_id, (clause, doc) in new.items():
             if clause_id not in old:
                 report.added += 1
-            elif old[clause_id] != clause_hash(clause):
+            elif old[clause_id] != clause_hash(clause, doc.title):
                 report.updated += 1
             else:
                 report.unchanged += 1
                 continue
-            for cid, text, meta in _chunks(clause, origin):
+            for cid, text, meta in _chunks(clause, origin, doc.title):
                 ids.append(cid), texts.append(text), metas.append(meta)
-        keep = {cid for clause, _ in new.values() for cid, _, _ in _chunks(clause, origin)}
+        keep = {cid for clause, doc in new.values() for cid, _, _ in _chunks(clause, origin, doc.title)}
         stale = [cid for cid in self._chunk_ids if self._origins_of_chunk(cid) == origin and cid not in keep]
         report.deleted = len(set(old) - set(new))
         batch = 64
@@ -213,26 +226,28 @@ class KnowledgeBase:
         d = date_int(as_of)
         return (self._from <= d) & (d <= self._to)
 
-    def _dense_ranking(self, query: str, mask: np.ndarray) -> list[int]:
-        """Clause indices in force, best first (a clause scores by its best language chunk)."""
+    def _dense_scores(self, query: str, mask: np.ndarray) -> np.ndarray:
+        """Per clause, the best cosine of its chunks (-inf for a clause not in force)."""
         from knowledge.embedding import embed
+        best = np.full(len(self._order), -np.inf, dtype=np.float32)
         if not len(self._chunk_ids) or not mask.any():
-            return []
+            return best
         q = embed([query])[0]
         if self.dense_backend == "chroma":
             d = date_int(self._as_of)
             res = self._col.query(query_embeddings=[q], n_results=len(self._chunk_ids), include=["distances", "metadatas"],
                                   where={"$and": [{"effective_from": {"$lte": d}}, {"effective_to": {"$gte": d}}]})
-            order, seen = [], set()
-            for meta in res["metadatas"][0]:
+            for meta, dist in zip(res["metadatas"][0], res["distances"][0]):
                 i = self._order.index(meta["clause_id"])
-                if i not in seen:
-                    seen.add(i), order.append(i)
-            return order
-        sims = self._emb @ q
-        best = np.full(len(self._order), -np.inf, dtype=np.float32)
-        np.maximum.at(best, self._chunk_clause, sims)
+                best[i] = max(best[i], 1.0 - dist)
+        else:
+            np.maximum.at(best, self._chunk_clause, self._emb @ q)
         best[~mask] = -np.inf
+        return best
+
+    def _dense_ranking(self, query: str, mask: np.ndarray) -> list[int]:
+        """Clause indices in force, best first (a clause scores by its best language chunk)."""
+        best = self._dense_scores(query, mask)
         return [int(i) for i in np.argsort(-best, kind="stable") if np.isfinite(best[i])]
 
     def _lexical_ranking(self, query: str, mask: np.ndarray) -> list[int]:
@@ -249,23 +264,25 @@ class KnowledgeBase:
         if mode == "lexical":
             r = self._lexical_ranking(query, mask)
             return [(i, 1.0 / (RRF_K + n + 1)) for n, i in enumerate(r)]
-        fused: dict[int, float] = {}
-        dense = self._dense_ranking(query, mask)
-        lexical = self._lexical_ranking(query, mask)
-        for r in (dense, lexical):
-            for n, i in enumerate(r):
-                fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + n + 1)
-        # BM25 cannot see a clause that has no text in the query's language: impute its lexical rank with its
-        # dense rank instead of letting it lose the fusion to every clause BM25 can see.
-        seen = self._has_zh if query_language(query) == "zh" else self._has_en
-        for n, i in enumerate(dense):
-            if not seen[i]:
-                fused[i] += 1.0 / (RRF_K + n + 1)
-        return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            return []
+        # Score fusion: each retriever's scores standardised over the clauses in force (z-scores), then
+        # averaged. Unlike rank fusion, a clear BM25 winner is not pulled down by a flat dense ranking.
+        dense = self._dense_scores(query, mask)[idx].astype(np.float64)
+        lexical = self._lexical.scores(query)[idx].astype(np.float64)
+        zd, zl = _standardise(dense), _standardise(lexical)
+        # BM25 cannot see a clause that has no text in the query's language: impute its lexical score with
+        # its dense score instead of letting it lose the fusion to every clause BM25 can see.
+        seen = (self._has_zh if query_language(query) == "zh" else self._has_en)[idx]
+        zl = np.where(seen, zl, zd)
+        fused = LEXICAL_WEIGHT * zl + (1.0 - LEXICAL_WEIGHT) * zd
+        order = np.argsort(-fused, kind="stable")
+        return [(int(idx[j]), float(fused[j])) for j in order]
 
     def search(self, query: str, as_of: dt.date, k: int = 5, mode: Mode = "hybrid") -> list[ClauseHit]:
         """Clauses in force on ``as_of`` (effective_from <= as_of <= effective_to), best first, at most k.
-        Text and language follow the query's language. Reciprocal rank fusion of BM25 and dense by default."""
+        Text and language follow the query's language. By default the z-score fusion of BM25 and dense."""
         if isinstance(as_of, str):
             as_of = dt.date.fromisoformat(as_of)
         if k <= 0 or not query.strip():
@@ -282,6 +299,12 @@ class KnowledgeBase:
                                       score=round(score, 6), effective_from=c.effective_from,
                                       effective_to=c.effective_to))
         return hits
+
+
+def _standardise(x: np.ndarray) -> np.ndarray:
+    """(x - mean) / std; all zeros when x is constant (a retriever that cannot tell the clauses apart)."""
+    sd = x.std()
+    return (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
 
 
 _default: KnowledgeBase | None = None

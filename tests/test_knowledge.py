@@ -99,6 +99,38 @@ def test_add_change_remove_a_clause(tmp_path):
     assert {c.clause_id for c in reopened.clauses()} == {"OTHER-ONE"}
 
 
+def test_document_title_is_each_clause_context(tmp_path):
+    """A clause whose text never names its subject is found through its document's title (a contextual
+    header in both the BM25 text and the embedded title chunk); a new document title re-embeds its clauses."""
+    src = tmp_path / "docs"
+    src.mkdir()
+    (src / "a.md").write_text(doc("RA", """\
+        ## RA-FEE · 费用 / Fees
+        zh: 每年费用一百元。
+        en: The yearly fee is 100 yuan.
+        """).replace("测试文件 / Test document", "宠物饲养规定（2026版）/ Pet keeping rules (2026)"), encoding="utf-8")
+    (src / "b.md").write_text(doc("RB", """\
+        ## RB-FEE · 费用 / Fees
+        zh: 每年费用三百元。
+        en: The yearly fee is 300 yuan.
+        """).replace("测试文件 / Test document", "停车管理规定 / Parking rules"), encoding="utf-8")
+    kb = KnowledgeBase.open(tmp_path / "chroma")
+    kb.ingest(src)
+    assert ids(kb.search("pet fee", D, k=1, mode="lexical")) == ["RA-FEE"]
+    assert ids(kb.search("宠物的费用", D, k=1, mode="lexical")) == ["RA-FEE"]
+    assert ids(kb.search("parking fee", D, k=1, mode="lexical")) == ["RB-FEE"]
+    assert ids(kb.search("how much is the parking fee", D, k=1)) == ["RB-FEE"]
+    assert ids(kb.search("宠物饲养规定", D, k=1, mode="dense")) == ["RA-FEE"]
+    assert "2026" not in kb._lexical_text(kb.get("RA-FEE"), "宠物饲养规定（2026版）/ Pet keeping rules (2026)")
+    (src / "b.md").write_text((src / "b.md").read_text(encoding="utf-8")
+                              .replace("停车管理规定 / Parking rules", "车位租赁规定 / Car space rental rules"),
+                              encoding="utf-8")
+    r = kb.ingest(src)
+    assert (r.added, r.updated, r.unchanged) == (0, 1, 1)
+    assert ids(kb.search("car space rental fee", D, k=1, mode="lexical")) == ["RB-FEE"]
+    assert ids(kb.search("parking", D, k=1, mode="lexical")) == []   # the old title is gone
+
+
 def test_user_documents_live_beside_the_shipped_corpus(tmp_path):
     kb = KnowledgeBase.open(tmp_path / "chroma")
     src = tmp_path / "docs"
@@ -209,14 +241,23 @@ def test_chroma_where_filter_backend_agrees(shipped):
 
 
 def test_retrieval_quality_floor(shipped):
+    """Issue #3's targets on the dev set: hybrid recall@3 >= 0.95 and MRR >= 0.85, and hybrid no worse than
+    either retriever alone. The held-out set (never used for tuning) must stay close."""
+    from knowledge.bench import HOLDOUT
     rows = load_queries()
     assert len(rows) >= 80
     langs = {r["lang"] for r in rows}
     assert langs == {"zh", "en"}
     hybrid = evaluate(shipped, rows, "hybrid")
-    assert hybrid["recall@3"] >= 0.9 and hybrid["mrr"] >= 0.85
+    assert hybrid["recall@3"] >= 0.95 and hybrid["mrr"] >= 0.85
     for mode in ("lexical", "dense"):
-        assert hybrid["mrr"] >= evaluate(shipped, rows, mode)["mrr"]
+        alone = evaluate(shipped, rows, mode)
+        assert hybrid["mrr"] >= alone["mrr"] and hybrid["recall@3"] >= alone["recall@3"]
+    held_out = load_queries(HOLDOUT)
+    hybrid = evaluate(shipped, held_out, "hybrid")
+    assert hybrid["recall@3"] >= 0.93 and hybrid["mrr"] >= 0.85
+    for mode in ("lexical", "dense"):
+        assert hybrid["mrr"] >= evaluate(shipped, held_out, mode)["mrr"]
 
 
 def test_warm_query_is_fast(shipped):
