@@ -11,12 +11,22 @@ import os
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, event, select
+from sqlalchemy import (
+    Column,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.engine import Engine
 
 from agents.contract import GuardVerdict, ToolCall
-from tools.privacy import mask_text
 from tools.home import riskdesk_home
+from tools.privacy import mask_text
 
 _meta = MetaData()
 audit_t = Table(
@@ -25,6 +35,13 @@ audit_t = Table(
     Column("thread_id", String(128), nullable=False, index=True),
     Column("created_at", String(40), nullable=False),
     Column("record", Text, nullable=False),
+)
+# Who opened each conversation thread: the caller of its first turn, or of POST /v1/threads.
+threads_t = Table(
+    "service_threads", _meta,
+    Column("thread_id", String(128), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("created_at", String(40), nullable=False),
 )
 
 
@@ -75,10 +92,38 @@ class AuditLog:
             _wal(self.engine)
         _meta.create_all(self.engine)
 
-    def write(self, record: AuditRecord) -> None:
+    def write(self, record: AuditRecord, owner: str | None = None) -> None:
+        """Store one turn's record; with `owner`, claim the record's thread for it in the same transaction
+        (a thread keeps its first owner)."""
         with self.engine.begin() as conn:
             conn.execute(audit_t.insert().values(trace_id=record.trace_id, thread_id=record.thread_id,
                                                  created_at=record.created_at, record=record.model_dump_json()))
+            if owner is not None:
+                _claim(conn, record.thread_id, owner, record.created_at)
+
+    def claim_thread(self, thread_id: str, owner: str) -> None:
+        """Open a thread for `owner` (no-op when the thread already has an owner)."""
+        with self.engine.begin() as conn:
+            _claim(conn, thread_id, owner, now_utc())
+
+    def thread(self, thread_id: str) -> Any:
+        """The thread's row (thread_id, owner, created_at), or None."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(threads_t).where(threads_t.c.thread_id == thread_id)).first()
+
+    def threads(self, owner: str | None = None, limit: int = 50, before: str | None = None) -> list[dict[str, Any]]:
+        """Threads newest first (of one owner, or all), each with its turn count and last turn time."""
+        turns = (select(audit_t.c.thread_id, func.count().label("turns"), func.max(audit_t.c.created_at).label("last_turn_at"))
+                 .group_by(audit_t.c.thread_id).subquery())
+        q = (select(threads_t, func.coalesce(turns.c.turns, 0).label("turns"), turns.c.last_turn_at)
+             .outerjoin(turns, turns.c.thread_id == threads_t.c.thread_id))
+        if owner is not None:
+            q = q.where(threads_t.c.owner == owner)
+        if before is not None:
+            q = q.where(threads_t.c.created_at < before)
+        q = q.order_by(threads_t.c.created_at.desc(), threads_t.c.thread_id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
 
     def get(self, trace_id: str) -> AuditRecord | None:
         with self.engine.connect() as conn:
@@ -90,6 +135,18 @@ class AuditLog:
             rows = conn.execute(select(audit_t.c.record).where(audit_t.c.thread_id == thread_id)
                                 .order_by(audit_t.c.created_at)).all()
         return [AuditRecord.model_validate_json(r[0]) for r in rows]
+
+
+def _claim(conn: Any, thread_id: str, owner: str, created_at: str) -> None:
+    values = {"thread_id": thread_id, "owner": owner, "created_at": created_at}
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        if conn.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        conn.execute(insert(threads_t).values(**values).on_conflict_do_nothing(index_elements=["thread_id"]))
+    elif conn.execute(select(threads_t.c.thread_id).where(threads_t.c.thread_id == thread_id)).first() is None:
+        conn.execute(threads_t.insert().values(**values))
 
 
 def _wal(engine: Engine) -> None:

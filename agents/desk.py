@@ -19,7 +19,15 @@ from langgraph.types import Command
 from sqlalchemy import Column, MetaData, String, Table, select
 
 from agents.audit import AuditLog, AuditRecord, masked, now_utc
-from agents.contract import ROLE_RANK, ApprovalDecision, AskRequest, AskResult, Citation, GuardVerdict, ToolCall
+from agents.contract import (
+    ROLE_RANK,
+    ApprovalDecision,
+    AskRequest,
+    AskResult,
+    Citation,
+    GuardVerdict,
+    ToolCall,
+)
 from agents.graph import Deps, apply_decision, build_graph
 from agents.plan import Intent
 from tools import ApprovalError, Ledger, list_approvals
@@ -104,11 +112,14 @@ class Desk:
 
     def _run(self, graph_input: Any, thread: str, role: str, day: str, caller: str, message: str) -> Iterator[dict[str, Any]]:
         config = {"configurable": {"thread_id": thread}}
-        for update in self.graph.stream(graph_input, config, stream_mode="updates", durability="exit"):
-            for node, data in update.items():
+        state: dict[str, Any] = {}
+        for mode, chunk in self.graph.stream(graph_input, config, stream_mode=["updates", "values"], durability="exit"):
+            if mode == "values":  # the whole state after each step: the last one is the turn's end state
+                state = chunk
+                continue
+            for node, data in chunk.items():
                 if node != "__interrupt__" and data:
                     yield {"event": node, "data": data}
-        state = self.graph.get_state(config).values
         if state.get("approval_id"):
             with self.audit.engine.begin() as conn:  # the newest thread paused on this approval id wins
                 conn.execute(approval_threads_t.delete().where(approval_threads_t.c.approval_id == state["approval_id"]))
@@ -179,7 +190,7 @@ class Desk:
             draft_guard=GuardVerdict(**state["draft_guard"]) if state.get("draft_guard") else None,
             reply=result.answer, guard=guard, revisions=state.get("revisions", 0),
             llm_calls=state.get("llm_calls", 0), timings_ms=state.get("timings", {}))
-        self.audit.write(masked(record, self._names))
+        self.audit.write(masked(record, self._names), owner=caller)
         return result
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Iterable
 
 from agents.contract import GuardVerdict
@@ -79,22 +80,9 @@ class Evidence:
     by_record: dict[str, "Scope"] = field(default_factory=dict)
 
     def add_text(self, text: str) -> None:
-        self.years.update(int(m.group(1)) for m in _YEAR.finditer(text))
-        self.years.update(int(n) for n in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", text))
-        self.tiers.update(m.group(1).upper() for m in _TIER.finditer(text))
-        # lists of tiers in clause text: "A, B or C", "A、B、C"
-        self.tiers.update(ch for grp in re.findall(r"\b([A-D](?:[、,，/ ]+(?:or |或)?[A-D])+)\b", text)
-                          for ch in re.findall("[A-D]", grp))
-        self.words.update(m.group(1) for m in _CATEGORY.finditer(text))
-        for m in _PERCENT.finditer(text):
-            self.percents.add(Decimal(m.group(1)))
-        for m in _DAYS.finditer(text):
-            self.days.add(int(m.group(1)))
-        self.dates.update(extract_dates(text))
-        self.numbers.update(_numbers(text))
-        self.ids.update(m.group(0) for m in _ID.finditer(text))
-        self.ids.update(m.group(1).upper() for m in CUSTOMER_ID.finditer(text))
-        self.rules.update(m.group(1) for m in _RULE.finditer(text))
+        facts = _text_facts(text)
+        for name, values in facts.items():
+            getattr(self, name).update(values)
 
     def add_value(self, value: Any) -> None:
         if isinstance(value, dict):
@@ -124,6 +112,26 @@ class Evidence:
                 self.words.add(value)
             elif m := re.fullmatch(r"(?:risk_tier_|account_)([a-d]|frozen|closed)", value):
                 (self.tiers.add(m.group(1).upper()) if len(m.group(1)) == 1 else self.words.add(m.group(1)))
+
+
+@lru_cache(maxsize=4096)
+def _text_facts(text: str) -> dict[str, frozenset]:
+    """What a text states (years, tiers, categories, percents, days, dates, amounts, ids, rules): parsed
+    once per distinct text, since clause texts and operator messages repeat across turns."""
+    years = {int(m.group(1)) for m in _YEAR.finditer(text)}
+    years.update(int(n) for n in re.findall(r"(?<!\d)((?:19|20)\d{2})(?!\d)", text))
+    tiers = {m.group(1).upper() for m in _TIER.finditer(text)}
+    # lists of tiers in clause text: "A, B or C", "A、B、C"
+    tiers.update(ch for grp in re.findall(r"\b([A-D](?:[、,，/ ]+(?:or |或)?[A-D])+)\b", text)
+                 for ch in re.findall("[A-D]", grp))
+    ids = {m.group(0) for m in _ID.finditer(text)}
+    ids.update(m.group(1).upper() for m in CUSTOMER_ID.finditer(text))
+    return {"years": frozenset(years), "tiers": frozenset(tiers),
+            "words": frozenset(m.group(1) for m in _CATEGORY.finditer(text)),
+            "percents": frozenset(Decimal(m.group(1)) for m in _PERCENT.finditer(text)),
+            "days": frozenset(int(m.group(1)) for m in _DAYS.finditer(text)),
+            "dates": frozenset(extract_dates(text)), "numbers": frozenset(_numbers(text)), "ids": frozenset(ids),
+            "rules": frozenset(m.group(1) for m in _RULE.finditer(text))}
 
 
 def _norm(d: Decimal) -> Decimal:

@@ -69,7 +69,12 @@ def grants_written(home: Path) -> Counter:
     return Counter(r[0] for r in rows)
 
 
-async def _drive(url: str, key: str, clients: int, seconds: float, work: list, warmup: float) -> dict:
+async def _drive(url: str, key: str, clients: int, seconds: float, work: list, warmup: float,
+                 rate: float | None = None) -> dict:
+    """Closed loop (each client sends its next turn when the last one is answered) or, with `rate`, open
+    loop: turns are scheduled at `rate` per second in all, each client every clients/rate seconds, and a
+    turn's latency counts from its scheduled time, so time spent waiting behind a slow turn is measured
+    (no coordinated omission)."""
     lat: dict[str, list[float]] = defaultdict(list)
     errors: Counter = Counter()
     outcomes: Counter = Counter()
@@ -80,10 +85,17 @@ async def _drive(url: str, key: str, clients: int, seconds: float, work: list, w
     async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}, limits=limits, timeout=60) as http:
         async def client(n: int) -> None:
             rnd = random.Random(n)
+            period = clients / rate if rate else 0.0
+            due = time.perf_counter() + period * n / clients  # clients spread evenly over one period
             while time.perf_counter() < deadline:
                 kind, message, idem = rnd.choice(work)
                 headers = {"Idempotency-Key": idem} if idem else {}
-                t0 = time.perf_counter()
+                if rate:
+                    if due > time.perf_counter():
+                        await asyncio.sleep(due - time.perf_counter())
+                    t0, due = due, due + period
+                else:
+                    t0 = time.perf_counter()
                 try:
                     r = await http.post("/v1/ask", json={"message": message, "as_of": AS_OF}, headers=headers)
                     ok = r.status_code == 200
@@ -110,10 +122,13 @@ def _pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-def report(res: dict, clients: int, seconds: float, grants: tuple[set, Counter] | None) -> tuple[str, bool]:
+def report(res: dict, clients: int, seconds: float, grants: tuple[set, Counter] | None,
+           rate: float | None = None, workers: int = 1) -> tuple[str, bool]:
     all_lat = [x for xs in res["latency"].values() for x in xs]
     n = len(all_lat)
-    lines = [f"clients {clients} · measured {seconds:.0f} s · rules planner · POST /v1/ask on loopback",
+    load = f"open loop, {rate:g} turns/s offered" if rate else "closed loop"
+    lines = [f"clients {clients} · {load} · measured {seconds:.0f} s · {workers} worker(s) · rules planner · "
+             "POST /v1/ask on loopback",
              f"turns ok      {n}   ({n / res['wall']:.1f} turns/s)",
              f"latency ms    p50 {_pct(all_lat, 50):.1f}   p95 {_pct(all_lat, 95):.1f}   p99 {_pct(all_lat, 99):.1f}"
              f"   max {max(all_lat, default=float('nan')):.1f}"]
@@ -146,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--key", help="API key for --url (an operator key).")
     ap.add_argument("--turn-workers", type=int, help="The service's --turn-workers (default: its own).")
     ap.add_argument("--workers", type=int, default=1, help="The service's --workers (processes).")
+    ap.add_argument("--rate", type=float, help="Open loop: offer this many turns/s in all (default: closed loop, "
+                                               "each client sends as soon as its last turn is answered).")
     ap.add_argument("--json", action="store_true", help="Also print the figures as one JSON line.")
     args = ap.parse_args(argv)
     customers = [f"C{1001 + i}" for i in range(max(1, min(args.customers, 45)))]
@@ -180,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             print("the service did not become ready", file=sys.stderr)
             return 2
     try:
-        res = asyncio.run(_drive(url, key, args.clients, args.seconds, work, args.warmup))
+        res = asyncio.run(_drive(url, key, args.clients, args.seconds, work, args.warmup, args.rate))
     finally:
         if proc is not None:
             proc.terminate()
@@ -191,11 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     grants = (expected_grants(customers), grants_written(home)) if home else None
     if grants:
         grants = (grants[0] & res["asked"], grants[1])
-    text, ok = report(res, args.clients, args.seconds, grants)
+    text, ok = report(res, args.clients, args.seconds, grants, args.rate, args.workers)
     print(text)
     if args.json:
         all_lat = [x for xs in res["latency"].values() for x in xs]
-        print(json.dumps({"clients": args.clients, "turns": len(all_lat), "turns_per_s": len(all_lat) / res["wall"],
+        print(json.dumps({"clients": args.clients, "rate": args.rate, "workers": args.workers, "turns": len(all_lat), "turns_per_s": len(all_lat) / res["wall"],
                           "p50_ms": _pct(all_lat, 50), "p95_ms": _pct(all_lat, 95), "p99_ms": _pct(all_lat, 99),
                           "errors": sum(res["errors"].values()),
                           "grants_written": sum(grants[1].values()) if grants else None,

@@ -17,8 +17,8 @@ its key's role; it may ask for a lower role, never a higher one. Keys come from 
 
 import asyncio
 import copy
-import fcntl
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import logging
@@ -30,21 +30,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Literal, Mapping
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
-from fastapi import Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Column, MetaData, String, Table, select
-from sqlalchemy.exc import IntegrityError
 from sse_starlette import EventSourceResponse
 from starlette.exceptions import HTTPException
 
-from agents.audit import AuditRecord, now_utc
+from agents.audit import AuditRecord
 from agents.contract import ROLE_RANK, ApprovalDecision, AskRequest, AskResult, Role
 from agents.desk import Desk, PermissionDenied
 from tools import ApprovalError, ToolInputError, list_approvals
@@ -195,6 +192,14 @@ class TurnRef(BaseModel):
     role: str
 
 
+class ThreadSummary(BaseModel):
+    thread_id: str
+    owner: str = Field(description="The key name that opened the thread.")
+    created_at: str
+    turns: int = Field(ge=0, description="Turns recorded in the audit log.")
+    last_turn_at: str | None = None
+
+
 class ThreadView(BaseModel):
     thread_id: str
     owner: str | None = Field(default=None, description="The key name that opened the thread.")
@@ -214,13 +219,6 @@ class WhoAmI(BaseModel):
 
 
 # ------------------------------------------------------------------ the service's own state
-
-_meta = MetaData()
-threads_t = Table("service_threads", _meta,
-                  Column("thread_id", String(128), primary_key=True),
-                  Column("owner", String(64), nullable=False),
-                  Column("created_at", String(40), nullable=False))
-
 
 class _Stripes:
     """A bounded set of locks, one turn at a time per thread (and one decision per approval), held across
@@ -274,7 +272,6 @@ class _State:
             self.attach(desk)
 
     def attach(self, desk: Desk) -> None:
-        _meta.create_all(desk.audit.engine)
         _masking.names = tuple(desk.ledger.names())
         self.desk = desk
 
@@ -468,15 +465,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
 
     # ---------------------------------------------------------- threads: ownership
     def thread_row(desk: Desk, thread_id: str) -> Any:
-        with desk.audit.engine.connect() as conn:
-            return conn.execute(select(threads_t).where(threads_t.c.thread_id == thread_id)).first()
-
-    def claim(desk: Desk, thread_id: str, owner: str) -> None:
-        try:
-            with desk.audit.engine.begin() as conn:
-                conn.execute(threads_t.insert().values(thread_id=thread_id, owner=owner, created_at=now_utc()))
-        except IntegrityError:
-            pass
+        return desk.audit.thread(thread_id)
 
     def check_thread(desk: Desk, thread_id: str, who: ApiKey, must_exist: bool) -> None:
         """Operators and viewers see their own threads; supervisors see all. Others' threads are 404."""
@@ -499,8 +488,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         finally:
             if lock:
                 lock.release()
-        claim(desk, result.thread_id, who.name)
-        return result
+        return result  # the Desk claimed a new thread for this caller with the turn's audit record
 
     # ---------------------------------------------------------- probes
     @app.get("/healthz", response_model=Health, tags=["probes"])
@@ -540,13 +528,30 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         return await in_pool(turn, desk, req, who, role, idempotency_key)
 
     # ---------------------------------------------------------- threads
+    @app.get("/v1/threads", response_model=list[ThreadSummary], tags=["threads"],
+             responses={401: ERRORS[401], 403: ERRORS[403], 422: ERRORS[422]})
+    def list_threads(who: Viewer, desk: DeskDep,
+                     owner: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.@-]{1,60}$",
+                                                        description="Supervisors: one owner's threads (default all).")] = None,
+                     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                     before: Annotated[str | None, Query(max_length=40, pattern=r"^[0-9T:.+-]+$",
+                                                         description="Page on: threads created before this "
+                                                                     "created_at.")] = None) -> list[ThreadSummary]:
+        """Threads newest first: your own; supervisors see everyone's (or one `owner`'s)."""
+        if ROLE_RANK[who.role] < ROLE_RANK["supervisor"]:
+            if owner not in (None, who.name):
+                raise HTTPException(403, f"listing another key's threads needs the supervisor role; key {who.name!r} "
+                                         f"is {who.role}")
+            owner = who.name
+        return [ThreadSummary(**row) for row in desk.audit.threads(owner=owner, limit=limit, before=before)]
+
     @app.post("/v1/threads", response_model=ThreadView, status_code=201, tags=["threads"],
               responses={401: ERRORS[401], 403: ERRORS[403]})
     def new_thread(who: Viewer, desk: DeskDep) -> ThreadView:
         """Open a new conversation thread owned by this key."""
         import uuid
         thread_id = f"t-{uuid.uuid4().hex[:12]}"
-        claim(desk, thread_id, who.name)
+        desk.audit.claim_thread(thread_id, who.name)
         row = thread_row(desk, thread_id)
         return ThreadView(thread_id=thread_id, owner=row.owner, created_at=row.created_at)
 

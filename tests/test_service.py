@@ -2,6 +2,7 @@
 SSE progress, the approvals flow, and idempotency under concurrent requests."""
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -183,6 +184,29 @@ def test_ask_continues_a_thread(client):
     assert client.post("/v1/ask", json={"message": "hi", "thread_id": first["thread_id"]}, headers=OP2).status_code == 404
     assert client.get(f"/v1/threads/{first['thread_id']}", headers=OP2).status_code == 404
     assert client.get(f"/v1/threads/{first['thread_id']}", headers=SUP).status_code == 200
+
+
+def test_thread_list_shows_own_threads_newest_first_and_supervisors_all(client):
+    a1 = client.post("/v1/ask", json={"message": "C1001的额度", "as_of": D}, headers=OP).json()["thread_id"]
+    time.sleep(0.005)  # created_at has millisecond resolution
+    a2 = client.post("/v1/threads", headers=OP).json()["thread_id"]
+    client.post("/v1/ask", json={"message": "C1001的额度", "as_of": D, "thread_id": a1}, headers=OP)
+    c1 = client.post("/v1/ask", json={"message": "C1002的额度", "as_of": D}, headers=OP2).json()["thread_id"]
+    mine = client.get("/v1/threads", headers=OP).json()
+    assert [t["thread_id"] for t in mine] == [a2, a1]                       # newest first, only alice's
+    assert {t["thread_id"]: t["turns"] for t in mine} == {a2: 0, a1: 2} and mine[1]["owner"] == "alice"
+    assert mine[1]["last_turn_at"] >= mine[1]["created_at"] and mine[0]["last_turn_at"] is None
+    everyone = [t["thread_id"] for t in client.get("/v1/threads", headers=SUP).json()]
+    assert everyone[:3] == [c1, a2, a1]
+    assert [t["thread_id"] for t in client.get("/v1/threads?owner=carol", headers=SUP).json()] == [c1]
+    page = client.get("/v1/threads?limit=1", headers=OP).json()
+    assert [t["thread_id"] for t in page] == [a2]
+    rest = client.get("/v1/threads", params={"before": page[0]["created_at"]}, headers=OP).json()
+    assert a2 not in [t["thread_id"] for t in rest]
+    r = client.get("/v1/threads?owner=carol", headers=OP)
+    assert r.status_code == 403 and "supervisor" in r.json()["detail"]
+    assert client.get("/v1/threads?limit=0", headers=OP).status_code == 422
+    assert client.get("/v1/threads").status_code == 401
 
 
 # ------------------------------------------------------------------ 422: bad input says what is wrong

@@ -1,0 +1,211 @@
+"""Several worker processes over shared stores: the knowledge-base replica, the cross-process locks,
+and `riskdesk serve --workers 2` end to end (one grant per idempotency key across processes, threads
+that continue on any worker, a clear refusal of a per-process ledger)."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from knowledge.bench import load_queries
+from knowledge.replica import Replica, ReplicaError, publish
+
+D = "2026-11-23"
+
+
+# ------------------------------------------------------------------ the knowledge-base replica
+
+def test_replica_searches_exactly_like_the_store(kb, tmp_path):
+    replica = Replica.open(publish(kb, tmp_path / "kb.npz"))
+    assert len(replica) == len(kb) and replica.digest() == kb.digest()
+    for q in load_queries()[:40]:
+        assert ([h.model_dump() for h in replica.search(q["query"], q["as_of"], k=5)]
+                == [h.model_dump() for h in kb.search(q["query"], q["as_of"], k=5)]), q["query"]
+    assert replica.get("PBOC-REPAIR-R1") == kb.get("PBOC-REPAIR-R1")
+
+
+def test_replica_is_read_only(kb, tmp_path):
+    replica = Replica.open(publish(kb, tmp_path / "kb.npz"))
+    with pytest.raises(ReplicaError, match="read-only replica"):
+        replica.ingest()
+
+
+def test_publish_replaces_the_file_whole(kb, tmp_path):
+    path = publish(kb, tmp_path / "kb.npz")
+    first = path.read_bytes()
+    publish(kb, path)
+    assert path.read_bytes() == first                      # same store, same snapshot
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kb.npz"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda p: p.write_bytes(b"not a snapshot"), "not a readable"),
+    (lambda p: p.unlink(), "not a readable"),
+])
+def test_a_bad_replica_file_is_a_clear_error(kb, tmp_path, damage, words):
+    path = publish(kb, tmp_path / "kb.npz")
+    damage(path)
+    with pytest.raises(ReplicaError, match=words):
+        Replica.open(path)
+
+
+def test_a_replica_of_another_format_is_refused(kb, tmp_path):
+    path = tmp_path / "kb.npz"
+    header = np.frombuffer(b'{"format": "something-else/9", "ids": [], "metadatas": []}', dtype=np.uint8)
+    np.savez(path, header=header, embeddings=np.zeros((0, 512), dtype=np.float32))
+    with pytest.raises(ReplicaError, match="something-else/9"):
+        Replica.open(path)
+
+
+# ------------------------------------------------------------------ locks held across processes
+
+def _hold(directory: str, key: str, ready, release) -> None:  # noqa: ANN001 - runs in a child process
+    from console.service import _Stripes
+    with _Stripes(directory=Path(directory))(key):
+        ready.set()
+        release.wait(10)
+
+
+def test_a_thread_lock_held_by_another_process_blocks_until_released(tmp_path):
+    from console.service import _Stripes
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_hold, args=(str(tmp_path), "t:abc", ready, release))
+    child.start()
+    try:
+        assert ready.wait(30)
+        got = threading.Event()
+        stripes = _Stripes(directory=tmp_path)
+
+        def take() -> None:
+            with stripes("t:abc"):
+                got.set()
+        threading.Thread(target=take, daemon=True).start()
+        assert not got.wait(0.5)          # the other process holds it
+        other = next(k for k in (f"t:{n}" for n in range(100)) if stripes(k).path != stripes("t:abc").path)
+        with stripes(other):
+            pass                          # other stripes are free meanwhile
+        release.set()
+        assert got.wait(10)               # released by the other process: now ours
+    finally:
+        release.set()
+        child.join(10)
+
+
+def test_one_process_two_threads_wait_for_each_other(tmp_path):
+    from console.service import _Stripes
+    stripes, inside, overlaps = _Stripes(directory=tmp_path), [], []
+
+    def turn(n: int) -> None:
+        with stripes("t:same"):
+            inside.append(n)
+            if len(inside) > 1:
+                overlaps.append(tuple(inside))
+            time.sleep(0.01)
+            inside.remove(n)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(turn, range(16)))
+    assert overlaps == []
+
+
+# ------------------------------------------------------------------ riskdesk serve --workers 2
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    home = tmp_path_factory.mktemp("workers-home")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RISKDESK_")}
+    env |= {"RISKDESK_HOME": str(home), "RISKDESK_API_KEYS": "k-op:alice:operator,k-sup:bob:supervisor"}
+    proc = subprocess.Popen([sys.executable, "-m", "console", "serve", "--port", str(port), "--workers", "2",
+                             "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail("serve --workers 2 exited: " + proc.stderr.read().decode(errors="replace"))
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("serve --workers 2 did not become ready")
+    yield url, home, proc
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def test_workers_are_separate_processes_over_one_replica(served):
+    url, home, proc = served
+    workers = [p for p in _children(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+    assert len(workers) == 2
+    assert (home / "kb-replica.npz").is_file()
+    r = httpx.post(url + "/v1/ask", json={"message": "逾期还清后多久不再展示？", "as_of": D},
+                   headers={"X-API-Key": "k-op"}, timeout=30)
+    assert r.status_code == 200 and r.json()["citations"], r.text  # workers search the replica
+
+
+def test_one_idempotency_key_grants_once_across_worker_processes(served):
+    url, home, _ = served
+    body = {"message": "给C1002申请4000元临时额度，买电动车送外卖", "as_of": D}
+
+    def ask(_: int) -> dict:
+        with httpx.Client(base_url=url, headers={"X-API-Key": "k-op", "Idempotency-Key": "retry-1"}, timeout=60) as c:
+            return c.post("/v1/ask", json=body).json()  # a fresh connection each: requests spread over workers
+    with ThreadPoolExecutor(16) as pool:
+        replies = list(pool.map(ask, range(32)))
+    assert {r["outcome"] for r in replies} == {"approved"}
+    with sqlite3.connect(home / "ledger.sqlite3") as conn:
+        rows = conn.execute("SELECT COUNT(*) FROM temp_quotas WHERE customer_id = 'C1002' AND granted_by IS NOT NULL"
+                            ).fetchone()[0]
+    assert rows == 1
+
+
+def test_a_thread_continues_whichever_worker_answers(served):
+    url, *_ = served
+    thread = None
+    for n in range(6):
+        with httpx.Client(base_url=url, headers={"X-API-Key": "k-op"}, timeout=30) as c:  # new connection per turn
+            r = c.post("/v1/ask", json={"message": f"C100{n + 1}的额度", "as_of": D, **({"thread_id": thread} if thread else {})})
+            assert r.status_code == 200, r.text
+            thread = r.json()["thread_id"]
+    view = httpx.get(f"{url}/v1/threads/{thread}", headers={"X-API-Key": "k-op"}, timeout=30).json()
+    assert len(view["messages"]) == 12 and len(view["turns"]) == 6
+    assert [t["thread_id"] for t in httpx.get(f"{url}/v1/threads", headers={"X-API-Key": "k-op"}).json()].count(thread) == 1
+
+
+def test_workers_refuse_a_per_process_ledger(tmp_path):
+    from typer.testing import CliRunner
+
+    from console.cli import app
+    from tools.ledger import SAMPLE_LEDGER
+    r = CliRunner().invoke(app, ["serve", "--workers", "2", "--ledger", str(SAMPLE_LEDGER)])
+    assert r.exit_code != 0 and "--workers needs a ledger every worker shares" in r.output
+    assert not list(Path(os.environ["RISKDESK_HOME"]).glob("kb-replica.npz"))  # refused before anything was opened
