@@ -13,6 +13,7 @@ operator, supervisor), prints them, and they die with the process; any other bin
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 from pathlib import Path
 from typing import Optional
@@ -52,7 +53,12 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
                                            "one per core). More than one needs a shared ledger (not --ledger FILE)."),
           log_level: str = typer.Option("info", "--log-level")) -> None:
     """The HTTP API (/v1, /openapi.json, /docs) and the web console (/) on one port."""
-    from console.service import KEYS_ENV, KeyConfigError, create_app, keys_from_env, load_keys_file
+    from console.service import (
+        KeyConfigError,
+        create_app,
+        keys_from_env,
+        load_keys_file,
+    )
     try:
         keys = keys_from_env()
         if keys_file is not None:
@@ -70,7 +76,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
 
     from console.operator import open_desk
     if workers > 1:
-        _serve_workers(host, port, ledger, keys, workers, turn_workers, log_level, KEYS_ENV)
+        _serve_workers(host, port, ledger, keys, workers, turn_workers, log_level)
         return
     err.print("opening the desk (ledger, knowledge base)…")
     desk = open_desk(ledger)
@@ -80,14 +86,13 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
 
 
 def _serve_workers(host: str, port: int, ledger: Optional[Path], keys: dict, workers: int,
-                   turn_workers: Optional[int], log_level: str, keys_env: str) -> None:
+                   turn_workers: Optional[int], log_level: str) -> None:
     import json
-    import os
 
     import uvicorn
 
     from console.operator import open_desk
-    from console.service import WORKER_ENV
+    from console.service import HASHED, WORKER_ENV, hashed
     from knowledge import default_kb
     from knowledge.replica import publish
     from tools.home import riskdesk_home
@@ -100,9 +105,37 @@ def _serve_workers(host: str, port: int, ledger: Optional[Path], keys: dict, wor
     err.print("opening the desk (ledger, knowledge base)…")
     open_desk(None).close()  # creates and seeds the shared stores once, before any worker starts
     replica = publish(default_kb(), riskdesk_home(create=True) / "kb-replica.npz")
-    os.environ[keys_env] = ",".join(f"{k}:{v.name}:{v.role}" for k, v in keys.items())  # the workers' keys
-    os.environ.pop("RISKDESK_API_KEYS_FILE", None)
-    os.environ[WORKER_ENV] = json.dumps({"kb_replica": str(replica), "turn_workers": turn_workers})
+    # the workers get the keys as digests: no key itself is written to their environment
+    worker_keys = [{"key": k if k.startswith(HASHED) else hashed(k), "name": v.name, "role": v.role} for k, v in keys.items()]
+    os.environ[WORKER_ENV] = json.dumps({"kb_replica": str(replica), "turn_workers": turn_workers, "keys": worker_keys})
     err.print(f"riskdesk on http://{host}:{port}/  ({workers} workers; API /v1, docs /docs, {len(keys)} key(s))")
     uvicorn.run("console.service:worker_app", factory=True, host=host, port=port, log_level=log_level,
                 workers=workers, timeout_graceful_shutdown=5)
+
+
+keys_app = typer.Typer(help="API keys for `riskdesk serve`.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("new")
+def keys_new(name: str = typer.Argument(..., help="The caller named in audit records (letters, digits, _.@-)."),
+             role: str = typer.Argument(..., help="viewer, operator or supervisor."),
+             file: Path = typer.Option(..., "--file", help="The TOML key file to add the key to (created if missing).")) -> None:
+    """Make a new API key: print it once, and store only its SHA-256 digest in the key file."""
+    from console.service import KeyConfigError, _key_entry, hashed, load_keys_file
+    key = f"rk-{secrets.token_urlsafe(24)}"
+    try:
+        _key_entry(key, name, role, where="the new key")
+        existing = load_keys_file(file) if file.exists() else {}
+    except KeyConfigError as e:
+        fail(str(e))
+    if file.suffix.lower() != ".toml":
+        fail(f"{file}: `keys new` writes TOML key files (name it *.toml)")
+    if any(v.name == name for v in existing.values()):
+        fail(f"{file}: a key named {name!r} exists already")
+    entry = f'\n[[keys]]\nname = "{name}"\nrole = "{role}"\nsha256 = "{hashed(key).split(":", 1)[1]}"\n'
+    with open(file, "a", encoding="utf-8") as f:
+        f.write(entry)
+    os.chmod(file, 0o600)
+    err.print(f"added {name} ({role}) to {file}; the key is shown once:")
+    typer.echo(key)

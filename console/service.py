@@ -70,14 +70,24 @@ class KeyConfigError(ValueError):
     """A malformed key list; the message says where."""
 
 
+HASHED = "sha256:"  # a key given by its SHA-256 digest (hex) instead of the key itself
+
+
 def _key_entry(key: Any, name: Any, role: Any, where: str) -> tuple[str, ApiKey]:
     if not isinstance(key, str) or not key or any(ch.isspace() for ch in key) or len(key) > 256:
         raise KeyConfigError(f"{where}: the key must be a non-empty string without spaces (at most 256 characters)")
+    if key.startswith(HASHED) and not (len(key) == len(HASHED) + 64 and all(c in "0123456789abcdef" for c in key[len(HASHED):])):
+        raise KeyConfigError(f"{where}: a hashed key is 'sha256:' and 64 lower-case hex digits")
     try:
         return key, ApiKey(name=name, role=role)
     except ValidationError as e:
         msg = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
         raise KeyConfigError(f"{where}: {msg}") from None
+
+
+def hashed(key: str) -> str:
+    """How a key file stores a key without holding it: 'sha256:' + the hex digest."""
+    return HASHED + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def parse_keys_env(value: str) -> dict[str, ApiKey]:
@@ -95,7 +105,8 @@ def parse_keys_env(value: str) -> dict[str, ApiKey]:
 
 
 def load_keys_file(path: str | Path) -> dict[str, ApiKey]:
-    """JSON (`{"keys": [{"key", "name", "role"}]}`) or TOML (`[[keys]]` tables), chosen by the suffix."""
+    """JSON (`{"keys": [{"key", "name", "role"}]}`) or TOML (`[[keys]]` tables), chosen by the suffix.
+    An entry gives the key itself (`key`) or only its digest (`sha256`, hex; see `riskdesk keys new`)."""
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -112,7 +123,10 @@ def load_keys_file(path: str | Path) -> dict[str, ApiKey]:
     for i, e in enumerate(entries):
         if not isinstance(e, dict):
             raise KeyConfigError(f"{p}: keys[{i}] must be a table/object with key, name and role")
-        k, v = _key_entry(e.get("key"), e.get("name"), e.get("role"), where=f"{p}: keys[{i}]")
+        if ("key" in e) == ("sha256" in e):
+            raise KeyConfigError(f"{p}: keys[{i}] needs exactly one of 'key' or 'sha256'")
+        key = e["key"] if "key" in e else (HASHED + e["sha256"] if isinstance(e["sha256"], str) else None)
+        k, v = _key_entry(key, e.get("name"), e.get("role"), where=f"{p}: keys[{i}]")
         keys[k] = v
     return keys
 
@@ -141,8 +155,14 @@ def _normalise_keys(keys: Mapping[str, Any]) -> dict[str, ApiKey]:
     return out
 
 
-def _digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+def _digest(token: str) -> bytes:
+    """The digest of a presented token (always hashed: a digest sent as a token matches nothing)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+def _stored_digest(configured: str) -> bytes:
+    """The digest of a configured key: given (`sha256:...`) or computed."""
+    return bytes.fromhex(configured[len(HASHED):]) if configured.startswith(HASHED) else _digest(configured)
 
 
 # ------------------------------------------------------------------ request / response models
@@ -265,7 +285,7 @@ class _FileLock:
 class _State:
     def __init__(self, desk: Desk | None, keys: dict[str, ApiKey]):
         self.desk = desk
-        self.keys = {_digest(k): v for k, v in keys.items()}
+        self.keys = {_stored_digest(k): v for k, v in keys.items()}
         self.error: str | None = None
         self.locks = _Stripes()
         if desk is not None:
@@ -693,5 +713,6 @@ def worker_app() -> FastAPI:
         kb = Replica.open(config["kb_replica"])
         return Desk.open(kb=kb)
 
-    return create_app(None, None, open_desk=open_desk, turn_workers=config.get("turn_workers"),
+    keys = {k["key"]: ApiKey(name=k["name"], role=k["role"]) for k in config["keys"]}  # digests only
+    return create_app(None, keys, open_desk=open_desk, turn_workers=config.get("turn_workers"),
                       open_before_serving=True)

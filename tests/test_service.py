@@ -403,6 +403,38 @@ def test_keys_from_env_and_files(tmp_path):
         load_keys_file(tmp_path / "missing.json")
 
 
+def test_keys_new_stores_only_a_digest_and_the_printed_key_signs_in(desk, tmp_path):
+    from console.cli import app
+    file = tmp_path / "keys.toml"
+    r = CliRunner().invoke(app, ["keys", "new", "dora", "supervisor", "--file", str(file)])
+    assert r.exit_code == 0, r.output
+    key = r.stdout.strip().splitlines()[-1]
+    assert key.startswith("rk-") and key not in file.read_text() and "sha256 = " in file.read_text()
+    assert oct(file.stat().st_mode & 0o777) == "0o600"
+    keys = load_keys_file(file)
+    assert list(keys.values()) == [ApiKey(name="dora", role="supervisor")] and list(keys)[0].startswith("sha256:")
+    with TestClient(create_app(desk, keys)) as c:
+        assert c.get("/v1/me", headers={"X-API-Key": key}).json() == {"name": "dora", "role": "supervisor"}
+        assert c.get("/v1/me", headers={"X-API-Key": list(keys)[0]}).status_code == 401  # the digest is not a key
+    again = CliRunner().invoke(app, ["keys", "new", "dora", "viewer", "--file", str(file)])
+    assert again.exit_code == 2 and "exists already" in again.output
+    assert load_keys_file(file) == keys                                                # unchanged
+    bad_role = CliRunner().invoke(app, ["keys", "new", "eve", "admin", "--file", str(file)])
+    assert bad_role.exit_code == 2 and "role" in bad_role.output and load_keys_file(file) == keys
+
+
+@pytest.mark.parametrize("entry, words", [
+    ({"sha256": "abc", "name": "x", "role": "viewer"}, "64 lower-case hex"),
+    ({"key": "k", "sha256": "a" * 64, "name": "x", "role": "viewer"}, "exactly one of"),
+    ({"name": "x", "role": "viewer"}, "exactly one of"),
+])
+def test_hashed_key_entries_are_checked(tmp_path, entry, words):
+    f = tmp_path / "keys.json"
+    f.write_text(json.dumps({"keys": [entry]}))
+    with pytest.raises(KeyConfigError, match=words):
+        load_keys_file(f)
+
+
 def test_create_app_reads_keys_from_the_environment(desk, monkeypatch):
     monkeypatch.setenv("RISKDESK_API_KEYS", "envkey:eve:supervisor")
     with TestClient(create_app(desk)) as c:
