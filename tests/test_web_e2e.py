@@ -155,3 +155,13 @@ def test_operator_asks_and_supervisor_approves(server, browser, tmp_path):
     [g] = desk.ledger.customer("C1003").temp_quotas
     assert g.amount == 8000 and str(g.expires_on) == "2026-12-22"
     assert desk.pending_approvals() == []
+
+    # a new tab (nothing in sessionStorage): the operator's thread comes back from GET /v1/threads, with its
+    # three turns (the supervisor's approval resumed it)
+    d.find_element(By.ID, "signout").click()
+    d.execute_script("sessionStorage.clear()")
+    sign_in("e2e-op")
+    item = wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#threads .thread")))
+    assert "3 turns" in item.text and len(d.find_elements(By.CSS_SELECTOR, "#threads .thread")) == 1
+    item.click()
+    wait.until(EC.text_to_be_present_in_element((By.ID, "messages"), "C1003 temp quota 8000"))

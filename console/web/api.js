@@ -25,6 +25,7 @@ async function call(method, path, body, extra = {}) {
 export const api = {
   me: async () => (await call("GET", "/v1/me")).json(),
   newThread: async () => (await call("POST", "/v1/threads")).json(),
+  threads: async (owner) => (await call("GET", `/v1/threads?owner=${encodeURIComponent(owner)}&limit=30`)).json(),
   thread: async (id) => (await call("GET", `/v1/threads/${encodeURIComponent(id)}`)).json(),
   approvals: async () => (await call("GET", "/v1/approvals")).json(),
   decide: async (id, decision, body = {}) =>

@@ -4,7 +4,7 @@ import { applyStrings, getLang, setLang, t } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const RANK = { viewer: 0, operator: 1, supervisor: 2 };
-const state = { me: null, thread: null, turns: new Map(), selected: null };
+const state = { me: null, thread: null, turns: new Map(), selected: null, serverThreads: [] };
 const EMPTY = $("empty");  // the examples shown in an empty thread (module scripts run after parsing)
 
 function el(tag, attrs = {}, ...children) {
@@ -35,6 +35,7 @@ async function signIn(key) {
   $("who").hidden = false;
   renderWho();
   renderThreads();
+  loadThreads();
   const approvalsVisible = RANK[state.me.role] >= RANK.operator;
   $("approvals-box").hidden = !approvalsVisible;
   if (approvalsVisible) loadApprovals();
@@ -61,14 +62,30 @@ function rememberThread(id, title) {
   renderThreads();
 }
 
+// The server lists this key's threads (GET /v1/threads); this tab remembers the first message of the
+// threads it opened as their titles.
+async function loadThreads() {
+  try {
+    state.serverThreads = await api.threads(state.me.name);
+    renderThreads();
+  } catch (e) {
+    toast(e);
+  }
+}
+
 function renderThreads() {
   const ul = $("threads");
   ul.replaceChildren();
-  const list = savedThreads();
+  const titles = new Map(savedThreads().map((x) => [x.id, x.title]));
+  const list = savedThreads().map((x) => x.id);
+  for (const th of state.serverThreads) if (!titles.has(th.thread_id)) list.push(th.thread_id);
+  const info = new Map(state.serverThreads.map((th) => [th.thread_id, th]));
   if (!list.length) ul.append(el("li", { class: "muted" }, t("noThreads")));
-  for (const th of list) {
-    ul.append(el("li", { class: th.id === state.thread ? "active" : "" },
-      el("button", { type: "button", class: "thread", title: th.id, onclick: () => openThread(th.id) }, th.title)));
+  for (const id of list) {
+    const th = info.get(id);
+    const title = titles.get(id) || (th ? `${th.created_at.slice(0, 16).replace("T", " ")} · ${t("turnsN")(th.turns)}` : id);
+    ul.append(el("li", { class: id === state.thread ? "active" : "" },
+      el("button", { type: "button", class: "thread", title: id, onclick: () => openThread(id) }, title)));
   }
 }
 
