@@ -67,6 +67,12 @@ class Desk:
         self.llm_model = model
         path = str(threads_path or riskdesk_home(create=True) / "threads.sqlite3")
         self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        # Conversation checkpoints: write-ahead log without an fsync per commit (synchronous=NORMAL) —
+        # safe if the process crashes; a power loss may drop the newest checkpoints, i.e. some
+        # conversation memory. Every decision lives in the ledger and every turn in the audit log, both
+        # fully synchronous, and a pending approval is decided from the ledger even with no paused thread.
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
         self.checkpointer = SqliteSaver(self._conn)
         self.deps = Deps(ledger=ledger, kb=kb, llm_planner=planner, llm_composer=composer, llm_model=model)
         self.graph = build_graph(self.deps, checkpointer=self.checkpointer)
@@ -192,6 +198,12 @@ class Desk:
             llm_calls=state.get("llm_calls", 0), timings_ms=state.get("timings", {}))
         self.audit.write(masked(record, self._names), owner=caller)
         return result
+
+    def warm(self) -> None:
+        """Load what the first turn would load (the knowledge base's store and embedding model, the
+        segmenter): one search and one plan, nothing written."""
+        self.kb.search("warm-up 预热", as_of=dt.date(2026, 1, 1), k=1)
+        self.deps.rules_planner.plan("C1001 warm-up 预热")
 
     def close(self) -> None:
         self._conn.close()

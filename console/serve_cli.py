@@ -46,8 +46,9 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
           port: int = typer.Option(8000, "--port", min=0, max=65535),
           ledger: Optional[Path] = LedgerOpt,
           keys_file: Optional[Path] = typer.Option(None, "--keys-file", help=f"JSON or TOML key file (else ${KEYS_FILE_ENV})."),
-          turn_workers: Optional[int] = typer.Option(None, "--turn-workers", min=1, max=64,
-                                                     help="Threads running turns (default 1 with the rules planner, 8 with an LLM)."),
+          turn_workers: Optional[int] = typer.Option(None, "--turn-workers", min=0, max=64,
+                                                     help="Threads running turns; 0 runs them on the event loop "
+                                                          "(default 0 with the rules planner, 8 with an LLM)."),
           workers: int = typer.Option(1, "--workers", min=1, max=64,
                                       help="Worker processes (a turn with the rules planner is CPU-bound Python: "
                                            "one per core). More than one needs a shared ledger (not --ledger FILE)."),
@@ -78,8 +79,10 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
     if workers > 1:
         _serve_workers(host, port, ledger, keys, workers, turn_workers, log_level)
         return
+    from console.service import settle
     err.print("opening the desk (ledger, knowledge base)…")
     desk = open_desk(ledger)
+    settle(desk)
     err.print(f"riskdesk on http://{host}:{port}/  (API /v1, docs /docs, {len(keys)} key(s))")
     uvicorn.run(create_app(desk, keys, turn_workers=turn_workers), host=host, port=port, log_level=log_level, workers=1,
                 timeout_graceful_shutdown=5)
@@ -88,8 +91,6 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
 def _serve_workers(host: str, port: int, ledger: Optional[Path], keys: dict, workers: int,
                    turn_workers: Optional[int], log_level: str) -> None:
     import json
-
-    import uvicorn
 
     from console.operator import open_desk
     from console.service import HASHED, WORKER_ENV, hashed
@@ -108,9 +109,10 @@ def _serve_workers(host: str, port: int, ledger: Optional[Path], keys: dict, wor
     # the workers get the keys as digests: no key itself is written to their environment
     worker_keys = [{"key": k if k.startswith(HASHED) else hashed(k), "name": v.name, "role": v.role} for k, v in keys.items()]
     os.environ[WORKER_ENV] = json.dumps({"kb_replica": str(replica), "turn_workers": turn_workers, "keys": worker_keys})
-    err.print(f"riskdesk on http://{host}:{port}/  ({workers} workers; API /v1, docs /docs, {len(keys)} key(s))")
-    uvicorn.run("console.service:worker_app", factory=True, host=host, port=port, log_level=log_level,
-                workers=workers, timeout_graceful_shutdown=5)
+    from console import workers as worker_processes
+    status = worker_processes.run(host, port, workers, log_level, on_port=lambda p: err.print(
+        f"riskdesk on http://{host}:{p}/  ({workers} worker processes; API /v1, docs /docs, {len(keys)} key(s))"))
+    raise typer.Exit(status)
 
 
 keys_app = typer.Typer(help="API keys for `riskdesk serve`.", no_args_is_help=True)

@@ -19,6 +19,7 @@ import asyncio
 import copy
 import datetime as dt
 import fcntl
+import gc
 import hashlib
 import json
 import logging
@@ -260,14 +261,18 @@ class _FileLock:
     def __init__(self, path: Path):
         self.path, self._fd = path, None
 
-    def acquire(self) -> None:
+    def acquire(self, blocking: bool = True) -> bool:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
         except BaseException:
             os.close(fd)
             raise
         self._fd = fd
+        return True
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
@@ -294,6 +299,15 @@ class _State:
     def attach(self, desk: Desk) -> None:
         _masking.names = tuple(desk.ledger.names())
         self.desk = desk
+
+
+def settle(desk: Desk) -> None:
+    """Before a serving process takes requests: warm the desk, then freeze what is loaded (about 200,000
+    long-lived objects: dictionaries, models, the graph) out of the garbage collector's reach. A full
+    collection otherwise scans them all, about 85 ms on this 2-core machine, which is a turn's tail latency."""
+    desk.warm()
+    gc.collect()
+    gc.freeze()
 
 
 def _err(status: int, detail: str, errors: list[dict[str, Any]] | None = None, headers: dict | None = None) -> JSONResponse:
@@ -361,15 +375,18 @@ _bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer
 
 def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, *,
                open_desk: Any = None, web: bool = True, turn_workers: int | None = None,
-               open_before_serving: bool = False) -> FastAPI:
+               open_before_serving: bool = False, before_serving: Any = None) -> FastAPI:
     """The ASGI app. `desk`: the one Desk this process serves (opened in the background at startup
     with `open_desk()` or `Desk.open()` when omitted; /readyz says 503 until then). `keys`: API key ->
     ApiKey | {"name", "role"} | (name, role); `None` reads RISKDESK_API_KEYS / RISKDESK_API_KEYS_FILE.
     With no keys at all every /v1 call is 401 (`riskdesk serve` makes dev keys on loopback instead).
-    `turn_workers`: threads that run turns. With the rules planner a turn is CPU-bound Python (one GIL):
-    one thread gives the best throughput and tail latency, other turns queue for it. With an LLM a turn
-    mostly waits on the model, so the default is then 8. `open_before_serving`: open the desk during
-    startup instead of in the background (a worker process then takes no request before it is ready)."""
+    `turn_workers`: threads that run turns; 0 runs a turn on the event loop itself. With the rules planner a
+    turn is a few ms of CPU-bound Python under one GIL, and handing it to a thread costs more than it
+    saves (GIL handoffs between the loop and the thread): the default is then 0, and `--workers` adds
+    cores. With an LLM a turn mostly waits on the model, so the default is then 8 threads. Streamed turns
+    (SSE) and approval decisions always run in a thread. `open_before_serving`: open the desk during
+    startup instead of in the background (a worker process then takes no request before it is ready), then
+    call `before_serving()` (in a thread) before taking requests."""
     state = _State(desk, _normalise_keys(keys_from_env() if keys is None else keys))
     pools: list[ThreadPoolExecutor] = []  # made on first use, shut down (after its turns finish) with the lifespan
     pool_lock = threading.Lock()
@@ -377,17 +394,38 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
     def pool() -> ThreadPoolExecutor:
         with pool_lock:
             if not pools:
-                n = turn_workers or (8 if state.desk is not None and state.desk.llm_model else 1)
+                n = turn_workers or (8 if state.desk is not None and state.desk.llm_model else 1)  # 0 = inline
                 pools.append(ThreadPoolExecutor(max_workers=n, thread_name_prefix="riskdesk-turn"))
             return pools[0]
 
     async def in_pool(fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(pool(), fn, *args)
 
+    def inline() -> bool:
+        if turn_workers is not None:
+            return turn_workers == 0
+        return state.desk is not None and not state.desk.llm_model
+
+    async def run_turn(desk: Desk, req: AskRequest, who: ApiKey, role: str, key: str | None) -> AskResult:
+        """A turn on the event loop when it is inline and its thread is free, else in a turn thread
+        (which waits for the thread's lock without blocking the loop)."""
+        if inline():
+            lock = state.locks("t:" + req.thread_id) if req.thread_id else None
+            if lock is None or lock.acquire(blocking=False):
+                try:
+                    return turn(desk, req, who, role, key, locked=True)
+                finally:
+                    if lock is not None:
+                        lock.release()
+        return await in_pool(turn, desk, req, who, role, key)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
         if state.desk is None and open_before_serving:
             state.attach(await asyncio.to_thread(open_desk or Desk.open))
+            await asyncio.to_thread(settle, state.desk)
+            if before_serving is not None:
+                await asyncio.to_thread(before_serving)
         elif state.desk is None:
             def load() -> None:
                 try:
@@ -432,11 +470,16 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         return _err(422, str(e))
 
     @app.exception_handler(HTTPException)
-    async def _on_http(_r: Request, e: HTTPException) -> JSONResponse:
+    async def _on_http(r: Request, e: HTTPException) -> JSONResponse:
         if e.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8 JSON
             return _err(422, "the body could not be read as JSON (send UTF-8 encoded JSON)",
                         [{"loc": ["body"], "msg": str(e.detail), "type": "json_invalid"}])
-        return _err(e.status_code, str(e.detail), headers=getattr(e, "headers", None))
+        headers = getattr(e, "headers", None)
+        if e.status_code == 405:  # one path, several routes (GET and POST /v1/threads): Allow names them all
+            allowed = {m for route in app.routes if getattr(route, "methods", None)
+                       and route.path_regex.match(r.url.path) for m in route.methods}
+            headers = {**(headers or {}), "Allow": ", ".join(sorted(allowed))}
+        return _err(e.status_code, str(e.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def _on_crash(_r: Request, e: Exception) -> JSONResponse:
@@ -444,13 +487,13 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         return _err(500, f"internal error ({type(e).__name__}); see the service log")
 
     # ---------------------------------------------------------- auth
-    def ready_desk() -> Desk:
+    async def ready_desk() -> Desk:  # async: no thread hop for a lookup
         if state.desk is None:
             raise HTTPException(503, state.error or "the desk is still starting (loading the knowledge base); retry shortly",
                                 headers={"Retry-After": "2"})
         return state.desk
 
-    def authenticate(api_key: Annotated[str | None, Depends(_api_key_header)],
+    async def authenticate(api_key: Annotated[str | None, Depends(_api_key_header)],
                      bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> ApiKey:
         token = api_key or (bearer.credentials if bearer else None)
         if not token:
@@ -462,7 +505,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         return who
 
     def needs(role: str):  # noqa: ANN202
-        def check(who: Annotated[ApiKey, Depends(authenticate)]) -> ApiKey:
+        async def check(who: Annotated[ApiKey, Depends(authenticate)]) -> ApiKey:
             if ROLE_RANK[who.role] < ROLE_RANK[role]:
                 raise HTTPException(403, f"this needs the {role} role; key {who.name!r} is {who.role}")
             return who
@@ -497,9 +540,9 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         if row.owner != who.name and ROLE_RANK[who.role] < ROLE_RANK["supervisor"]:
             raise HTTPException(404, f"no thread with id {thread_id!r}")
 
-    def turn(desk: Desk, req: AskRequest, who: ApiKey, role: str, key: str | None) -> AskResult:
+    def turn(desk: Desk, req: AskRequest, who: ApiKey, role: str, key: str | None, locked: bool = False) -> AskResult:
         thread = req.thread_id
-        lock = state.locks("t:" + thread) if thread else None
+        lock = state.locks("t:" + thread) if thread and not locked else None
         if lock:
             lock.acquire()
         try:
@@ -545,7 +588,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         _check_day(["body", "as_of"], req.as_of)
         if req.thread_id:
             check_thread(desk, req.thread_id, who, must_exist=False)
-        return await in_pool(turn, desk, req, who, role, idempotency_key)
+        return await run_turn(desk, req, who, role, idempotency_key)
 
     # ---------------------------------------------------------- threads
     @app.get("/v1/threads", response_model=list[ThreadSummary], tags=["threads"],
@@ -605,7 +648,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         req = AskRequest(message=body.message, role=role, thread_id=thread_id, as_of=body.as_of)
         accept = request.headers.get("accept", "")
         if "application/json" in accept and "text/event-stream" not in accept:
-            return await in_pool(turn, desk, req, who, role, idempotency_key)
+            return await run_turn(desk, req, who, role, idempotency_key)
         events = desk.stream(req.message, role=role, thread_id=thread_id, as_of=req.as_of, caller=who.name,
                              idempotency_key=idem(who, idempotency_key))  # validates before the first event
         return EventSourceResponse(_sse(events, state.locks("t:" + thread_id), pool()), ping=15,
@@ -714,5 +757,6 @@ def worker_app() -> FastAPI:
         return Desk.open(kb=kb)
 
     keys = {k["key"]: ApiKey(name=k["name"], role=k["role"]) for k in config["keys"]}  # digests only
+    from console.workers import wait_for_peers
     return create_app(None, keys, open_desk=open_desk, turn_workers=config.get("turn_workers"),
-                      open_before_serving=True)
+                      open_before_serving=True, before_serving=wait_for_peers)

@@ -209,6 +209,31 @@ def test_thread_list_shows_own_threads_newest_first_and_supervisors_all(client):
     assert client.get("/v1/threads").status_code == 401
 
 
+def test_inline_turns_wait_for_a_busy_thread_without_blocking_the_service(desk):
+    # the default with the rules planner: turns run on the event loop; a thread whose lock is held
+    # elsewhere (another request, another worker process) waits in a turn thread instead
+    app = create_app(desk, KEYS)
+    with TestClient(app) as c:
+        first = c.post("/v1/ask", json={"message": "C1001的额度", "as_of": D}, headers=OP).json()
+        lock = app.state.riskdesk.locks("t:" + first["thread_id"])
+        lock.acquire()
+        try:
+            with ThreadPoolExecutor(1) as pool:
+                pending = pool.submit(c.post, "/v1/ask", json={"message": "C1001的额度", "as_of": D,
+                                                               "thread_id": first["thread_id"]}, headers=OP)
+                time.sleep(0.3)
+                assert not pending.done()                              # waits for the thread's lock
+                assert c.get("/healthz").status_code == 200            # while the service answers others
+                assert c.post("/v1/ask", json={"message": "C1002的额度", "as_of": D}, headers=OP).status_code == 200
+                lock.release()
+                lock = None
+                assert pending.result(10).status_code == 200
+        finally:
+            if lock is not None:
+                lock.release()
+    assert len(desk.history(first["thread_id"])) == 4
+
+
 # ------------------------------------------------------------------ 422: bad input says what is wrong
 
 @pytest.mark.parametrize("body, field, words", [
@@ -473,3 +498,9 @@ def test_a_turn_that_fails_mid_stream_ends_with_an_error_event(client, desk, mon
 def test_a_far_future_date_in_the_message_is_not_a_500(client):
     r = client.post("/v1/ask", json={"message": "C1009 temp quota 3000 for a laptop for work as of 9999-12-31"}, headers=OP)
     assert r.status_code == 200, r.text
+
+
+def test_a_wrong_method_names_every_method_of_the_path(client):
+    r = client.delete("/v1/threads", headers=OP)
+    assert r.status_code == 405 and r.headers["allow"] == "GET, POST"
+    assert client.put("/v1/ask", headers=OP).headers["allow"] == "POST"
