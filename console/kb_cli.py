@@ -109,7 +109,7 @@ def bench(queries: Optional[Path] = typer.Option(None, "--queries", help="Labell
     table = Table(title=f"retrieval on {n} labelled queries ({qpath.name})")
     for col in ("mode", "recall@1", "recall@3", "MRR"):
         table.add_column(col, justify="right" if col != "mode" else "left")
-    names = {"lexical": "BM25", "dense": "dense (USE-m3)", "hybrid": "hybrid (RRF)"}
+    names = {"lexical": "BM25", "dense": "dense (USE-m3)", "hybrid": "hybrid (z-score fusion)"}
     for r in result["results"]:
         table.add_row(names[r["mode"]], f"{r['recall@1']:.3f}", f"{r['recall@3']:.3f}", f"{r['mrr']:.3f}")
     out.print(table)

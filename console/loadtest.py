@@ -1,15 +1,19 @@
 """Load benchmark for the HTTP service (a command, not a test).
 
-    .venv/bin/python -m console.loadtest --clients 32 --seconds 20
+    .venv/bin/python -m console.loadtest --clients 32 --seconds 20 --workers 2             # closed loop
+    .venv/bin/python -m console.loadtest --clients 32 --seconds 20 --workers 2 --rate 200  # open loop
 
-Starts `riskdesk serve` in its own process on a free loopback port, in a throwaway RISKDESK_HOME (the
+Starts `riskdesk serve --workers N` on a free loopback port, in a throwaway RISKDESK_HOME (the
 sample ledger, the shipped corpus, the rules planner: no LLM), and drives POST /v1/ask with N
-concurrent keep-alive clients for a bounded time. The mix: limit lookups, temporary-quota requests
-(every eligible customer asked many times, concurrently, with repeated and fresh Idempotency-Keys),
-repair checks and policy questions. Reports throughput, p50/p95/p99 latency (overall and per kind),
-errors, and grants written vs expected read back from the ledger: each auto-approvable customer must
-end with exactly one grant (0 double grants). `--url URL --key KEY` drives a running service instead
-(no grant check).
+concurrent keep-alive clients for a bounded time. Closed loop: each client sends its next turn as
+soon as the last is answered (this measures capacity; latency is then mostly queueing, clients /
+throughput). Open loop (`--rate R`): R turns/s offered in all, each turn's latency counted from its
+scheduled send time. The mix: limit lookups, temporary-quota requests (every eligible customer asked
+many times, concurrently, with repeated and fresh Idempotency-Keys), repair checks and policy
+questions. Reports throughput, p50/p95/p99 latency (overall and per kind), the load generator's own
+CPU per turn, errors, and grants written vs expected read back from the ledger: each auto-approvable
+customer must end with exactly one grant (0 double grants). `--url URL --key KEY` drives a running
+service instead (no grant check).
 """
 from __future__ import annotations
 
@@ -229,13 +233,18 @@ def main(argv: list[str] | None = None) -> int:
                                  *(["--turn-workers", str(args.turn_workers)] if args.turn_workers else [])],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         url = f"http://127.0.0.1:{port}"
-        for _ in range(600):
+        ready: set[int] = set()  # worker process ids seen ready (each probe is a new connection)
+        for _ in range(1200):
             if proc.poll() is not None:
                 sys.stderr.write(proc.stderr.read().decode(errors="replace"))
                 return 2
             try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
+                r = httpx.get(url + "/readyz", timeout=1)
+                if r.status_code == 200:
+                    ready.add(r.json()["worker"])
+                    if len(ready) >= args.workers:  # every worker listens: the clients' connections spread
+                        break
+                    continue
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)

@@ -232,6 +232,7 @@ class ThreadView(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "starting", "unavailable"]
     detail: str = ""
+    worker: int | None = Field(default=None, description="The answering process's id (one of `--workers N`).")
 
 
 class WhoAmI(BaseModel):
@@ -571,7 +572,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         except Exception as e:  # noqa: BLE001
             return JSONResponse(Health(status="unavailable", detail=f"ledger: {type(e).__name__}").model_dump(),
                                 status_code=503)
-        return Health(status="ok")
+        return Health(status="ok", worker=os.getpid())
 
     @app.get("/v1/me", response_model=WhoAmI, tags=["auth"], responses={401: ERRORS[401]})
     def me(who: Viewer) -> WhoAmI:
