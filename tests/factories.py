@@ -25,3 +25,11 @@ def ledger_with(*customers: dict[str, Any], url: str = "sqlite://") -> Ledger:
     led = Ledger.open(url)
     led.load(parse_ledger(json.dumps({"customers": list(customers)}, ensure_ascii=False)))
     return led
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (for a test server)."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

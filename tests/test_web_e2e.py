@@ -2,12 +2,12 @@
 selenium; nothing is downloaded): sign in, ask, see the answer with its citations, approve as a supervisor."""
 import os
 import shutil
-import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from factories import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -24,11 +24,6 @@ pytestmark = pytest.mark.skipif(
 D = "2026-11-23"
 KEYS = {"e2e-op": ("olivia", "operator"), "e2e-sup": ("sam", "supervisor")}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from factories import free_port
 
 from knowledge.bench import load_queries
 from knowledge.replica import Replica, ReplicaError, publish
@@ -121,16 +121,11 @@ def test_one_process_two_threads_wait_for_each_other(tmp_path):
 
 # ------------------------------------------------------------------ riskdesk serve --workers 2
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     home = tmp_path_factory.mktemp("workers-home")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RISKDESK_")}
     env |= {"RISKDESK_HOME": str(home), "RISKDESK_API_KEYS": "k-op:alice:operator,k-sup:bob:supervisor"}
     proc = subprocess.Popen([sys.executable, "-m", "console", "serve", "--port", str(port), "--workers", "2",
