@@ -204,3 +204,49 @@ def test_workers_refuse_a_per_process_ledger(tmp_path):
     r = CliRunner().invoke(app, ["serve", "--workers", "2", "--ledger", str(SAMPLE_LEDGER)])
     assert r.exit_code != 0 and "--workers needs a ledger every worker shares" in r.output
     assert not list(Path(os.environ["RISKDESK_HOME"]).glob("kb-replica.npz"))  # refused before anything was opened
+
+
+def test_a_worker_that_dies_is_replaced_and_the_service_goes_on(served):
+    url, _, proc = served
+
+    def workers() -> list[int]:
+        return [p for p in _children(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+    victim = workers()[0]
+    os.kill(victim, 9)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (victim in workers() or len(workers()) < 2):
+        time.sleep(0.2)
+    assert victim not in workers() and len(workers()) == 2
+    seen: set[int] = set()
+    while time.monotonic() < deadline and len(seen) < 2:  # both answer again, the new one included
+        r = httpx.get(url + "/readyz", timeout=5)
+        if r.status_code == 200:
+            seen.add(r.json()["worker"])
+    assert len(seen) == 2 and victim not in seen
+
+
+def test_stopping_the_service_stops_every_worker(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RISKDESK_")}
+    env |= {"RISKDESK_HOME": str(tmp_path), "RISKDESK_API_KEYS": "k-op:alice:operator"}
+    proc = subprocess.Popen([sys.executable, "-m", "console", "serve", "--port", str(port), "--workers", "2",
+                             "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        children = _children(proc.pid)
+        assert children
+        proc.terminate()
+        assert proc.wait(30) == 0
+        assert all(not Path(f"/proc/{c}").exists() or "zombie" in Path(f"/proc/{c}/status").read_text().lower()
+                   for c in children)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
