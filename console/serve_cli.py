@@ -1,10 +1,10 @@
 """`riskdesk serve`: the HTTP service and the operator web console on one port.
 
 One process by default: it owns the ledger, the Chroma client, the threads and the audit log. With
-`--workers N` the parent process opens the stores, stays the owner of the Chroma client and publishes a
-read-only knowledge-base replica; N worker processes (uvicorn's) serve requests over the shared ledger,
-audit and thread stores (SQLite files under $RISKDESK_HOME, or servers by URL), with per-thread and
-per-approval locks held across processes and the ledger's own transactions deciding every grant once.
+`--workers N` it stays the owner of the Chroma client, publishes a read-only knowledge-base replica and
+hands one-shot turns to N turn processes (console/turn_processes.py) over the shared ledger, audit and
+thread stores (SQLite files under $RISKDESK_HOME, or servers by URL); per-thread locks are held across
+processes and the ledger's own transactions decide every grant once.
 
 Keys: RISKDESK_API_KEYS="key1:alice:operator,key2:bob:supervisor" and/or RISKDESK_API_KEYS_FILE=keys.toml
 (or --keys-file). With no keys configured, a loopback bind makes three throwaway dev keys (viewer,
@@ -50,8 +50,8 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
                                                      help="Threads running turns; 0 runs them on the event loop "
                                                           "(default 0 with the rules planner, 8 with an LLM)."),
           workers: int = typer.Option(1, "--workers", min=1, max=64,
-                                      help="Worker processes (a turn with the rules planner is CPU-bound Python: "
-                                           "one per core). More than one needs a shared ledger (not --ledger FILE)."),
+                                      help="Processes running turns (a turn with the rules planner is CPU-bound "
+                                           "Python: one per core). More than one needs a shared ledger (not --ledger FILE)."),
           log_level: str = typer.Option("info", "--log-level")) -> None:
     """The HTTP API (/v1, /openapi.json, /docs) and the web console (/) on one port."""
     from console.service import (
@@ -90,10 +90,10 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
 
 def _serve_workers(host: str, port: int, ledger: Optional[Path], keys: dict, workers: int,
                    turn_workers: Optional[int], log_level: str) -> None:
-    import json
+    import uvicorn
 
     from console.operator import open_desk
-    from console.service import HASHED, WORKER_ENV, hashed
+    from console.service import create_app, settle
     from knowledge import default_kb
     from knowledge.replica import publish
     from tools.home import riskdesk_home
@@ -104,15 +104,12 @@ def _serve_workers(host: str, port: int, ledger: Optional[Path], keys: dict, wor
     if default_url() in ("sqlite://", "sqlite:///:memory:"):
         fail("--workers needs a ledger every worker shares; RISKDESK_LEDGER_URL is an in-memory database")
     err.print("opening the desk (ledger, knowledge base)…")
-    open_desk(None).close()  # creates and seeds the shared stores once, before any worker starts
+    desk = open_desk(None)  # creates and seeds the shared stores before any turn process starts
     replica = publish(default_kb(), riskdesk_home(create=True) / "kb-replica.npz")
-    # the workers get the keys as digests: no key itself is written to their environment
-    worker_keys = [{"key": k if k.startswith(HASHED) else hashed(k), "name": v.name, "role": v.role} for k, v in keys.items()]
-    os.environ[WORKER_ENV] = json.dumps({"kb_replica": str(replica), "turn_workers": turn_workers, "keys": worker_keys})
-    from console import workers as worker_processes
-    status = worker_processes.run(host, port, workers, log_level, on_port=lambda p: err.print(
-        f"riskdesk on http://{host}:{p}/  ({workers} worker processes; API /v1, docs /docs, {len(keys)} key(s))"))
-    raise typer.Exit(status)
+    settle(desk)
+    err.print(f"riskdesk on http://{host}:{port}/  ({workers} turn processes; API /v1, docs /docs, {len(keys)} key(s))")
+    uvicorn.run(create_app(desk, keys, turn_workers=turn_workers, turn_processes=workers, kb_replica=replica),
+                host=host, port=port, log_level=log_level, workers=1, timeout_graceful_shutdown=5)
 
 
 keys_app = typer.Typer(help="API keys for `riskdesk serve`.", no_args_is_help=True)

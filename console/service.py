@@ -34,7 +34,7 @@ from typing import Annotated, Any, Iterator, Literal, Mapping
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, ValidationError
@@ -45,6 +45,7 @@ from starlette.exceptions import HTTPException
 from agents.audit import AuditRecord
 from agents.contract import ROLE_RANK, ApprovalDecision, AskRequest, AskResult, Role
 from agents.desk import Desk, PermissionDenied
+from console.turn_processes import TurnProcesses, TurnProcessError
 from tools import ApprovalError, ToolInputError, list_approvals
 from tools.home import riskdesk_home
 from tools.privacy import MaskingFilter
@@ -232,7 +233,6 @@ class ThreadView(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "starting", "unavailable"]
     detail: str = ""
-    worker: int | None = Field(default=None, description="The answering process's id (one of `--workers N`).")
 
 
 class WhoAmI(BaseModel):
@@ -294,12 +294,40 @@ class _State:
         self.keys = {_stored_digest(k): v for k, v in keys.items()}
         self.error: str | None = None
         self.locks = _Stripes()
+        self.turns: TurnProcesses | None = None
         if desk is not None:
             self.attach(desk)
 
     def attach(self, desk: Desk) -> None:
         _masking.names = tuple(desk.ledger.names())
         self.desk = desk
+
+
+def locked_turn(desk: Desk, locks: _Stripes, message: str, role: str, thread_id: str | None, as_of: str | None,
+                caller: str, idempotency_key: str | None, locked: bool = False) -> AskResult:
+    """One turn, holding its conversation's lock (unless the caller holds it already). The Desk claims a
+    new thread for the caller with the turn's audit record."""
+    lock = locks("t:" + thread_id) if thread_id and not locked else None
+    if lock:
+        lock.acquire()
+    try:
+        return desk.ask(message, role=role, thread_id=thread_id, as_of=as_of, caller=caller,
+                        idempotency_key=idempotency_key)
+    finally:
+        if lock:
+            lock.release()
+
+
+def error_reply(e: Exception) -> tuple[int, dict[str, Any]]:
+    """The status and ErrorBody the service answers for an exception a turn raised."""
+    if isinstance(e, ValidationError):
+        errors = _errors(e)
+        return 422, ErrorBody(detail=_say(errors), errors=errors).model_dump()
+    if isinstance(e, ToolInputError):
+        return 422, ErrorBody(detail=str(e)).model_dump()
+    if isinstance(e, PermissionDenied):
+        return 403, ErrorBody(detail=str(e)).model_dump()
+    return 500, ErrorBody(detail=f"internal error ({type(e).__name__}); see the service log").model_dump()
 
 
 def settle(desk: Desk) -> None:
@@ -376,7 +404,7 @@ _bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer
 
 def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, *,
                open_desk: Any = None, web: bool = True, turn_workers: int | None = None,
-               open_before_serving: bool = False, before_serving: Any = None) -> FastAPI:
+               turn_processes: int = 0, kb_replica: str | Path | None = None) -> FastAPI:
     """The ASGI app. `desk`: the one Desk this process serves (opened in the background at startup
     with `open_desk()` or `Desk.open()` when omitted; /readyz says 503 until then). `keys`: API key ->
     ApiKey | {"name", "role"} | (name, role); `None` reads RISKDESK_API_KEYS / RISKDESK_API_KEYS_FILE.
@@ -385,9 +413,8 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
     turn is a few ms of CPU-bound Python under one GIL, and handing it to a thread costs more than it
     saves (GIL handoffs between the loop and the thread): the default is then 0, and `--workers` adds
     cores. With an LLM a turn mostly waits on the model, so the default is then 8 threads. Streamed turns
-    (SSE) and approval decisions always run in a thread. `open_before_serving`: open the desk during
-    startup instead of in the background (a worker process then takes no request before it is ready), then
-    call `before_serving()` (in a thread) before taking requests."""
+    (SSE) and approval decisions always run in a thread. `turn_processes` > 0: one-shot turns run in that
+    many processes instead (see console/turn_processes.py), each searching the replica at `kb_replica`."""
     state = _State(desk, _normalise_keys(keys_from_env() if keys is None else keys))
     pools: list[ThreadPoolExecutor] = []  # made on first use, shut down (after its turns finish) with the lifespan
     pool_lock = threading.Lock()
@@ -408,8 +435,15 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         return state.desk is not None and not state.desk.llm_model
 
     async def run_turn(desk: Desk, req: AskRequest, who: ApiKey, role: str, key: str | None) -> AskResult:
-        """A turn on the event loop when it is inline and its thread is free, else in a turn thread
-        (which waits for the thread's lock without blocking the loop)."""
+        """A turn in the next idle turn process (--workers); else on the event loop when it is inline and
+        its thread is free; else in a turn thread (which waits for the thread's lock, not the loop)."""
+        if state.turns is not None:
+            status, payload = await state.turns.ask({
+                "message": req.message, "role": role, "thread_id": req.thread_id, "as_of": req.as_of,
+                "caller": who.name, "idempotency_key": idem(who, key)})
+            if status == 200:
+                return Response(payload, media_type="application/json")  # the AskResult's own JSON
+            return JSONResponse(payload, status_code=status)
         if inline():
             lock = state.locks("t:" + req.thread_id) if req.thread_id else None
             if lock is None or lock.acquire(blocking=False):
@@ -422,12 +456,11 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
-        if state.desk is None and open_before_serving:
-            state.attach(await asyncio.to_thread(open_desk or Desk.open))
-            await asyncio.to_thread(settle, state.desk)
-            if before_serving is not None:
-                await asyncio.to_thread(before_serving)
-        elif state.desk is None:
+        if turn_processes:
+            turns = TurnProcesses(turn_processes, kb_replica)
+            await turns.start()  # the service answers once every turn process is ready
+            state.turns = turns
+        if state.desk is None:
             def load() -> None:
                 try:
                     state.attach((open_desk or Desk.open)())
@@ -436,6 +469,8 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
                     state.error = f"{type(e).__name__}: {e}"
             threading.Thread(target=load, name="riskdesk-open", daemon=True).start()
         yield
+        if state.turns is not None:
+            await state.turns.close()
         with pool_lock:
             done = pools[:]
             pools.clear()
@@ -481,6 +516,10 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
                        and route.path_regex.match(r.url.path) for m in route.methods}
             headers = {**(headers or {}), "Allow": ", ".join(sorted(allowed))}
         return _err(e.status_code, str(e.detail), headers=headers)
+
+    @app.exception_handler(TurnProcessError)
+    async def _on_turn_process(_r: Request, e: TurnProcessError) -> JSONResponse:
+        return _err(503, str(e), headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _on_crash(_r: Request, e: Exception) -> JSONResponse:
@@ -542,17 +581,8 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
             raise HTTPException(404, f"no thread with id {thread_id!r}")
 
     def turn(desk: Desk, req: AskRequest, who: ApiKey, role: str, key: str | None, locked: bool = False) -> AskResult:
-        thread = req.thread_id
-        lock = state.locks("t:" + thread) if thread and not locked else None
-        if lock:
-            lock.acquire()
-        try:
-            result = desk.ask(req.message, role=role, thread_id=thread, as_of=req.as_of, caller=who.name,
-                              idempotency_key=idem(who, key))
-        finally:
-            if lock:
-                lock.release()
-        return result  # the Desk claimed a new thread for this caller with the turn's audit record
+        return locked_turn(desk, state.locks, req.message, role, req.thread_id, req.as_of, who.name, idem(who, key),
+                           locked=locked)
 
     # ---------------------------------------------------------- probes
     @app.get("/healthz", response_model=Health, tags=["probes"])
@@ -572,7 +602,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         except Exception as e:  # noqa: BLE001
             return JSONResponse(Health(status="unavailable", detail=f"ledger: {type(e).__name__}").model_dump(),
                                 status_code=503)
-        return Health(status="ok", worker=os.getpid())
+        return Health(status="ok")
 
     @app.get("/v1/me", response_model=WhoAmI, tags=["auth"], responses={401: ERRORS[401]})
     def me(who: Viewer) -> WhoAmI:
@@ -739,25 +769,3 @@ async def _sse(events: Iterator[dict[str, Any]], lock: "_FileLock", pool: Thread
         else:
             payload = to_jsonable_python({k: v for k, v in data.items() if k != "history"}, fallback=str)
         yield {"event": name, "data": json.dumps(payload, ensure_ascii=False)}
-
-
-# ------------------------------------------------------------------ worker processes
-
-WORKER_ENV = "RISKDESK_SERVE_WORKER"  # JSON from `riskdesk serve --workers N` to each of its worker processes
-
-
-def worker_app() -> FastAPI:
-    """The app of one worker process of `riskdesk serve --workers N` (uvicorn imports it by name).
-    The parent has already opened the shared stores (ledger, audit, threads: SQLite files or servers)
-    and published a knowledge-base replica; the worker opens its Desk on those before taking requests."""
-    config = json.loads(os.environ[WORKER_ENV])
-
-    def open_desk() -> Desk:
-        from knowledge.replica import Replica
-        kb = Replica.open(config["kb_replica"])
-        return Desk.open(kb=kb)
-
-    keys = {k["key"]: ApiKey(name=k["name"], role=k["role"]) for k in config["keys"]}  # digests only
-    from console.workers import wait_for_peers
-    return create_app(None, keys, open_desk=open_desk, turn_workers=config.get("turn_workers"),
-                      open_before_serving=True, before_serving=wait_for_peers)

@@ -1,7 +1,6 @@
 """The HTTP service through the ASGI test client: every endpoint, auth and roles, error codes,
 SSE progress, the approvals flow, and idempotency under concurrent requests."""
 import json
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -62,9 +61,8 @@ def sse(text):
 # ------------------------------------------------------------------ probes, console, openapi
 
 def test_probes_and_console(client):
-    assert client.get("/healthz").json() == {"status": "ok", "detail": "", "worker": None}
-    ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json()["worker"] == os.getpid()  # which process answered
+    assert client.get("/healthz").json() == {"status": "ok", "detail": ""}
+    assert client.get("/readyz").status_code == 200
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
 
