@@ -597,6 +597,9 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         if state.desk is None:
             return JSONResponse(Health(status="unavailable" if state.error else "starting",
                                        detail=state.error or "loading the knowledge base").model_dump(), status_code=503)
+        if state.turns is not None and not state.turns.alive():
+            return JSONResponse(Health(status="unavailable", detail="no turn process is running").model_dump(),
+                                status_code=503)
         try:
             state.desk.ledger.customer_ids()
         except Exception as e:  # noqa: BLE001

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("riskdesk.turns")
+STARTUP_TIMEOUT = 300  # seconds for a turn process to open its desk
 
 
 class TurnProcessError(RuntimeError):
@@ -82,6 +83,10 @@ class TurnProcesses:
     def pids(self) -> list[int]:
         return sorted(p.pid for p in self._all.values())
 
+    def alive(self) -> int:
+        """How many turn processes are running."""
+        return sum(p.process.exitcode is None for p in self._all.values())
+
     async def start(self) -> None:
         started = await asyncio.gather(*(self._spawn(slot) for slot in range(self.n)))
         for p in started:
@@ -103,8 +108,13 @@ class TurnProcesses:
         proc = self._ctx.Process(target=_child, args=(child, self.kb_replica), name=f"riskdesk-turns-{slot}", daemon=True)
         proc.start()
         child.close()
+        def first_word() -> tuple:
+            if not parent.poll(STARTUP_TIMEOUT):
+                proc.kill()
+                return ("failed", f"not ready after {STARTUP_TIMEOUT} s")
+            return parent.recv()
         try:
-            msg = await asyncio.to_thread(parent.recv)
+            msg = await asyncio.to_thread(first_word)
         except (EOFError, OSError):
             msg = ("failed", f"exit code {proc.exitcode}")
         if msg[0] != "ready":
@@ -118,6 +128,8 @@ class TurnProcesses:
         """(200, AskResult JSON) or (status, ErrorBody dict). The exchange runs to its end even when the
         caller goes away, so a process never holds a stale answer for the next turn."""
         while True:
+            if not self.alive() and self._idle.empty():
+                raise TurnProcessError("no turn process is running (one is being restarted); retry shortly")
             p = await self._idle.get()
             if p.process.exitcode is None:
                 break
