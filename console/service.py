@@ -330,6 +330,11 @@ def error_reply(e: Exception) -> tuple[int, dict[str, Any]]:
     return 500, ErrorBody(detail=f"internal error ({type(e).__name__}); see the service log").model_dump()
 
 
+def _error_response(e: Exception) -> JSONResponse:
+    status, body = error_reply(e)
+    return JSONResponse(body, status_code=status)
+
+
 def settle(desk: Desk) -> None:
     """Before a serving process takes requests: warm the desk, then freeze what is loaded (about 200,000
     long-lived objects: dictionaries, models, the graph) out of the garbage collector's reach. A full
@@ -490,12 +495,11 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
 
     @app.exception_handler(ValidationError)
     async def _on_invalid(_r: Request, e: ValidationError) -> JSONResponse:
-        errors = _errors(e)
-        return _err(422, _say(errors), errors)
+        return _error_response(e)
 
     @app.exception_handler(PermissionDenied)
     async def _on_denied(_r: Request, e: PermissionDenied) -> JSONResponse:
-        return _err(403, str(e))
+        return _error_response(e)
 
     @app.exception_handler(ApprovalError)
     async def _on_approval(_r: Request, e: ApprovalError) -> JSONResponse:
@@ -503,7 +507,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
 
     @app.exception_handler(ToolInputError)
     async def _on_tool_input(_r: Request, e: ToolInputError) -> JSONResponse:
-        return _err(422, str(e))
+        return _error_response(e)
 
     @app.exception_handler(HTTPException)
     async def _on_http(r: Request, e: HTTPException) -> JSONResponse:
@@ -567,12 +571,9 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         return None if key is None else f"{who.name}:{key}"  # scoped per caller: two callers never share a key
 
     # ---------------------------------------------------------- threads: ownership
-    def thread_row(desk: Desk, thread_id: str) -> Any:
-        return desk.audit.thread(thread_id)
-
     def check_thread(desk: Desk, thread_id: str, who: ApiKey, must_exist: bool) -> None:
         """Operators and viewers see their own threads; supervisors see all. Others' threads are 404."""
-        row = thread_row(desk, thread_id)
+        row = desk.audit.thread(thread_id)
         if row is None:
             if must_exist and not desk.history(thread_id):
                 raise HTTPException(404, f"no thread with id {thread_id!r}")
@@ -649,7 +650,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         import uuid
         thread_id = f"t-{uuid.uuid4().hex[:12]}"
         desk.audit.claim_thread(thread_id, who.name)
-        row = thread_row(desk, thread_id)
+        row = desk.audit.thread(thread_id)
         return ThreadView(thread_id=thread_id, owner=row.owner, created_at=row.created_at)
 
     @app.get("/v1/threads/{thread_id}", response_model=ThreadView, tags=["threads"],
@@ -657,7 +658,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
     def get_thread(thread_id: ThreadId, who: Viewer, desk: DeskDep) -> ThreadView:
         """The thread's messages and the audit trace ids of its turns."""
         check_thread(desk, thread_id, who, must_exist=True)
-        row = thread_row(desk, thread_id)
+        row = desk.audit.thread(thread_id)
         turns = [TurnRef(trace_id=r.trace_id, created_at=r.created_at, caller=r.caller, role=r.role)
                  for r in desk.audit.for_thread(thread_id)]
         return ThreadView(thread_id=thread_id, owner=row.owner if row else None, created_at=row.created_at if row else None,
@@ -762,9 +763,8 @@ async def _sse(events: Iterator[dict[str, Any]], lock: "_FileLock", pool: Thread
         if kind == "end":
             return
         if kind == "error":
-            status = 422 if isinstance(item, (ValidationError, ToolInputError)) else 403 if isinstance(item, PermissionDenied) else 500
-            detail = str(item) if status != 500 else f"internal error ({type(item).__name__}); see the service log"
-            yield {"event": "error", "data": json.dumps({"status": status, **ErrorBody(detail=detail).model_dump()})}
+            status, body = error_reply(item)
+            yield {"event": "error", "data": json.dumps({"status": status, **body}, ensure_ascii=False)}
             continue
         name, data = item["event"], item["data"]
         if name == "result":
