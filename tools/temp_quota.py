@@ -27,6 +27,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from tools.ledger import CustomerRecord, Ledger, RiskTier, approvals_t, requests_t, temp_quotas_t
 from tools.limit_lookup import active_temp_quota
@@ -190,6 +191,9 @@ def temp_quota(ledger: Ledger, customer_id: str, amount: Decimal | int | str, pu
     a = validate_input(TempQuotaInput, "temporary-quota request", customer_id=customer_id, amount=amount,
                        purpose=purpose, as_of=as_of, idempotency_key=idempotency_key)
     with ledger.write() as conn:
+        # the customer's lock first (servers; SQLite holds the whole store): a retry racing the first try
+        # waits here, then finds its stored result below instead of deciding again
+        ledger.lock_customer(conn, a.customer_id)
         if a.idempotency_key:
             row = conn.execute(select(requests_t).where(requests_t.c.idempotency_key == a.idempotency_key)).first()
             if row is not None:
@@ -197,7 +201,6 @@ def temp_quota(ledger: Ledger, customer_id: str, amount: Decimal | int | str, pu
                     raise ToolInputError(
                         f"idempotency key {a.idempotency_key!r} was already used for a different request")
                 return TempQuotaResult.model_validate_json(row.result).model_copy(update={"replayed": True})
-        ledger.lock_customer(conn, a.customer_id)
         customer = ledger.customer(a.customer_id, conn)
         if customer is None:
             return TempQuotaResult(outcome="not_found", customer_id=a.customer_id, as_of=a.as_of,
@@ -216,8 +219,12 @@ def temp_quota(ledger: Ledger, customer_id: str, amount: Decimal | int | str, pu
                 requested_on=a.as_of, reasons=json.dumps(result.reasons), status="pending"))
             result.approval_id = approval_id
         if a.idempotency_key:
-            conn.execute(requests_t.insert().values(
-                idempotency_key=a.idempotency_key, fingerprint=_fingerprint(a), result=result.model_dump_json()))
+            try:
+                conn.execute(requests_t.insert().values(
+                    idempotency_key=a.idempotency_key, fingerprint=_fingerprint(a), result=result.model_dump_json()))
+            except IntegrityError:  # the same key, for another customer, in a concurrent transaction
+                raise ToolInputError(f"idempotency key {a.idempotency_key!r} was already used for a different "
+                                     "request") from None  # the whole transaction rolls back: nothing is written
         return result
 
 
@@ -245,7 +252,10 @@ def list_approvals(ledger: Ledger, status: str | None = "pending") -> list[Appro
 
 
 def _load_for_decision(conn: Connection, approval_id: str):  # noqa: ANN202
-    row = conn.execute(select(approvals_t).where(approvals_t.c.approval_id == approval_id)).first()
+    """The approval row, locked for this transaction on servers (SELECT ... FOR UPDATE): a second decision
+    on the same approval waits, then reads the first one's outcome. (SQLite's BEGIN IMMEDIATE already
+    holds the whole store.)"""
+    row = conn.execute(select(approvals_t).where(approvals_t.c.approval_id == approval_id).with_for_update()).first()
     if row is None:
         raise ApprovalError(f"no approval with id {approval_id!r}")
     return row
