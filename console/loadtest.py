@@ -47,6 +47,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_service(home: Path, keys: dict[str, tuple[str, str]], workers: int = 1, extra: list[str] | None = None,
+                  timeout: float = 120) -> tuple[subprocess.Popen, str]:
+    """`riskdesk serve` in its own process on a free loopback port, with RISKDESK_HOME=home and these keys
+    (key -> (name, role)); returns once /readyz says 200. Raises RuntimeError (with the service's
+    stderr) if it exits or is not ready in time."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RISKDESK_")}
+    env |= {"RISKDESK_HOME": str(home), "RISKDESK_API_KEYS": ",".join(f"{k}:{n}:{r}" for k, (n, r) in keys.items())}
+    proc = subprocess.Popen([sys.executable, "-m", "console", "serve", "--port", str(port), "--log-level", "warning",
+                             "--workers", str(workers), *(extra or [])],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the service exited: " + proc.stderr.read().decode(errors="replace"))
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"the service did not become ready in {timeout:g} s")
+
+
 def _mix(customers: list[str]) -> list[tuple[str, str, str | None]]:
     """(kind, message, idempotency-key or None) templates; quota keys repeat so retries race."""
     out: list[tuple[str, str, str | None]] = []
@@ -225,27 +251,12 @@ def main(argv: list[str] | None = None) -> int:
         url, key = args.url, args.key or os.environ.get("RISKDESK_API_KEY", "")
     else:
         home = Path(tempfile.mkdtemp(prefix="riskdesk-load-"))
-        port, key = _free_port(), "load-operator-key"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RISKDESK_")}
-        env |= {"RISKDESK_HOME": str(home), "RISKDESK_API_KEYS": f"{key}:loadtest:operator"}
-        proc = subprocess.Popen([sys.executable, "-m", "console", "serve", "--port", str(port), "--log-level", "warning",
-                                 "--workers", str(args.workers),
-                                 *(["--turn-workers", str(args.turn_workers)] if args.turn_workers else [])],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(1200):
-            if proc.poll() is not None:
-                sys.stderr.write(proc.stderr.read().decode(errors="replace"))
-                return 2
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            proc.terminate()
-            print("the service did not become ready", file=sys.stderr)
+        key = "load-operator-key"
+        try:
+            proc, url = start_service(home, {key: ("loadtest", "operator")}, workers=args.workers,
+                                      extra=["--turn-workers", str(args.turn_workers)] if args.turn_workers else [])
+        except RuntimeError as e:
+            print(e, file=sys.stderr)
             return 2
     try:
         res = asyncio.run(_drive(url, key, args.clients, args.seconds, work, args.warmup, args.rate))

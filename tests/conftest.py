@@ -3,10 +3,19 @@ any other connection into a test failure."""
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import ipaddress
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
 
 import pytest
+
+from factories import free_port
 
 from tools.ledger import SAMPLE_LEDGER, Ledger
 
@@ -71,3 +80,66 @@ def ledger() -> Ledger:
 @pytest.fixture
 def today() -> dt.date:
     return dt.date(2026, 11, 23)
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+def _binaries() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else (Path(shutil.which("initdb")).parent if shutil.which("initdb") else None)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """(SQLAlchemy URL prefix, admin connection URL) of a PostgreSQL server: RISKDESK_TEST_PG_URL, else a
+    throwaway cluster on loopback from the machine's PostgreSQL binaries (Debian's `postgresql`; `.ci/run`
+    installs it), started on first use. Skips the test, saying why, when there is neither."""
+    if url := os.environ.get("RISKDESK_TEST_PG_URL"):
+        yield url.rsplit("/", 1)[0], url
+        return
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[test]')")
+    bin_dir = _binaries()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL server binaries (Debian: apt-get install postgresql) and no RISKDESK_TEST_PG_URL")
+    data = Path(tempfile.mkdtemp(prefix="riskdesk-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root: the cluster belongs to the postgres user
+        if shutil.which("runuser") is None or subprocess.run(["id", "postgres"], capture_output=True).returncode:
+            pytest.skip("running as root without a postgres user to own a throwaway cluster")
+        shutil.chown(data, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "riskdesk",
+                    "-E", "UTF8", "--no-locale"], check=True, capture_output=True)
+    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-l", str(data / "log"), "-w", "-o",
+                    f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    try:
+        prefix = f"postgresql+psycopg://riskdesk@127.0.0.1:{port}"
+        yield prefix, f"{prefix}/postgres"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def pg(pg_server) -> str:
+    """A fresh, empty PostgreSQL database for one test (its SQLAlchemy URL)."""
+    from sqlalchemy import create_engine, text
+    prefix, admin = pg_server
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return f"{prefix}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """An empty ledger store that several connections share: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    return request.getfixturevalue("pg")
+

@@ -202,8 +202,8 @@ def _hammer(fn, n):
     return results
 
 
-def test_concurrent_requests_for_one_customer_grant_once(tmp_path):
-    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+def test_concurrent_requests_for_one_customer_grant_once(store_url):
+    url = store_url
     ledger_with(customer(), url=url)
     results = _hammer(lambda i: ask(Ledger.open(url), 1000, key=f"k{i}"), 8)
     assert sorted(r.outcome for r in results).count("approved") == 1
@@ -211,12 +211,51 @@ def test_concurrent_requests_for_one_customer_grant_once(tmp_path):
     assert grants(Ledger.open(url)) == 1
 
 
-def test_concurrent_retries_with_one_key_grant_once(tmp_path):
-    url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
-    led = ledger_with(customer(), url=url)
-    results = _hammer(lambda i: ask(led, 1000, key="same"), 8)
+def test_concurrent_retries_with_one_key_grant_once(store_url):
+    led = ledger_with(customer(), url=store_url)
+    results = _hammer(lambda i: ask(Ledger.open(store_url), 1000, key="same"), 8)
     assert {r.outcome for r in results} == {"approved"} and sum(not r.replayed for r in results) == 1
     assert grants(led) == 1
+
+
+def test_one_key_for_two_customers_at_once_is_refused_cleanly(store_url):
+    led = ledger_with(customer("T1"), customer("T2"), url=store_url)
+
+    def go(i: int):
+        try:
+            return ask(Ledger.open(store_url), 1000, cid=f"T{i % 2 + 1}", key="shared")
+        except ToolInputError as e:
+            return e
+    results = _hammer(go, 6)
+    refused = [r for r in results if isinstance(r, ToolInputError)]
+    assert refused and all("already used for a different request" in str(e) for e in refused)
+    assert len({r.customer_id for r in results if not isinstance(r, ToolInputError)}) == 1  # the first customer's
+    assert grants(led, "T1") + grants(led, "T2") == 1      # nothing written for the refused ones
+
+
+def test_concurrent_approvals_apply_once(store_url):
+    led = ledger_with(customer(credit_line={"limit": 10000, "used": 0}), url=store_url)
+    r = ask(led, 8000, "laptop for work")
+    done = _hammer(lambda i: approve(Ledger.open(store_url), r.approval_id, f"sup{i}", D), 6)
+    assert sum(d.changed for d in done) == 1 and grants(led) == 1
+    assert [a.status for a in list_approvals(led, None)] == ["approved"]
+
+
+def test_approve_and_reject_racing_leave_one_decision(store_url):
+    led = ledger_with(customer(credit_line={"limit": 10000, "used": 0}), url=store_url)
+    r = ask(led, 8000, "laptop for work")
+
+    def decide(i: int):
+        try:
+            if i % 2:
+                return approve(Ledger.open(store_url), r.approval_id, f"sup{i}", D)
+            return reject(Ledger.open(store_url), r.approval_id, f"sup{i}", "no", D)
+        except ApprovalError as e:
+            return e
+    _hammer(decide, 6)
+    [final] = list_approvals(led, None)
+    assert final.status in ("approved", "rejected")
+    assert grants(led) == (1 if final.status == "approved" else 0)
 
 
 # ---- approvals

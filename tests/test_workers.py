@@ -8,7 +8,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,8 +16,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from factories import free_port
 
+from console.loadtest import start_service
 from knowledge.bench import load_queries
 from knowledge.replica import Replica, ReplicaError, publish
 
@@ -126,25 +125,10 @@ def test_one_process_two_threads_wait_for_each_other(tmp_path):
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     home = tmp_path_factory.mktemp("workers-home")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RISKDESK_")}
-    env |= {"RISKDESK_HOME": str(home), "RISKDESK_API_KEYS": "k-op:alice:operator,k-sup:bob:supervisor"}
-    proc = subprocess.Popen([sys.executable, "-m", "console", "serve", "--port", str(port), "--workers", "2",
-                             "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail("serve --workers 2 exited: " + proc.stderr.read().decode(errors="replace"))
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("serve --workers 2 did not become ready")
+    try:
+        proc, url = start_service(home, {"k-op": ("alice", "operator"), "k-sup": ("bob", "supervisor")}, workers=2)
+    except RuntimeError as e:
+        pytest.fail(f"serve --workers 2: {e}")
     yield url, home, proc
     proc.terminate()
     try:
@@ -233,19 +217,8 @@ def test_a_turn_process_that_dies_is_replaced_and_turns_go_on(served):
 
 
 def test_stopping_the_service_stops_every_worker(tmp_path):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RISKDESK_")}
-    env |= {"RISKDESK_HOME": str(tmp_path), "RISKDESK_API_KEYS": "k-op:alice:operator"}
-    proc = subprocess.Popen([sys.executable, "-m", "console", "serve", "--port", str(port), "--workers", "2",
-                             "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, url = start_service(tmp_path, {"k-op": ("alice", "operator")}, workers=2)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         children = _children(proc.pid)
         assert children
         proc.terminate()
@@ -253,7 +226,7 @@ def test_stopping_the_service_stops_every_worker(tmp_path):
         assert all(not Path(f"/proc/{c}").exists() or "zombie" in Path(f"/proc/{c}/status").read_text().lower()
                    for c in children)
         with pytest.raises(httpx.ConnectError):
-            httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+            httpx.get(f"{url}/readyz", timeout=2)
     finally:
         if proc.poll() is None:
             proc.kill()
