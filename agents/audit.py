@@ -11,17 +11,7 @@ import os
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import (
-    Column,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-    func,
-    select,
-)
+from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, event, func, select
 from sqlalchemy.engine import Engine
 
 from agents.contract import GuardVerdict, ToolCall

@@ -19,15 +19,7 @@ from langgraph.types import Command
 from sqlalchemy import Column, MetaData, String, Table, select
 
 from agents.audit import AuditLog, AuditRecord, masked, now_utc
-from agents.contract import (
-    ROLE_RANK,
-    ApprovalDecision,
-    AskRequest,
-    AskResult,
-    Citation,
-    GuardVerdict,
-    ToolCall,
-)
+from agents.contract import ROLE_RANK, ApprovalDecision, AskRequest, AskResult, Citation, GuardVerdict, ToolCall
 from agents.graph import Deps, apply_decision, build_graph
 from agents.plan import Intent
 from tools import ApprovalError, Ledger, list_approvals

@@ -54,12 +54,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
                                            "Python: one per core). More than one needs a shared ledger (not --ledger FILE)."),
           log_level: str = typer.Option("info", "--log-level")) -> None:
     """The HTTP API (/v1, /openapi.json, /docs) and the web console (/) on one port."""
-    from console.service import (
-        KeyConfigError,
-        create_app,
-        keys_from_env,
-        load_keys_file,
-    )
+    from console.service import KeyConfigError, create_app, keys_from_env, load_keys_file
     try:
         keys = keys_from_env()
         if keys_file is not None:
@@ -76,39 +71,26 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
     import uvicorn
 
     from console.operator import open_desk
-    if workers > 1:
-        _serve_workers(host, port, ledger, keys, workers, turn_workers, log_level)
-        return
     from console.service import settle
-    err.print("opening the desk (ledger, knowledge base)…")
-    desk = open_desk(ledger)
-    settle(desk)
-    err.print(f"riskdesk on http://{host}:{port}/  (API /v1, docs /docs, {len(keys)} key(s))")
-    uvicorn.run(create_app(desk, keys, turn_workers=turn_workers), host=host, port=port, log_level=log_level, workers=1,
-                timeout_graceful_shutdown=5)
-
-
-def _serve_workers(host: str, port: int, ledger: Optional[Path], keys: dict, workers: int,
-                   turn_workers: Optional[int], log_level: str) -> None:
-    import uvicorn
-
-    from console.operator import open_desk
-    from console.service import create_app, settle
-    from knowledge import default_kb
-    from knowledge.replica import publish
-    from tools.home import riskdesk_home
     from tools.ledger import default_url
-    if ledger is not None:
+    if workers > 1 and ledger is not None:
         fail("--workers needs a ledger every worker shares: --ledger FILE loads an in-memory copy per process "
              "(use the default store under $RISKDESK_HOME, or point RISKDESK_LEDGER_URL at a shared database)")
-    if default_url() in ("sqlite://", "sqlite:///:memory:"):
+    if workers > 1 and default_url() in ("sqlite://", "sqlite:///:memory:"):
         fail("--workers needs a ledger every worker shares; RISKDESK_LEDGER_URL is an in-memory database")
     err.print("opening the desk (ledger, knowledge base)…")
-    desk = open_desk(None)  # creates and seeds the shared stores before any turn process starts
-    replica = publish(default_kb(), riskdesk_home(create=True) / "kb-replica.npz")
+    desk = open_desk(ledger)  # creates and seeds the shared stores before any turn process starts
+    replica = None
+    if workers > 1:  # this process stays the Chroma store's only owner; turn processes search a replica
+        from knowledge import default_kb
+        from knowledge.replica import publish
+        from tools.home import riskdesk_home
+        replica = publish(default_kb(), riskdesk_home(create=True) / "kb-replica.npz")
     settle(desk)
-    err.print(f"riskdesk on http://{host}:{port}/  ({workers} turn processes; API /v1, docs /docs, {len(keys)} key(s))")
-    uvicorn.run(create_app(desk, keys, turn_workers=turn_workers, turn_processes=workers, kb_replica=replica),
+    procs = f"{workers} turn processes; " if workers > 1 else ""
+    err.print(f"riskdesk on http://{host}:{port}/  ({procs}API /v1, docs /docs, {len(keys)} key(s))")
+    uvicorn.run(create_app(desk, keys, turn_workers=turn_workers, turn_processes=workers if workers > 1 else 0,
+                           kb_replica=replica),
                 host=host, port=port, log_level=log_level, workers=1, timeout_graceful_shutdown=5)
 
 

@@ -80,9 +80,6 @@ class TurnProcesses:
         self._all: dict[int, _Process] = {}
         self._closing = False
 
-    def pids(self) -> list[int]:
-        return sorted(p.pid for p in self._all.values())
-
     def alive(self) -> int:
         """How many turn processes are running."""
         return sum(p.process.exitcode is None for p in self._all.values())
