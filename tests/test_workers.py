@@ -223,8 +223,17 @@ def test_stopping_the_service_stops_every_worker(tmp_path):
         assert children
         proc.terminate()
         assert proc.wait(30) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has shut down
-        assert all(not Path(f"/proc/{c}").exists() or "zombie" in Path(f"/proc/{c}/status").read_text().lower()
-                   for c in children)
+        def gone(pid: int) -> bool:
+            try:
+                return "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+            except FileNotFoundError:
+                return True
+        deadline = time.monotonic() + 10  # the children exit as they see the parent go (pipe closed)
+        while time.monotonic() < deadline and not all(gone(c) for c in children):
+            time.sleep(0.1)
+        left = [c for c in children if not gone(c)]
+        assert not left, [subprocess.run(["ps", "-o", "pid=,args=", "-p", str(c)], capture_output=True, text=True).stdout
+                          for c in left]
         with pytest.raises(httpx.ConnectError):
             httpx.get(f"{url}/readyz", timeout=2)
     finally:
