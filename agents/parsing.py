@@ -9,19 +9,11 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
+from agents.datetext import absolute_dates
+
 CUSTOMER_ID = re.compile(r"(?<![A-Za-z0-9])([Cc]\d{4,8})(?![0-9])")
 # Rule ids (TQ1, R2), clause and approval ids (LENDER-TQ-TQ5, AP-1A2B): never amounts.
 RULE_OR_CLAUSE_ID = re.compile(r"(?<![A-Za-z0-9])(?:(?:TQ|R)\d+|[A-Z][A-Z0-9]*-(?:[A-Z0-9]+-)*[A-Z0-9]+)(?![A-Za-z0-9])")
-
-_MONTHS = {m: i + 1 for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
-_MONTH_RE = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
-_DATE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)"), "ymd"),
-    (re.compile(r"(?<!\d)(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]"), "ymd"),
-    (re.compile(_MONTH_RE + r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})(?!\d)", re.I), "mdy"),
-    (re.compile(r"(?<!\d)(\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH_RE + r",?\s+(\d{4})(?!\d)", re.I), "dmy"),
-]
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
               "六": 6, "七": 7, "八": 8, "九": 9}
@@ -50,21 +42,10 @@ def extract_customer_ids(text: str) -> list[str]:
 
 
 def _date_spans(text: str) -> list[tuple[int, int, dt.date]]:
-    spans = []
-    for pattern, order in _DATE_PATTERNS:
-        for m in pattern.finditer(text):
-            try:
-                if order == "ymd":
-                    y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
-                elif order == "mdy":
-                    mo, d, y = _MONTHS[m.group(1)[:3].lower()], int(m.group(2)), int(m.group(3))
-                else:
-                    d, mo, y = int(m.group(1)), _MONTHS[m.group(2)[:3].lower()], int(m.group(3))
-                spans.append((m.start(), m.end(), dt.date(y, mo, d)))
-            except ValueError:
-                continue
-    spans.sort()
-    return spans
+    """Days written in full (no today needed), valid ones only: the guard's and the planners' date claims.
+    Relative days, year-less days, periods, invalid and ambiguous dates: see agents.datetext.find_dates."""
+    return [(d.start, d.end, d.value) for d in absolute_dates(text)
+            if d.kind == "day" and d.problem is None and d.value is not None]
 
 
 def extract_dates(text: str) -> list[dt.date]:
