@@ -19,6 +19,7 @@ class Intent(str, Enum):
     repair_check = "repair_check"
     policy_qa = "policy_qa"
     out_of_scope = "out_of_scope"
+    explain = "explain"  # "why?": explain this conversation's last decision, no new tool call
 
 
 Language = Literal["zh", "en"]

@@ -6,9 +6,12 @@ import pytest
 
 from agents.parsing import extract_amounts, extract_dates
 from agents.plan import Intent
+from agents.linking import CustomerLinker
 from agents.planner_rules import RulesPlanner
+from tools.ledger import SAMPLE_LEDGER, Ledger
 
-P = RulesPlanner()
+# customers are whatever the ledger holds: the planner reads messages against the sample ledger
+P = RulesPlanner(CustomerLinker(Ledger.from_file(SAMPLE_LEDGER)))
 L, T, R, Q, O = Intent.limit_lookup, Intent.temp_quota, Intent.repair_check, Intent.policy_qa, Intent.out_of_scope
 
 # (message, intent, customer_id, amount, purpose category or None)

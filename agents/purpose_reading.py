@@ -1,0 +1,84 @@
+"""The purpose of a temporary-quota request, read from the whole message: what the operator states, and what
+the money will really be used for. The real use decides (TQ2): any sign of a prohibited use wins over a stated
+allowed purpose ("说是交学费，其实拿去炒股", "put school fees as the purpose, he'll really buy stocks").
+
+Categories and their vocabulary are the rule's own (tools/purpose.py); this module only finds the phrases.
+"""
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel
+
+from tools.purpose import ALLOWED, PROHIBITED, Purpose, classify_purpose
+
+# Clause boundaries: punctuation, and the words that turn from a stated purpose to a real one.
+_CLAUSES = re.compile(r"[,，。;；!！?？\n]|\s+-\s+|(?=其实|实际上|实际|真实用途|真正|但是|但|不过|可是|"
+                      r"\bbut\b|\bactually\b|\breally\b|\bin fact\b|\bthough\b)", re.I)
+# Words that belong to the request, not to its purpose.
+_REQUEST_WORDS = re.compile(
+    r"临时额度|临时提额|临额|提额|额度|申请|帮忙|麻烦|请|帮|给|为|开|批|办|一个|一下|个|的|元|块|吧|呗|啊|吗|呢|了|下|客户号?|用户|"
+    r"用途[是为:：]?|目的[是为:：]?|想要|需要|要|想|能不能|可以|能否|谢谢|多谢|"
+    r"\b(?:temp(?:orary)?|quota|limit|credit|extra|line|apply|application|request|requesting|grant|give|approve|please|pls|plz|"
+    r"for|to|a|an|the|of|customer|cust|client|acct|account|no|id|can|could|would|you|we|i|he|she|him|her|his|they|them|"
+    r"need|needs|wants?|like|get|set|up|bump|raise|increase|some|thanks?|thx|hi|hello|ok|okay|quick|one|yuan|rmb|cny|"
+    r"purpose|is|be|as|on|with|it|this|that|and|or|so|just|k|w|what|about|how|much|many|check|see|look|show|tell|me|my|"
+    r"our|your|same|also|now|then|again|try|instead|do|does|did|will|should|at|in|by|from|of|amount|money|cash)\b", re.I)
+_MARKED = re.compile(r"(?:用于|用来|用作|为了|拿来|拿去|买|购买|购置|支付|交|付|看|修|治|\bpurpose[:：]?\s*|\bfor\b|\bto (?:buy|pay(?: for)?|cover|fix|get))"
+                     r"\s*(?P<p>[^,，。.;；!?！？<>]{2,})", re.I)
+_NOISE = re.compile(r"^[\W\d_]*$")
+
+
+class PurposeReading(BaseModel):
+    stated: str | None = None                 # the operator's own words for the purpose
+    category: Purpose | None = None           # the real use: what TQ2 judges (None: unclassified or absent)
+    stated_category: Purpose | None = None    # the stated category, when it differs from the real use
+    disguised: bool = False                   # an allowed purpose stated, a prohibited real use revealed
+    evidence: str | None = None               # the words that show the real use
+
+    @property
+    def given(self) -> bool:
+        return bool(self.stated or self.category)
+
+    def for_tool(self) -> str | None:
+        """The purpose text the temporary-quota tool judges: the words that show the real use."""
+        if self.category in PROHIBITED:
+            return self.evidence or self.category.value
+        if self.stated:
+            return self.stated if classify_purpose(self.stated) == self.category else (
+                self.category.value if self.category else self.stated)
+        return self.category.value if self.category else None
+
+
+def read_purpose(words: str) -> PurposeReading:
+    """`words`: the message with ids, dates and amounts already taken out."""
+    clauses = [c.strip() for c in _CLAUSES.split(words) if c and c.strip()]
+    prohibited = [(c, classify_purpose(c)) for c in clauses if classify_purpose(c) in PROHIBITED]
+    allowed = [(c, classify_purpose(c)) for c in clauses if classify_purpose(c) in ALLOWED]
+    if prohibited:
+        evidence, real = prohibited[0]
+        if allowed:
+            stated, cat = allowed[0]
+            return PurposeReading(stated=_phrase(stated), category=real, stated_category=cat, disguised=True,
+                                  evidence=_phrase(evidence) or evidence)
+        return PurposeReading(stated=_phrase(evidence) or evidence, category=real, evidence=_phrase(evidence) or evidence)
+    if allowed:
+        phrase, cat = allowed[0]
+        return PurposeReading(stated=_phrase(phrase) or phrase, category=cat)
+    # nothing the rule's vocabulary knows: keep the operator's words as the purpose (TQ5: needs approval)
+    marked = [m.group("p").strip() for m in _MARKED.finditer(words)]
+    rest = [r for r in (_phrase(m) for m in marked) if r] or [r for r in (_phrase(c) for c in clauses) if r]
+    return PurposeReading(stated=rest[0] if rest else None)
+
+
+def _phrase(text: str) -> str | None:
+    """The clause with the request's own words removed; None when nothing meaningful is left."""
+    left = _REQUEST_WORDS.sub(" ", text)
+    left = re.sub(r"\s+", " ", left).strip(" -:：、")
+    if _NOISE.match(left):
+        return None
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", left))
+    latin = re.findall(r"[A-Za-z]{3,}", left)
+    if cjk < 2 and not latin:
+        return None
+    return text.strip(" ，,。.") if cjk or latin else None
