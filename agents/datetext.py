@@ -93,7 +93,8 @@ def _day(y: int | None, m: int | None, d: int | None) -> tuple[dt.date | None, s
     try:
         value = dt.date(y, m, d)
     except ValueError:
-        ok_md = 1 <= m <= 12 and 1 <= d <= calendar.monthrange(2000, m)[1]
+        # a real month and day in a year the calendar cannot hold (0, 10000): out of range, else no such day
+        ok_md = not 1 <= y <= 9999 and 1 <= m <= 12 and 1 <= d <= calendar.monthrange(2000, m)[1]
         return None, ("out of range" if ok_md else "no such day")
     return (value, None) if EARLIEST <= value <= LATEST else (None, "out of range")
 
@@ -242,7 +243,7 @@ _PATTERNS: list[tuple[str, int, Handler]] = [
     (r"(大后天|大前天|今天|今日|明天|明日|后天|昨天|昨日|前天)", 0, _rel_zh_days),
     (r"(?<![A-Za-z])((?:the\s+)?day\s+after\s+tomorrow|(?:the\s+)?day\s+before\s+yesterday|today|tomorrow|yesterday)"
      r"(?![A-Za-z])", re.I, _rel_en_days),
-    (r"(\d{1,5}|[一二三四五六七八九十两]{1,3})\s*天\s*(以后|之后|后|以前|之前|前)", 0, _in_days),
+    (r"(?<![\d.])(\d{1,5}|[一二三四五六七八九十两]{1,3})\s*天\s*(以后|之后|后|以前|之前|前)", 0, _in_days),
     (r"(?<![A-Za-z])in\s+(\d{1,5})\s+days?()(?![A-Za-z])", re.I, _in_days),
     (r"(?<![\dA-Za-z])(\d{1,5})\s+days?\s+(from\s+now|from\s+today|ago|hence)(?![A-Za-z])", re.I, _in_days),
     (rf"(下个?月|次月|上个?月|本月|这个?月|当月)\s*的?\s*{_NUM}\s*[号日]", 0,
