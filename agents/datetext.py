@@ -7,7 +7,8 @@
   (`1月15日`, `Jan 15`, `截至1/15`) the year of `today`. Full-width digits and separators read like ASCII.
 - numeric day/month order: the first number above 12 is the day, the second above 12 is the day; when both
   are <= 12 a Chinese message reads month/day, an English one is `ambiguous` (both readings in
-  `alternatives`) unless the two readings are the same day. Two-digit years and `20260115` are not read.
+  `alternatives`) unless the two readings are the same day. `20260115` is read only right after a marker
+  (`按20260115算`, "as of 20260115"); two-digit years are not read.
 - relative days: 今天/明天/后天/昨天/前天, today/tomorrow/yesterday, 下个月1号 / "the 1st of next month",
   月底/下月底/年底 / "end of this month", N天后/N天前 / "in N days"/"N days ago", 下周一/本周五/上周日 (calendar
   weeks from Monday), "next/this/last Monday" (`ambiguous` when the weekday of the next/this/last calendar
@@ -15,8 +16,9 @@
 - past periods: `2024年的时候` / "in 2024" / "back in 2024" (the year; `value` = its last day), "before 2026" /
   `2026年以前` (open start; `value` = 2025-12-31), 去年/前年 / "last year". "under the old rule" / 旧规 /
   以前的规定 / "the old cap": `old_rule=True`, `value` None; the caller resolves it against the policy versions.
-- markers written right before a date ("as of / as at / at / on / by / 截至 / 截止 / 截止到 / 按 / 以…为准") are
-  kept in `marker`; they never change the value.
+- markers written right before a date ("as of / as at / at / on / dated / 截至 / 截止 / 截止到 / 按 / 以…为准")
+  are kept in `marker`; they never change the value. A date that bounds something ("before / by / until /
+  after / since X", "X前 / X以后 / X起") has `bound` set: it is a limit, not the day the question is about.
 
 A calendar date that does not exist (`2026-02-30`, `2026年13月45日`, `31/04/2026`) or lies outside
 EARLIEST..LATEST is a mention with `problem="invalid"` and `value` None, never skipped. Nothing here reads
@@ -53,6 +55,7 @@ class DateMention(BaseModel):
     form: str                              # the notation read: cn, ymd, dmy (15/01/2026), mdy (1/15/2026, zh 3/4/2026),
                                            # numeric (ambiguous), month-name, relative, year, before-year, old-rule, ...
     marker: str | None = None              # "as of", "截至", "以…为准", ... written right before the date
+    bound: Literal["before", "after"] | None = None  # "before/by/until X", "X前", "since X", "X以后": a limit
     alternatives: tuple[dt.date, ...] = ()  # the readings of an ambiguous date
     detail: str | None = None              # why a date is invalid: "no such day" or "out of range"
     needs_today: bool = False              # the value depends on `today` (relative, or year omitted)
@@ -71,8 +74,12 @@ _MON = (r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(
 _ORD = r"(?:st|nd|rd|th)?"
 _WEEKDAYS_EN = {w: i for i, w in enumerate(["mon", "tue", "wed", "thu", "fri", "sat", "sun"])}
 _WEEKDAY_ZH = {c: i for i, c in enumerate("一二三四五六日")} | {"天": 6}
-_MARKER = re.compile(r"(?:(?<![A-Za-z])(as\s+at|as\s+of|at|on|by|until|till)|(截至|截止到|截止至|截止|按照|按|以|于|在))"
+_MARKER = re.compile(r"(?:(?<![A-Za-z])(as\s+at|as\s+of|at|on|dated)|(截至|截止到|截止至|截止|按照|按|以|于|在))"
                      r"\s*[:：]?\s*$", re.I)
+_STRONG_MARKERS = ("as at", "as of", "dated", "截至", "截止到", "截止至", "截止", "以…为准")
+# A date that bounds something ("repaid before 2026-03-31", "2026年3月31日前还清", "since ...") is not the day asked about.
+_BOUND_EN = re.compile(r"(?<![A-Za-z])(before|by|until|till|prior\s+to|no\s+later\s+than|after|since|from)\s*$", re.I)
+_BOUND_ZH = re.compile(r"\s*(以前|之前|以后|之后|前|后|起)")
 
 
 def _int(s: str) -> int | None:
@@ -228,6 +235,11 @@ _PATTERNS: list[tuple[str, int, Handler]] = [
      lambda m, t, l: _en_md(m, t, l, year=int(m.group(3)))),
     (rf"(?<![\dA-Za-z])(\d{{1,2}}){_ORD}(?:\s+of)?(?:\s+|\s*[-/]\s*){_MON}(?:\s*,\s*|\s+|\s*[-/]\s*)(\d{{4}})(?!\d)", re.I,
      lambda m, t, l: _en_md(m, t, l, year=int(m.group(3)), month_first=False)),
+    # 20260115 only right after a date marker ("按20260310算", "as of 20260401"): elsewhere it may be an id.
+    # A shape that is no date at all (20261345) is an invalid date only after "as of"/"截至"-like markers.
+    (r"(?<![A-Za-z0-9_.\-/])(\d{4})(\d\d)(\d\d)(?![A-Za-z0-9_.\-/])", 0,
+     lambda m, t, l: _day_result(*_day(int(m.group(1)), int(m.group(2)), int(m.group(3))), "compact", needs_marker=(
+         True if 1 <= int(m.group(2)) <= 12 and 1 <= int(m.group(3)) <= 31 else "strong"))),
     # days with the year omitted: the year of today
     (rf"(?<![\d〇零一二三四五六七八九年]){_NUM}\s*月\s*{_NUM}\s*[日号]", 0,
      lambda m, t, l: _day_result(*_day(t.year, _int(m.group(1)), _int(m.group(2))), "cn", needs_today=True)),
@@ -274,7 +286,8 @@ _PATTERNS: list[tuple[str, int, Handler]] = [
     # past periods
     (rf"{_YEAR}\s*年\s*(?:的时候|那时候?|那会儿?|时候|时|期间|间|内|的(?={_ZH_NOUN}))", 0,
      lambda m, t, l: _period(_int(m.group(1)), _int(m.group(1)), "year")),
-    (rf"(?<=[在于])\s*{_YEAR}\s*年(?!\s*(?:\d|[一二三四五六七八九十])+\s*月|\s*[底末前以之后])", 0,
+    # "在2024年，..." is a period; "在2019年发生的逾期" dates an event, not the question
+    (rf"(?<=[在于])\s*{_YEAR}\s*年(?=\s*(?:[，,。？?！!；;：:、]|$))", 0,
      lambda m, t, l: _period(_int(m.group(1)), _int(m.group(1)), "year")),
     (rf"{_YEAR}\s*年\s*(?:以前|之前|前(?![一二三四五六七八九十两几\d]))", 0,
      lambda m, t, l: _period(None, _int(m.group(1)) - 1, "before-year")),
@@ -296,6 +309,14 @@ _PATTERNS: list[tuple[str, int, Handler]] = [
      lambda m, t, l: {"value": None, "kind": "period", "old_rule": True, "form": "old-rule"}),
 ]
 _COMPILED = [(re.compile(p, flags), h) for p, flags, h in _PATTERNS]
+
+
+def _bound(folded: str, start: int, end: int) -> str | None:
+    word = _BOUND_EN.search(folded, max(0, start - 20), start)
+    if word:
+        return "after" if word.group(1).lower() in ("after", "since", "from") else "before"
+    word = _BOUND_ZH.match(folded, end)
+    return None if not word else "before" if word.group(1).endswith("前") else "after"
 
 
 def _marker(folded: str, start: int, end: int) -> str | None:
@@ -324,11 +345,13 @@ def _scan(text: str, today: dt.date, language: str | None) -> list[DateMention]:
         if any(start < t.end and t.start < end for t in taken):
             continue
         marker = _marker(folded, start, end)
-        if fields.pop("needs_marker", False) and marker is None:
+        bound = _bound(folded, start, end) if fields.get("kind") != "period" else None
+        needs = fields.pop("needs_marker", False)
+        if (needs and marker is None and bound is None) or (needs == "strong" and marker not in _STRONG_MARKERS):
             continue
         if fields.get("kind") == "relative":
             fields["needs_today"] = True
-        taken.append(DateMention(start=start, end=end, raw=text[start:end], marker=marker, **fields))
+        taken.append(DateMention(start=start, end=end, raw=text[start:end], marker=marker, bound=bound, **fields))
     return sorted(taken, key=lambda d: d.start)
 
 

@@ -80,8 +80,31 @@ def test_markers_are_kept_and_never_change_the_value(text, marker):
     assert (m.value, m.marker) == (JAN15, marker)
 
 
+@pytest.mark.parametrize("text, value", [("按20260115算", JAN15), ("as of 20260115", JAN15), ("截至 20260115", JAN15),
+                                         ("dated 20260115", JAN15), ("截至20260230", None), ("as of 20261345", None)])
+def test_compact_dates_after_a_marker(text, value):
+    m = one(text)
+    assert (m.value, m.form, m.problem) == (value, "compact", None if value else "invalid")
+
+
+@pytest.mark.parametrize("text", ["客户 20260115 的额度", "acct 20260115", "on 20261345", "77015123"])
+def test_eight_digits_without_a_marker_are_not_dates(text):
+    assert find_dates(text, MON) == []
+
+
+@pytest.mark.parametrize("text, marker, bound", [
+    ("若在2026年3月31日前还清能否修复", "在", "before"), ("repaid before 2026-03-31", None, "before"),
+    ("by 2026-03-31", None, "before"), ("2026年1月1日以后的逾期", None, "after"), ("since Jan 1, 2026", None, "after"),
+    ("自2026-01-01起", None, "after"), ("as of 2026-03-31", "as of", None), ("按2026年3月31日判断", "按", None),
+])
+def test_a_date_that_bounds_something_is_marked(text, marker, bound):
+    m = one(text)
+    assert (m.marker, m.bound, m.problem) == (marker, bound, None)
+
+
 def test_a_bare_number_pair_needs_a_marker_to_be_a_date():
     assert find_dates("额度的1/3给她", MON) == [] and find_dates("pay 1/3 of it", MON) == []
+    assert one("due by 1/15").value == JAN15
 
 
 @pytest.mark.parametrize("text, language, value", [
@@ -213,8 +236,9 @@ def test_old_rule_questions(text):
 
 @pytest.mark.parametrize("text", [
     "在2024年1月15日", "2026年前三个月",  # a day, not a period; "the first three months of 2026", not "before 2026"
+    "逾期在2019年发生的能修复吗",  # the year of an event, not the time the question is about
 ])
-def test_a_year_inside_a_longer_date_is_not_a_period(text):
+def test_a_year_inside_a_longer_date_or_dating_an_event_is_not_a_period(text):
     assert all(m.kind == "day" for m in find_dates(text, MON))
 
 
