@@ -1,5 +1,8 @@
 """Audit records: one per turn, personal data masked, stored in SQLite (or any SQLAlchemy URL).
 
+Masked twice over: the operator's message is masked before the turn starts (agents/desk.py), and every
+string of a record is masked again when it is written and when it is read back.
+
 A record holds the masked message, the plan, the planner backend and model, retrieved clause ids,
 tool calls with arguments and results, the draft and delivered replies, both guard verdicts,
 the roles that acted, and per-node timings.
@@ -16,7 +19,7 @@ from sqlalchemy.engine import Engine
 
 from agents.contract import GuardVerdict, ToolCall
 from tools.home import riskdesk_home
-from tools.privacy import mask_text
+from tools.privacy import Keep, mask_text
 
 _meta = MetaData()
 audit_t = Table(
@@ -56,15 +59,29 @@ class AuditRecord(BaseModel):
     draft_guard: GuardVerdict | None = None
     reply: str
     guard: GuardVerdict
+    quoted: list[str] = Field(default_factory=list, description="Operator text the delivered reply quotes, marked "
+                              "as theirs (所述用途「…」 / stated purpose \"…\"); the guard read no claim inside these.")
     revisions: int = 0
     llm_calls: int = 0
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
-def masked(record: AuditRecord, names: list[str] | tuple[str, ...]) -> AuditRecord:
-    """Mask ID numbers, phone numbers and the given customer names everywhere in the record
-    (one pass over its JSON text: every field, nested or not)."""
-    return AuditRecord.model_validate_json(mask_text(record.model_dump_json(), tuple(names)))
+def masked(record: AuditRecord, names: list[str] | tuple[str, ...] = (), keep: Keep | None = None) -> AuditRecord:
+    """Mask ID numbers, phone numbers (any notation) and the given customer names in every string of the
+    record, nested or not; `keep` spares tokens such as the ledger's customer ids. Numbers in the record are
+    not text and are left alone (a JSON number is never rewritten)."""
+    return AuditRecord.model_validate(mask_strings(record.model_dump(mode="json"), names, keep))
+
+
+def mask_strings(value: Any, names: list[str] | tuple[str, ...] = (), keep: Keep | None = None) -> Any:
+    """`mask_text` applied to every string inside dicts and lists."""
+    if isinstance(value, str):
+        return mask_text(value, tuple(names), keep)
+    if isinstance(value, dict):
+        return {k: mask_strings(v, names, keep) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_strings(v, names, keep) for v in value]
+    return value
 
 
 def default_audit_url() -> str:
@@ -81,6 +98,16 @@ class AuditLog:
         if url.startswith("sqlite"):
             _wal(self.engine)
         _meta.create_all(self.engine)
+        self._mask_names: tuple[str, ...] = ()
+        self._keep: Keep | None = None
+
+    def mask_with(self, names: list[str] | tuple[str, ...], keep: Keep | None = None) -> None:
+        """Names to mask and tokens to spare (the ledger's) when records are read back: records written before
+        masking covered every notation are masked on the way out as well."""
+        self._mask_names, self._keep = tuple(names), keep
+
+    def _read(self, raw: str) -> AuditRecord:
+        return masked(AuditRecord.model_validate_json(raw), self._mask_names, self._keep)
 
     def write(self, record: AuditRecord, owner: str | None = None) -> None:
         """Store one turn's record; with `owner`, claim the record's thread for it in the same transaction
@@ -118,13 +145,13 @@ class AuditLog:
     def get(self, trace_id: str) -> AuditRecord | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(audit_t.c.record).where(audit_t.c.trace_id == trace_id)).first()
-        return AuditRecord.model_validate_json(row[0]) if row else None
+        return self._read(row[0]) if row else None
 
     def for_thread(self, thread_id: str) -> list[AuditRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(audit_t.c.record).where(audit_t.c.thread_id == thread_id)
                                 .order_by(audit_t.c.created_at)).all()
-        return [AuditRecord.model_validate_json(r[0]) for r in rows]
+        return [self._read(r[0]) for r in rows]
 
 
 def _claim(conn: Any, thread_id: str, owner: str, created_at: str) -> None:
