@@ -35,17 +35,18 @@ def _llm_settings():  # noqa: ANN202
 
 
 @eval_app.command("run")
-def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core, adversarial, guard, retrieval, PATH.yaml|jsonl"),
+def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core, adversarial, metamorphic (core rewritten: "
+                                                     "ids, amounts, dates, zh/en, filler, typo, word order), guard, "
+                                                     "retrieval, PATH.yaml|jsonl"),
         planner: str = typer.Option("rules", "--planner", help="rules (offline, deterministic) | llm (the configured LLM)"),
         k: int = typer.Option(1, "--k", min=1, help="Trials per case; pass^k is reported for k > 1."),
         concurrency: int = typer.Option(1, "--concurrency", min=1, help="Cases run in parallel (threads)."),
         out_dir: Path = typer.Option(Path("out/eval"), "--out", help="Directory for results.json, summary.json, report.html."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")) -> None:
     """Run suites offline by default; writes results.json, summary.json (baseline form) and report.html."""
-    from evals.cases import load_suite
     from evals.compare import slim
     from evals.report import render
-    from evals.runner import Runner
+    from evals.runner import Runner, load_cases
 
     if planner not in ("rules", "llm"):
         fail(f"--planner must be rules or llm, got {planner!r}")
@@ -54,7 +55,7 @@ def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core
     try:
         loaded = {}
         for s in agent_suites:
-            cases = load_suite(s)
+            cases = load_cases(s)
             loaded[cases[0].suite if cases else Path(s).stem] = cases
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
@@ -114,6 +115,8 @@ def _print_summary(results) -> None:  # noqa: ANN001
                           + (" …" if len(rep.failing_cases) > 12 else ""))
             if rep.summary.pass_hat_k:
                 out.print(f"{name}: " + ", ".join(f"{k} {v:.1%}" for k, v in rep.summary.pass_hat_k.items()))
+            if rep.summary.invariance:
+                _print_invariance(name, rep)
     gm = results.guard_meta
     if gm:
         t = Table("claim type", "precision", "recall", "F1", "TP", "FP", "FN", title=f"guard meta-eval ({gm['items']} replies)",
@@ -124,6 +127,18 @@ def _print_summary(results) -> None:  # noqa: ANN001
     rt = results.retrieval
     if rt:
         out.print("retrieval: " + ", ".join(f"{k} {v}" for k, v in rt.items() if k not in ("misses", "queries")))
+
+
+def _print_invariance(name: str, rep) -> None:  # noqa: ANN001
+    counts = (rep.invariance or {}).get("counts", {})
+    t = Table("transformation", "variants", "passed", "agreed", "invariant", "zh", "en",
+              title=f"{name}: invariance (variant passed and agreed with its original)", title_justify="left")
+    for key, r in rep.summary.invariance.items():
+        c = counts.get(key, {})
+        by = [f"{x['invariant']}/{x['variants']}" if (x := counts.get(f"{key}@{lang}")) else "—" for lang in ("zh", "en")]
+        t.add_row(key, str(c.get("variants", 0)), str(c.get("passed", 0)), str(c.get("agreed", 0)),
+                  f"{r.value:.1%}", *by)
+    out.print(t)
 
 
 @eval_app.command("compare")

@@ -115,6 +115,9 @@ def compare(base: dict[str, Any], cur: dict[str, Any], th: Thresholds | None = N
             add(f"{name}.{m}", _get(s["summary"], m), _get(cs["summary"], m) if cs else None, direction)
         for m in LATENCY_METRICS:
             add(f"{name}.{m}", _get(s["summary"], m), _get(cs["summary"], m) if cs else None, -1, "latency")
+        for m in s["summary"].get("invariance") or {}:  # metamorphic suites: invariance per transformation
+            add(f"{name}.invariance.{m}", _get(s["summary"]["invariance"][m], "value"),
+                _get(cs["summary"].get("invariance", {}).get(m), "value") if cs else None, +1)
     if base.get("guard_meta"):
         for m in GUARD_METRICS:
             add(f"guard.{m}", _get(base["guard_meta"], m), _get(cur.get("guard_meta") or {}, m), +1)

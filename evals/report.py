@@ -143,6 +143,31 @@ def case_html(c: CaseResult) -> str:
     return "".join(out)
 
 
+def invariance_html(rates: dict[str, Any], detail: dict[str, Any]) -> str:
+    """Metamorphic suites: invariance per transformation (passed and agreed with the original), by language."""
+    counts = detail.get("counts", {})
+    rows = []
+    for key, r in rates.items():
+        c = counts.get(key, {})
+        langs = " · ".join(f"{lang} {x['invariant']}/{x['variants']}" for lang in ("zh", "en")
+                           if (x := counts.get(f"{key}@{lang}")))
+        cls = "ok" if r.value >= 1 else "bad"
+        rows.append(f"<tr><td>{e(key)}</td><td>{c.get('variants', 0)}</td><td>{c.get('passed', 0)}</td>"
+                    f"<td>{c.get('agreed', 0)}</td><td class={cls}>{r.value:.1%} ({r.num:g}/{r.n:g})</td><td>{e(langs)}</td></tr>")
+    chart = bar_chart("invariance per transformation", [(k, r.value) for k, r in rates.items() if ":" in k or k in
+                                                        ("filler", "typo", "order")], colour="#8b5cf6")
+    broken = "".join(f"<li><code>{e(b['variant'])}</code> ({e(b['transformation'])}, {e(b['language'])}): {e(b['reason'])}</li>"
+                     for b in detail.get("broken", [])[:150])
+    total = detail.get("broken_total", 0)
+    return ("<h3>Invariance (metamorphic)</h3><p class=muted>A variant is invariant when it passed and the agent decided it "
+            "as it decided the original: intent, outcome, customer (renamed back), tools with their outcomes and deciding "
+            "rules, ledger writes.</p>"
+            "<table><tr><th>transformation</th><th>variants</th><th>passed</th><th>agreed with original</th>"
+            f"<th>invariant</th><th>by language</th></tr>{''.join(rows)}</table>{chart}"
+            + (f"<details><summary>{total} variants not invariant (first {min(total, 150)})</summary><ul>{broken}</ul></details>"
+               if total else ""))
+
+
 def guard_meta_html(gm: dict[str, Any]) -> str:
     rows = "".join(f"<tr><td>{e(k)}</td><td>{v['precision']:.3f}</td><td>{v['recall']:.3f}</td><td>{v['f1']:.3f}</td>"
                    f"<td>{v['tp']}</td><td>{v['fp']}</td><td>{v['fn']}</td></tr>"
@@ -183,6 +208,8 @@ def render(run: RunResults) -> str:
         out.append(pair_chart("replies with an ungrounded claim", hall, ("draft (before guard)", "delivered")))
         lat = [t.latency_ms for c in run.cases if c.suite == name for t in c.turns]
         out.append(histogram_svg("latency per turn", lat) + "</div>")
+        if rep.invariance:
+            out.append(invariance_html(s.invariance, rep.invariance))
         if rep.failing_cases:
             out.append("<h3>Failing cases</h3><p>" + ", ".join(f"<code>{e(x)}</code>" for x in rep.failing_cases) + "</p>")
         by = "".join(f"<tr><td>{e(k)}</td><td>{v.cases}</td><td>{v.pass_rate.value:.1%}</td><td>{v.outcome_accuracy.value:.1%}</td>"

@@ -121,6 +121,9 @@ class Summary(BaseModel):
     llm_calls_per_case: float
     llm_tokens_per_case: float | None = Field(default=None, description="None: the audit record carries no token counts.")
     pass_hat_k: dict[str, float] = Field(default_factory=dict)
+    invariance: dict[str, Ratio] = Field(default_factory=dict, description=(
+        "Metamorphic suites: the share of variants that passed and agreed with their original, per "
+        "transformation, per family and 'all' (evals/invariance.py)."))
 
 
 class SuiteReport(BaseModel):
@@ -129,6 +132,8 @@ class SuiteReport(BaseModel):
     by_intent: dict[str, Summary] = Field(default_factory=dict)
     by_language: dict[str, Summary] = Field(default_factory=dict)
     failing_cases: list[str] = Field(default_factory=list)
+    invariance: dict[str, Any] | None = Field(default=None, description="Counts behind the invariance rates, "
+                                              "by language, and the variants that broke, with the reason.")
 
 
 class RunMeta(BaseModel):

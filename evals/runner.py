@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from evals import metrics as M
+from tools.money import yuan_str
 from evals.cases import Case, Expect, load_suite
+from evals.invariance import invariance
 from evals.results import (
     CaseResult, Check, ClaimView, GuardView, Hallucination, Ratio, RunMeta, RunResults, SuiteReport, Summary, TurnResult,
 )
@@ -64,8 +66,17 @@ def writes_between(before: dict[str, list[dict]], after: dict[str, list[dict]]) 
 
 
 def _jsonable(rows: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    return {k: [{f: (str(v) if isinstance(v, (dt.date,)) else float(v) if hasattr(v, "as_tuple") else v)
+    # money as a decimal string, never a float (tools/money.py)
+    return {k: [{f: (str(v) if isinstance(v, (dt.date,)) else yuan_str(v) if hasattr(v, "as_tuple") else v)
                  for f, v in r.items()} for r in rs] for k, rs in rows.items()}
+
+
+def load_cases(name: str) -> list[Case]:
+    """A suite by name or path; `metamorphic` is built from the core suite on the fly."""
+    if name == "metamorphic":
+        from evals.metamorphic import build
+        return build()
+    return load_suite(name)
 
 
 # ---------------------------------------------------------------- one case
@@ -93,6 +104,7 @@ class Runner:
                 template.load(parse_ledger(fixture, source))
                 self._templates[fixture] = template
             ledger = Ledger.open("sqlite://")
+            ledger.sandbox = True  # a fixture copy: the case's as-of dates its grants and decisions
             src = template.engine.raw_connection()
             dst = ledger.engine.raw_connection()
             try:
@@ -116,7 +128,7 @@ class Runner:
         tokens = _count_tokens(desk)
         secrets = case.customer_pii()
         start = snapshot(ledger)
-        thread = f"eval-{case.id}-{trial}-{uuid.uuid4().hex[:8]}"
+        thread = f"eval-{trial}-{uuid.uuid4().hex[:16]}"  # a client thread id: at most 64 safe characters
         approvals: dict[int, str] = {}
         operator_msgs: list[str] = []
         turns: list[TurnResult] = []
@@ -232,7 +244,7 @@ class Runner:
             progress: Callable[[int, int, CaseResult], None] | None = None,
             cases_by_suite: dict[str, list[Case]] | None = None) -> RunResults:
         t0 = time.perf_counter()
-        loaded = cases_by_suite or {s: load_suite(s) for s in suites}
+        loaded = cases_by_suite or {s: load_cases(s) for s in suites}
         loaded = {s: [c if c.suite == s else c.model_copy(update={"suite": s}) for c in cs] for s, cs in loaded.items()}
         jobs = [(c, t) for s in loaded for c in loaded[s] for t in range(k)]
         results: list[CaseResult] = []
@@ -395,7 +407,11 @@ def suite_report(name: str, results: list[CaseResult], k: int = 1) -> SuiteRepor
         by_intent[r.intent].append(r)
         by_lang[r.language].append(r)
     failing = sorted({r.case_id for r in results if not r.passed})
-    return SuiteReport(name=name, summary=summarize(results, k),
+    summary = summarize(results, k)
+    rates, detail = invariance(results)
+    if rates:
+        summary.invariance = rates
+    return SuiteReport(name=name, summary=summary,
                        by_intent={i: summarize(v, k) for i, v in sorted(by_intent.items())},
                        by_language={lang: summarize(v, k) for lang, v in sorted(by_lang.items())},
-                       failing_cases=failing)
+                       failing_cases=failing, invariance=detail if rates else None)
