@@ -127,6 +127,10 @@ def resolve(r: Reading, conv: Conversation, min_confidence: float = 0.3) -> Reso
     intent = own or Intent.out_of_scope
     if intent in TOOL_INTENTS and customer is None and focus_ref:
         customer = conv.focus
+    if intent == Intent.temp_quota and customer is None and not r.money and not words_cues["ask_for"] \
+            and (words_cues["policy"] or words_cues["lookup"]):
+        intent = Intent.policy_qa  # "can one get two temporary quotas at once?": about the rule, for nobody
+        return Resolution(plan=plan(intent))
     if intent == Intent.temp_quota:
         p = plan(intent, customer_id=customer, amount=r.amount, purpose=r.purpose.for_tool())
         return _checked(r, p, "message")

@@ -4,8 +4,8 @@ Each intent is scored from families of cues (what the operator asks about, what 
 question) together with the slots the message fills (a customer, an amount, a purpose). The families are
 small and general — the words an operator uses for "limit", "temporary quota", "credit repair", "policy" —
 and the slots carry most of the weight: a customer with an amount and a purpose is a quota request however
-it is phrased; a question about rules with no customer is a policy question. When the embedding classifier
-(agents/intent_model.py) has been trained, its probabilities are blended in.
+it is phrased; a question about rules with no customer is a policy question. The reader blends these scores
+with the embedding classifier's probabilities (agents/intent_model.py).
 """
 from __future__ import annotations
 
@@ -18,13 +18,15 @@ _QUOTA = re.compile(r"临时额度|临额|临时提额|临时.{0,2}额度|临时
                     r"\bquota\b|limit (?:bump|increase|boost)|bump (?:up|her|him|them|the)|one-off (?:limit|credit)", re.I)
 _LIMIT = re.compile(r"额度|可用|剩余|还剩|余额|还能用|还能刷|能刷|能用多少|能花|总额|授信|"
                     r"credit line|credit limit|\blimit\b|available|headroom|\bleft\b|remaining|spend|balance|how much .{0,20}(?:use|have)", re.I)
-_REPAIR = re.compile(r"信用修复|征信修复|修复|逾期|征信|不良记录|黑名单|污点|洗白|"
-                     r"credit[\s-]*repair|\brepair|overdue|delinquen|late payment|blemish|credit (?:record|report|history)|default", re.I)
+# credit repair, not a repair of a thing: "truck repairs" is a purpose
+_REPAIR = re.compile(r"信用修|征信修|修复|修护|逾期|征信|不良记录|黑名单|污点|洗白|"
+                     r"credit[\s-]*(?:repair|fix)|repair (?:check|eligib|polic|program)|(?:record|history|report)s? (?:be )?(?:repaired|removed|cleared|wiped)|"
+                     r"overdue|delinquen|late payment|blemish|credit (?:record|report|history)|\bdefault", re.I)
 _POLICY = re.compile(r"政策|规定|规则|条款|制度|上限|下限|最多|最高|最长|多久|几天|几年|多少天|期限|有效期|利率|年化|融资成本|贴息|补贴|"
                      r"小红花|花呗|借呗|中介|收费|材料|资格|条件|央行|人民银行|消费金融|哪些|什么情况|是否|能不能|可不可以|怎么算|"
                      r"policy|rule|clause|\bcap\b|capped|maximum|\bmax\b|minimum|how long|how many|interest|\bapr\b|\brates?\b|"
                      r"financing cost|subsid|materials?\b|certificate|intermediar|\bfees?\b|scam|pboc|central bank|eligib|"
-                     r"qualif|requirement|prohibit|allowed|which purposes|validity|expire|in general|generally|"
+                     r"qualif|requirement|prohibit|allowed|which purposes|validity|expire|in general|generally|approv|tier|"
                      r"huabei|jiebei|consumer financ|limit increase", re.I)
 _ASK_FOR = re.compile(r"申请|开通|开个|开一|给(?:他|她|客户)?(?:开|批|办|提|上|加)|批(?:一|个|准)?|办(?:理|个)?|发放|要(?:一|个)|想要|帮.{0,6}(?:申请|开|批)|"
                       r"\bapply\b|\bgrant\b|\bgive\b|\bapprove\b|\brequest\b|\bbump\b|\braise\b|\bneeds?\b|\bwants?\b|\bset up\b|"
@@ -59,7 +61,7 @@ def score_intents(words: str, language: str, *, has_customer: bool, has_amount: 
                          - 0.2 * has_amount - 0.2 * has_amount * ask_for - 0.25 * repair)
     if has_customer and not (quota or repair or has_amount or policy or off):
         s["limit_lookup"] = max(s["limit_lookup"], 0.55)  # a bare customer: show what we know
-    s["repair_check"] = 0.5 * repair + 0.4 * has_customer - 0.2 * (has_amount and ask_for)
+    s["repair_check"] = 0.5 * repair + 0.4 * has_customer - 0.3 * has_amount
     # a policy question: about rules, for nobody in particular
     domain = policy or quota or repair or limit
     s["policy_qa"] = (0.35 * policy + 0.15 * (quota or repair or limit) + 0.15 * lookup
@@ -69,13 +71,4 @@ def score_intents(words: str, language: str, *, has_customer: bool, has_amount: 
     if not has_customer:
         s["repair_check"] -= 0.3
         s["limit_lookup"] -= 0.2
-    try:
-        from agents.intent_model import predict
-        probs = predict(words)
-    except Exception:  # noqa: BLE001  (no trained model shipped: the signals alone decide)
-        probs = None
-    if probs:
-        for k, p in probs.items():
-            if k in s:
-                s[k] = 0.6 * s[k] + 0.4 * p
     return {k: max(0.0, min(1.0, v)) for k, v in s.items()}

@@ -48,9 +48,19 @@ _KEYWORDS: dict[Purpose, tuple[str, ...]] = {
                         "water heater", "bed", "home essentials"),
 }
 
+_PARTICLE = re.compile(r"^(\w+) (out|off|up|down|back|in)$")
+
+
+def _english(word: str) -> str:
+    """A whole-word pattern; a phrasal verb may have its object in the middle ("cash it out", "pay the card off")."""
+    if m := _PARTICLE.match(word):
+        return r"\b" + m.group(1) + r"(?:\s+(?:it|them|this|that|the \w+|her \w+|his \w+))?\s+" + m.group(2) + r"\b"
+    return r"\b" + re.escape(word)
+
+
 _PATTERNS: list[tuple[Purpose, re.Pattern[str]]] = []
 for _cat, _words in _KEYWORDS.items():
-    parts = [re.escape(w) if not w.isascii() else r"\b" + re.escape(w) for w in _words]
+    parts = [re.escape(w) if not w.isascii() else _english(w) for w in _words]
     _PATTERNS.append((_cat, re.compile("|".join(parts), re.IGNORECASE)))
 _ORDER = [p for p in _KEYWORDS if p in PROHIBITED] + [p for p in _KEYWORDS if p in ALLOWED]
 
