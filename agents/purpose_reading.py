@@ -7,6 +7,7 @@ Categories and their vocabulary are the rule's own (tools/purpose.py); this modu
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from pydantic import BaseModel
 
@@ -65,10 +66,14 @@ def read_purpose(words: str) -> PurposeReading:
     if allowed:
         phrase, cat = allowed[0]
         return PurposeReading(stated=_phrase(phrase) or phrase, category=cat)
-    # nothing the rule's vocabulary knows: keep the operator's words as the purpose (TQ5: needs approval)
+    # nothing the rule's vocabulary knows: the operator's words are the purpose; the encoder may recognise an
+    # allowed category in them; otherwise it stays unclassified (TQ5: needs approval)
     marked = [m.group("p").strip() for m in _MARKED.finditer(words)]
     rest = [r for r in (_phrase(m) for m in marked) if r] or [r for r in (_phrase(c) for c in clauses) if r]
-    return PurposeReading(stated=rest[0] if rest else None)
+    if not rest:
+        return PurposeReading()
+    cat = semantic_category(_REQUEST_WORDS.sub(" ", words))
+    return PurposeReading(stated=rest[0], category=cat)
 
 
 def _phrase(text: str) -> str | None:
@@ -82,3 +87,48 @@ def _phrase(text: str) -> str | None:
     if cjk < 2 and not latin:
         return None
     return text.strip(" ，,。.") if cjk or latin else None
+
+
+# ------------------------------------------------------------------ purposes the vocabulary does not know
+# Each category described in its own words (DOMAIN.md), in Chinese and English. A purpose nearest to an
+# allowed category's description, clearly ahead of every other, is read as that category; anything near a
+# prohibited use or ordinary leisure spending, or not clearly ahead, stays unclassified (TQ5: a supervisor
+# decides). So the encoder can only ever turn "needs approval" into an allowed category when it is sure.
+_DESCRIPTIONS: dict[str, tuple[str, ...]] = {
+    "work_tools": ("tools, equipment, machines or a vehicle the customer needs to do their job or run their business",
+                   "工作或做生意需要的工具、设备、机器或车辆", "gear for his trade", "干活用的机器和工具"),
+    "education": ("tuition, school fees, courses, training, lessons and exams", "学费、课程、培训、考试和上学的费用"),
+    "medical": ("medical treatment, hospital bills, a doctor, medicine or surgery for the customer or a family member",
+                "看病、住院、手术、买药等医疗费用，本人或家人"),
+    "household": ("household essentials, home appliances and furniture", "家用电器、家具和日常生活必需品"),
+    "leisure": ("travel, holidays, weddings, banquets, gifts, parties, entertainment and luxury goods",
+                "旅游、度假、婚礼、酒席、礼物、聚会、娱乐和奢侈品"),
+    "prohibited": ("gambling, betting, buying stocks, funds or crypto, a house down payment, repaying other debts, withdrawing cash",
+                   "赌博、炒股、买基金或虚拟货币、买房首付、还其他贷款或信用卡、套现取现"),
+}
+SEMANTIC_MIN = 0.2             # cosine similarity to the best allowed description (chosen on the train split)
+SEMANTIC_MARGIN = 0.06          # ahead of the best description of any other kind
+SEMANTIC_PROHIBITED_GAP = 0.12  # and well clear of the prohibited uses
+
+
+@lru_cache(maxsize=1)
+def _description_vectors():  # noqa: ANN202
+    from knowledge.embedding import embed
+    names = [k for k, texts in _DESCRIPTIONS.items() for _ in texts]
+    return names, embed([t for texts in _DESCRIPTIONS.values() for t in texts])
+
+
+def semantic_category(phrase: str) -> Purpose | None:
+    """An allowed category for a purpose the vocabulary does not know, or None when not sure."""
+    from knowledge.embedding import embed
+    names, vecs = _description_vectors()
+    sims = vecs @ embed([phrase])[0]
+    best: dict[str, float] = {}
+    for name, sim in zip(names, sims):
+        best[name] = max(best.get(name, -1.0), float(sim))
+    ranked = sorted(best.items(), key=lambda kv: -kv[1])
+    (top, s1), (_, s2) = ranked[0], ranked[1]
+    if top in ("leisure", "prohibited") or s1 < SEMANTIC_MIN or s1 - s2 < SEMANTIC_MARGIN \
+            or s1 - best["prohibited"] < SEMANTIC_PROHIBITED_GAP:
+        return None
+    return Purpose(top)

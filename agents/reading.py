@@ -33,7 +33,7 @@ _PRONOUN = re.compile(r"[他她]|这个客户|这位客户|该客户|此客户|�
 _WHY = re.compile(r"为什么|为啥|为何|怎么会|凭什么|什么原因|原因是|理由|\bwhy\b|\bhow come\b|what(?:'s| is| was) the reason|\breason\b", re.I)
 _CORRECTION = re.compile(r"不是(?:这个|这位|他|她)?[，,]?\s*(?:是|应该是)|搞错了|弄错了|说错了|打错了|更正|改成|改为|"
                          r"\bsorry,? i meant\b|\bi meant\b|\bcorrection\b|\bnot .{1,20}, (?:but|it's)\b|\bactually it's\b|\bmy mistake\b", re.I)
-_FOLLOW_UP = re.compile(r"^\s*(?:and |what about|how about|same for|same thing for|then |also |now |那|那么|还有|再|换成|换|改成|"
+_FOLLOW_UP = re.compile(r"^\s*(?:and |what about|how about|same for|same thing for|then |also |now |那|那么|还有|再|换成|换|改成|现在|"
                         r"如果|要是|按|用)|呢\s*[?？]?\s*$|试试\s*[?？]?\s*$|\binstead\b|\?$", re.I)
 
 
