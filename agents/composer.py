@@ -3,10 +3,13 @@ cited clauses only. It is the default composer, and the fallback whenever an LLM
 guard. Every figure it writes is copied from the evidence."""
 from __future__ import annotations
 
+import re
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
 from tools.money import fmt_yuan
+from tools.purpose import Purpose
 from tools.rules import RULE_CLAUSES
 
 
@@ -16,6 +19,9 @@ def y(v: Any) -> str:
 
 def cite(*rules: str) -> str:
     return "".join(f"[{RULE_CLAUSES[r]}]" for r in rules)
+
+
+PURPOSE_CATEGORIES = frozenset(p.value for p in Purpose)
 
 
 _TQ1_REASONS = {
@@ -41,6 +47,39 @@ def _t(lang: str, en: str, zh: str) -> str:
     return zh if lang == "zh" else en
 
 
+# ---------------------------------------------------------------- operator text quoted back
+QUOTE_MAX = 40  # characters of operator text a reply shows, at most
+_QUOTE_ESCAPES = str.maketrans({"「": "『", "」": "』", '"': "'", "“": "‘", "”": "’", "[": "［", "]": "］"})
+
+
+def quote_user(lang: str, text: str, quotes: list[str] | None = None) -> str:
+    """Operator text shown back in a reply: escaped (the quote marks and citation brackets inside it replaced,
+    control and invisible characters dropped, all on one line), truncated to QUOTE_MAX characters, and
+    marked: 「…」 in Chinese, "…" in English. The caller labels it as the operator's words ("所述用途「…」",
+    'stated purpose "…"'). The quote is added to `quotes`, the list the guard receives: a claim inside it is
+    the operator's, not the system's. Text that merely looks like a quote is never skipped by the guard."""
+    kept = []
+    for ch in str(text).translate(_QUOTE_ESCAPES):
+        cat = unicodedata.category(ch)
+        if cat == "Cf":  # zero-width and bidirectional controls: invisible, or reorder what is shown
+            continue
+        kept.append(" " if cat in ("Cc", "Zl", "Zp") or ch.isspace() else ch)
+    body = re.sub(" {2,}", " ", "".join(kept)).strip()
+    if len(body) > QUOTE_MAX:
+        body = body[:QUOTE_MAX - 1] + "…"
+    quoted = f"「{body}」" if lang == "zh" else f'"{body}"'
+    if quotes is not None:
+        quotes.append(quoted)
+    return quoted
+
+
+def _purpose(lang: str, purpose: str, quotes: list[str] | None, category_as_is: bool = True) -> str:
+    """A purpose in a reply: a category name is the system's word; anything else is the operator's, quoted."""
+    if category_as_is and purpose in PURPOSE_CATEGORIES:
+        return _t(lang, f"purpose: {purpose}", f"用途：{purpose}")
+    return _t(lang, "stated purpose ", "所述用途") + quote_user(lang, purpose, quotes)
+
+
 def not_found(lang: str, cid: str) -> str:
     return _t(lang, f"Customer {cid} was not found in the ledger, so I have no data on them.",
               f"账本中未找到客户{cid}，无法提供其任何数据。")
@@ -59,7 +98,7 @@ def limit_reply(lang: str, r: dict) -> str:
             f"available {y(r['available'])}; {tq}total available {y(r['total_available'])} {cite('LIMIT', 'TQ7')}.")
 
 
-def quota_reply(lang: str, r: dict) -> str:
+def quota_reply(lang: str, r: dict, quotes: list[str] | None = None) -> str:
     cid, amt = r["customer_id"], y(r["amount"])
     if r["outcome"] == "not_found":
         return not_found(lang, cid)
@@ -71,9 +110,9 @@ def quota_reply(lang: str, r: dict) -> str:
         g = r["grant"]
         return prefix + _t(
             lang,
-            f"Approved under TQ5: a temporary quota of {y(g['amount'])} for {cid} (purpose: {g['purpose']}), "
+            f"Approved under TQ5: a temporary quota of {y(g['amount'])} for {cid} ({_purpose(lang, g['purpose'], quotes)}), "
             f"valid from {g['granted_on']} to {g['expires_on']} inclusive {cite('TQ5', 'TQ6')}.",
-            f"已批准（TQ5）：为客户{cid}发放临时额度{y(g['amount'])}（用途：{g['purpose']}），"
+            f"已批准（TQ5）：为客户{cid}发放临时额度{y(g['amount'])}（{_purpose(lang, g['purpose'], quotes)}），"
             f"有效期{g['granted_on']}至{g['expires_on']}（含当日）{cite('TQ5', 'TQ6')}。")
     if r["outcome"] == "needs_approval":
         why = "; ".join(_t(lang, *_REVIEW_REASONS[k]) for k in r["reasons"])
@@ -92,7 +131,8 @@ def quota_reply(lang: str, r: dict) -> str:
                   f"已有未到期的临时额度（有效至{r['active_quota_expires_on']}），同一时间只能有一笔")
     elif rule == "TQ2":
         cat = r.get("purpose_category") or ""
-        body = _t(lang, f"the purpose \"{r['purpose']}\" is prohibited ({cat})", f"用途“{r['purpose']}”属于禁止类别（{cat}）")
+        body = _t(lang, "the ", "") + _purpose(lang, r["purpose"], quotes, category_as_is=False) \
+            + _t(lang, f" is prohibited ({cat})", f"属于禁止类别（{cat}）")
     else:
         body = _t(lang, f"{amt} is above the cap; the largest amount that could be requested is {y(r['cap'])}",
                   f"{amt}超过上限，最多可申请{y(r['cap'])}")
@@ -166,13 +206,15 @@ def role_refusal(lang: str, needed: str, role: str) -> str:
               f"申请临时额度需要{needed}角色，当前角色为{role}，未做任何更改。")
 
 
-def compose(lang: str, intent: str, tool_results: list[dict], clauses: list[dict]) -> str:
-    """The whole template reply for a turn."""
+def compose(lang: str, intent: str, tool_results: list[dict], clauses: list[dict],
+            quotes: list[str] | None = None) -> str:
+    """The whole template reply for a turn. Each piece of operator text it quotes is added to `quotes`
+    (see quote_user), for the guard."""
     parts = []
     for r in tool_results:
         renderer = {"limit_lookup": limit_reply, "temp_quota": quota_reply, "repair_check": repair_reply,
                     "approval": approval_reply}[r["tool"]]
-        parts.append(renderer(lang, r))
+        parts.append(quota_reply(lang, r, quotes) if renderer is quota_reply else renderer(lang, r))
     if intent == "policy_qa":
         parts.append(policy_reply(lang, clauses))
     if intent == "out_of_scope":

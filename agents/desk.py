@@ -24,6 +24,7 @@ from agents.graph import Deps, apply_decision, build_graph
 from agents.plan import Intent
 from tools import ApprovalError, Ledger, list_approvals
 from tools.home import riskdesk_home
+from tools.privacy import mask_text
 from tools.ledger import SAMPLE_LEDGER, parse_ledger
 from tools.temp_quota import Approval, get_approval
 
@@ -48,6 +49,7 @@ class Desk:
         self.audit = audit or AuditLog()
         _meta.create_all(self.audit.engine)
         self._names = tuple(ledger.names())
+        self.audit.mask_with(self._names, ledger.has_customer)  # records read back are masked as well
         planner = composer = model = None
         if llm is not None:
             from agents.composer_llm import LLMComposer
@@ -105,8 +107,10 @@ class Desk:
                          as_of=as_of.isoformat() if isinstance(as_of, dt.date) else as_of)
         thread = req.thread_id or f"t-{uuid.uuid4().hex[:12]}"
         day = req.as_of or _today().isoformat()
-        return self._run({"message": req.message, "role": req.role, "as_of": day, "idempotency_key": idempotency_key},
-                         thread, req.role, day, caller, req.message)
+        # masked at the edge: the checkpoint, the history, the audit record and any LLM see only this copy
+        masked_message = self.mask(req.message)
+        return self._run({"message": masked_message, "role": req.role, "as_of": day, "idempotency_key": idempotency_key},
+                         thread, req.role, day, caller, masked_message)
 
     def _run(self, graph_input: Any, thread: str, role: str, day: str, caller: str, message: str) -> Iterator[dict[str, Any]]:
         config = {"configurable": {"thread_id": thread}}
@@ -133,7 +137,7 @@ class Desk:
         if get_approval(self.ledger, approval_id) is None:
             raise ApprovalError(f"no approval with id {approval_id!r}")
         day = decision.as_of or _today().isoformat()
-        payload = decision.model_dump() | {"as_of": day}
+        payload = decision.model_dump() | {"as_of": day, "reason": self.mask(decision.reason)}
         thread = self._thread_waiting_on(approval_id)
         if thread is not None:
             *_, last = self._run(Command(resume=payload), thread, role, day, caller, f"/{decision.decision} {approval_id}")
@@ -158,8 +162,13 @@ class Desk:
         return list_approvals(self.ledger, "pending")
 
     def history(self, thread_id: str) -> list[dict[str, str]]:
+        """The thread's messages, masked (threads stored before masking covered every notation included)."""
         snapshot = self.graph.get_state({"configurable": {"thread_id": thread_id}})
-        return list(snapshot.values.get("history", []))
+        return [{**h, "text": self.mask(h["text"])} for h in snapshot.values.get("history", [])]
+
+    def mask(self, text: str) -> str:
+        """ID and phone numbers in any notation and customer names masked; the ledger's customer ids kept."""
+        return mask_text(text, self._names, self.ledger.has_customer)
 
     # ------------------------------------------------------------------ result + audit
     def _finish(self, state: dict[str, Any], thread: str, role: str, day: str, caller: str, message: str) -> AskResult:
@@ -175,7 +184,7 @@ class Desk:
         pending = state.get("approval_id") if outcome == "needs_approval" else None
         trace_id = uuid.uuid4().hex
         guard = GuardVerdict(**state["guard"])
-        result = AskResult(answer=state["reply"], language=plan.get("language", "en"), intent=Intent(plan["intent"]),
+        result = AskResult(answer=self.mask(state["reply"]), language=plan.get("language", "en"), intent=Intent(plan["intent"]),
                            customer_id=plan.get("customer_id"), outcome=outcome, tool_calls=calls, citations=citations,
                            guard=guard, approval_id=pending, trace_id=trace_id,
                            planner=state.get("planner", "rules"), thread_id=thread)
@@ -187,8 +196,9 @@ class Desk:
             draft=state.get("draft"), draft_source=state.get("draft_source", "template"),
             draft_guard=GuardVerdict(**state["draft_guard"]) if state.get("draft_guard") else None,
             reply=result.answer, guard=guard, revisions=state.get("revisions", 0),
-            llm_calls=state.get("llm_calls", 0), timings_ms=state.get("timings", {}))
-        self.audit.write(masked(record, self._names), owner=caller)
+            llm_calls=state.get("llm_calls", 0), timings_ms=state.get("timings", {}),
+            quoted=[q for q in state.get("quotes") or [] if state.get("reply") == state.get("template") and q in state["reply"]])
+        self.audit.write(masked(record, self._names, self.ledger.has_customer), owner=caller)
         return result
 
     def warm(self) -> None:

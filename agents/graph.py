@@ -59,6 +59,7 @@ class TurnState(TypedDict, total=False):
     retrieved: list[str]
     clauses: list[dict[str, str]]
     template: str
+    quotes: list[str]              # operator text the template quotes (composer.quote_user): the guard skips only these
     draft: str
     draft_source: str
     draft_guard: dict[str, Any] | None
@@ -184,30 +185,33 @@ def build_graph(deps: Deps, checkpointer: Any = None):
     def composer(state: TurnState) -> dict:
         plan = Plan.model_validate(state["plan"])
         results = [c["result"] for c in state.get("tool_calls", [])]
+        quotes: list[str] = []
         template = "\n".join(filter(None, [state.get("notice"),
-                                           templates.compose(plan.language, plan.intent.value, results, state.get("clauses", []))]))
+                                           templates.compose(plan.language, plan.intent.value, results, state.get("clauses", []),
+                                                             quotes=quotes)]))
         if deps.llm_composer is None or not (results or state.get("clauses")):
-            return {"template": template, "draft": template, "draft_source": "template"}
+            return {"template": template, "draft": template, "draft_source": "template", "quotes": quotes}
         evidence = {"tool_results": results, "clauses": state.get("clauses", [])}
         if state.get("revisions"):
             evidence["problems_in_previous_draft"] = (state.get("draft_guard") or {}).get("ungrounded", [])
         outcome = deps.llm_composer.compose(plan.language, state["message"], evidence, template)
         calls = state.get("llm_calls", 0) + 1
         if outcome.text:
-            return {"template": template, "draft": outcome.text, "draft_source": "llm", "llm_calls": calls}
-        return {"template": template, "draft": template, "draft_source": "template", "llm_calls": calls}
+            return {"template": template, "draft": outcome.text, "draft_source": "llm", "llm_calls": calls, "quotes": quotes}
+        return {"template": template, "draft": template, "draft_source": "template", "llm_calls": calls, "quotes": quotes}
 
     def compliance_reviewer(state: TurnState) -> dict:
         ev = build_evidence([h["text"] for h in state.get("history", []) if h["role"] == "operator"],
                             [c["result"] for c in state.get("tool_calls", [])], state.get("clauses", []))
-        verdict, _ = check(state["draft"], ev)
+        quotes = state.get("quotes") or []  # the template's own quotes; an LLM draft's quotes are read like the rest
+        verdict, _ = check(state["draft"], ev, quoted=quotes if state.get("draft_source") == "template" else ())
         update: dict[str, Any] = {"draft_guard": verdict.model_dump(), "review": "deliver"}
         if verdict.grounded:
             update.update(reply=state["draft"], guard=verdict.model_dump())
         elif state.get("draft_source") == "llm" and not state.get("revisions"):
             update.update(revisions=1, review="revise")  # back to the composer once
         else:  # the template goes out instead; what was caught stays in draft_guard
-            fallback, _ = check(state["template"], ev)
+            fallback, _ = check(state["template"], ev, quoted=quotes)
             update.update(reply=state["template"], guard=fallback.model_dump())
         return update
 

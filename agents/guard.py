@@ -30,7 +30,11 @@ _CATEGORY = re.compile(r"\b(work_tools|education|medical|household|gambling|inve
 _STATUS = re.compile(r"\b(frozen|closed)\b|(冻结|关闭)", re.I)
 _STATUS_ZH = {"冻结": "frozen", "关闭": "closed"}
 # Free-text fields of stored records: shown as data, never evidence for figures or outcomes.
-_FREE_TEXT_FIELDS = ("purpose", "institution", "occupation", "reason")
+_FREE_TEXT_FIELDS = ("institution", "occupation")
+# Text an operator or supervisor wrote (a purpose, a rejection reason): never evidence, and never skipped
+# either. A reply shows it only inside a marked quote (agents/composer.quote_user) that the composer hands to
+# `check` as `quoted`; the same words anywhere else in a reply are read as the system's claims.
+_USER_TEXT_FIELDS = ("purpose", "reason")
 
 # Outcome phrases, most specific first; each match is blanked before the next pattern runs.
 _OUTCOME_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
@@ -87,6 +91,10 @@ class Evidence:
     def add_value(self, value: Any) -> None:
         if isinstance(value, dict):
             for k, v in value.items():
+                if k in _USER_TEXT_FIELDS and isinstance(v, str):
+                    if _CATEGORY.fullmatch(v):  # a category the tools classified into is theirs
+                        self.words.add(v)
+                    continue
                 if k in _FREE_TEXT_FIELDS and isinstance(v, str):
                     self.free_text.add(v)
                     if _CATEGORY.fullmatch(v):
@@ -190,7 +198,13 @@ class Claim:
         return f"{self.kind}:{self.text}"
 
 
-def extract_claims(reply: str, ev: Evidence) -> list[Claim]:
+def extract_claims(reply: str, ev: Evidence, quoted: Iterable[str] = ()) -> list[Claim]:
+    """Every claim of the reply. `quoted`: the operator text the composer quoted (each exactly as written in the
+    reply, marks included); those spans are the operator's words and are not read. Nothing else is skipped:
+    a draft's own quotation marks mean nothing here."""
+    for q in sorted({q for q in quoted if len(q) >= 2}, key=len, reverse=True):
+        while (i := reply.find(q)) >= 0:
+            reply = _blank(reply, i, i + len(q))
     claims: list[Claim] = []
     for line in reply.splitlines() or [reply]:
         claims.extend(_line_claims(line, ev))
@@ -305,9 +319,11 @@ def _phrase_outcomes(phrases: set[str]) -> set[str]:
     return found
 
 
-def check(reply: str, ev: Evidence, require_complete: bool = True) -> tuple[GuardVerdict, list[Claim]]:
-    """Every claim grounded and, for replies about tool results, nothing decisive left out."""
-    claims = extract_claims(reply, ev)
+def check(reply: str, ev: Evidence, require_complete: bool = True,
+          quoted: Iterable[str] = ()) -> tuple[GuardVerdict, list[Claim]]:
+    """Every claim grounded and, for replies about tool results, nothing decisive left out. `quoted`: the
+    quotes of operator text the composer wrote into this reply (never a draft's own quotes)."""
+    claims = extract_claims(reply, ev, quoted)
     bad = [c.label() for c in claims if not c.grounded]
     if require_complete:
         bad += omissions(reply, claims, ev)

@@ -336,6 +336,13 @@ class Ledger:
         with self.read() as conn:
             return [r[0] for r in conn.execute(select(customers_t.c.customer_id).order_by(customers_t.c.customer_id))]
 
+    def has_customer(self, token: str) -> bool:
+        """Is `token` a customer id of this ledger (any letter case)? The masker spares such tokens."""
+        from sqlalchemy import func
+        with self.read() as conn:
+            return conn.execute(select(customers_t.c.customer_id)
+                                .where(func.lower(customers_t.c.customer_id) == token.lower()).limit(1)).first() is not None
+
     def names(self) -> list[str]:
         """Every customer name: what the masker must hide from logs, audit records and LLMs."""
         with self.read() as conn:
