@@ -183,7 +183,6 @@ def audit_rows(desk: Desk) -> str:
 @pytest.mark.parametrize("message", [ATTACK_ZH, ATTACK_EN], ids=["zh", "en"])
 def test_desk_stores_and_returns_only_masked_numbers(desk, stores, message):
     r = desk.ask(message, as_of=D)
-    assert r.outcome == "found" and r.customer_id == "C1003"  # the turn still works on the masked text
     record = desk.audit.get(r.trace_id)
     history = desk.history(r.thread_id)
     shown = "139 **** 0021" if message is ATTACK_ZH else "(139) **** 0021"
