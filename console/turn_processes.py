@@ -24,7 +24,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from tools.privacy import MaskingFilter
+
 log = logging.getLogger("riskdesk.turns")
+log.addFilter(MaskingFilter())  # a failed turn's traceback can carry the operator's message
 STARTUP_TIMEOUT = 300  # seconds for a turn process to open its desk
 
 
