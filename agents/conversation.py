@@ -125,6 +125,8 @@ def resolve(r: Reading, conv: Conversation, min_confidence: float = 0.3) -> Reso
 
     # 6. a request of its own
     intent = own or Intent.out_of_scope
+    if intent in (Intent.policy_qa, Intent.out_of_scope) and r.money and words_cues["ask_for"] and not words_cues["policy"]:
+        intent = Intent.temp_quota  # "approve 20,000 for everyone": a grant request, whoever it is for
     if intent in TOOL_INTENTS and customer is None and focus_ref:
         customer = conv.focus
     if intent == Intent.temp_quota and customer is None and not r.money and not words_cues["ask_for"] \

@@ -28,7 +28,7 @@ _POLICY = re.compile(r"政策|规定|规则|条款|制度|上限|下限|最多|�
                      r"financing cost|subsid|materials?\b|certificate|intermediar|\bfees?\b|scam|pboc|central bank|eligib|"
                      r"qualif|requirement|prohibit|allowed|which purposes|validity|expire|in general|generally|approv|tier|"
                      r"huabei|jiebei|consumer financ|limit increase", re.I)
-_ASK_FOR = re.compile(r"申请|开通|开个|开一|给(?:他|她|客户)?(?:开|批|办|提|上|加)|批(?:一|个|准)?|办(?:理|个)?|发放|要(?:一|个)|想要|帮.{0,6}(?:申请|开|批)|"
+_ASK_FOR = re.compile(r"申请|开通|开个|开一|批准|给.{0,8}发|发[一二两三四五六七八九十\d]|给(?:他|她|客户)?(?:开|批|办|提|上|加)|批(?:一|个|准)?|办(?:理|个)?|发放|要(?:一|个)|想要|帮.{0,6}(?:申请|开|批)|"
                       r"\bapply\b|\bgrant\b|\bgive\b|\bapprove\b|\brequest\b|\bbump\b|\braise\b|\bneeds?\b|\bwants?\b|\bset up\b|"
                       r"\bcan we\b|\bcould we\b|\blet'?s\b|\bissue\b|\bopen\b", re.I)
 _LOOKUP = re.compile(r"多少|几|查|看看|看下|看一下|是什么|怎样|咋样|如何|what(?:'s| is| are)|how much|show|check|look ?up|tell me|"
