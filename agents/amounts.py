@@ -5,7 +5,8 @@
 included), `currency` (marked as money: 元/块/¥/￥/RMB/CNY/yuan/k/w/thousand, or a Chinese or Arabic number with
 百/千/万/亿) and `problem`:
 
-- None: a valid amount; `value` is the amount (a whole number as an integral Decimal, else as written).
+- None: a valid amount; `value` is the amount (a whole number as an integral Decimal, else as written). A bare
+  number (4000, currency False) is valid too: whether it is money is the caller's reading of the context.
 - "negative": a minus sign or 负 in front (-4000, −4000, -¥4000, ¥-4000, 负四千, minus 4000); `value` is the
   negative number read.
 - "zero": 0, 0.00, 零元; `value` is 0.
@@ -13,18 +14,22 @@ included), `currency` (marked as money: 元/块/¥/￥/RMB/CNY/yuan/k/w/thousand
   format characters inside a number (4 000, 4\u200b000, 四\u200b千), other separators (4'000, 4_000), a leading
   zero (04000), three decimals without a unit (4.000: 4 or 4000?), fractions of a fen, digits of other scripts,
   a Chinese numeral that does not read (一万五百, 一千两); `value` is None.
-- "ambiguous": a range (3000-4000, 3000到4000, 三到五千, 3000 or 4000), an approximation (两三千, 几千, 十几万,
-  四千多, 4000余元), a relative decrease (减4000: a change, not an amount), a foreign currency ($4000, 4000美元);
-  `value` is None.
+- "ambiguous": a range (3000-4000, 3000到4000, 三到五千, 3000 or 4000, 3k-4k), an approximation (两三千, 几千,
+  十几万, 四千多, 4000余元, 四千来块), a relative decrease (减4000: a change, not an amount), a foreign currency
+  ($4000, 4000美元, 4000 dollars), digits-only Chinese with a currency mark (五五五元); `value` is None.
+  'About 4000' (约4000, 4000左右) is not flagged: the number itself is exact.
 
 Left out entirely (not mentions): spans in `blocked` (customer ids, dates, rule and clause ids the caller
 found), percentages, day/month/year counts, counts of things (3笔, 2 records), ordinals (第3, 3rd), years
-(2025年, in 2025), times (10:30, 3点), fractions (3/4), numbers glued to letters (x4000, 1e400, 4kg), pieces
+(2025年, in/since 2025), times (10:30, 3点), fractions (3/4), numbers glued to letters (x4000, 1e400, 4kg), pieces
 of ids (zx.4412, phone and ID numbers written in groups: 139 0003 0021, 110101 199004040033), digit strings
 of 9 or more digits without separators or a currency mark (account numbers), a lone Chinese numeral
 character (一, 十, 两) or digits-only Chinese (二〇二六) without a currency mark, bare units (千万, 万一) and a
-few idioms (十万火急, 一五一十). English number words (four thousand) are not read.
-Full-width digits and separators (４０００元, ４，０００) read like ASCII ones. Pure function, no clock.
+few idioms (十万火急, 一五一十). English number words (four thousand) are not read. The caller sees several
+amounts as several mentions; whether several distinct values make a request ambiguous is its decision.
+Full-width digits and separators (４０００元, ４，０００) read like ASCII ones; a full-width comma that is no valid
+thousands separator separates a list (3000，4000), except after 1-3 digits (４，００００ is malformed).
+Pure function, no clock.
 """
 from __future__ import annotations
 
@@ -61,10 +66,14 @@ _FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F) if c != 0xFF0C} | {0x
 _INVISIBLE = "".join(sorted({chr(c) for c in range(0x80, 0x10000) if unicodedata.category(chr(c)) in ("Cf", "Zs", "Zl", "Zp")}
                             | {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0"} | {chr(c) for c in range(0xFE00, 0xFE10)}))
 _INV = re.escape(_INVISIBLE)
+_INVISIBLE_SET = frozenset(_INVISIBLE) | {"'", "_"}
 _CN_DIGIT = "零〇" + "".join(DIGITS)
 _CN_UNIT = "".join(UNITS) + "".join(BIG_UNITS)
 _CN = _CN_DIGIT + _CN_UNIT + "几"
-_MAGNITUDE = set("百佰千仟万萬亿億")
+_MAGNITUDE = frozenset("百佰千仟万萬亿億")
+_UNIT_SET = frozenset(_CN_UNIT)
+_CN_DIGIT_SET = frozenset(_CN_DIGIT + "几")
+_ASCII_DIGITS = frozenset("0123456789")
 _IDIOMS = re.compile("十万火急|一五一十")
 
 _RUN = re.compile(
@@ -81,29 +90,39 @@ _RUN = re.compile(
 # Phone, ID and card numbers written in groups: never amounts.
 _CHAIN = re.compile(r"(?<![0-9A-Za-z])[0-9]+(?:[ -][0-9]+)+[Xx]?(?![0-9A-Za-z])")
 
+_GROUP_SEP = re.compile(r"[ -]")
+_SPACE_GROUPED = re.compile(r"\d{1,3}(?: \d{3})+")
+_COMMA_GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_DIGIT_SPACE_DIGIT = re.compile(r"[0-9] [0-9]")
+_ARABIC_SEGMENT = re.compile(r"[0-9][0-9.,，]*")
+_ARABIC_ONLY = re.compile(r"[0-9.,，]+")
+_DIGITS_BEFORE_UNIT = re.compile(rf"[{_CN_DIGIT[2:]}]{{2}}[{_CN_UNIT}]")  # 两三千, 七八万: a range
+
 _WINDOW = 24
 _PREFIX = re.compile(
-    r"(?P<sign>(?<![0-9A-Za-z\x00])[-−–‒]|负\s*|\b(?:minus|negative)\s+)?"
+    r"(?P<sign>(?<![0-9A-Za-z\x00])[-−–‒]|负\s*|(?<![A-Za-z])(?:minus|negative)\s+)?"
     r"(?:(?P<cur>(?:¥|￥|RMB|CNY|人民币)\s*)(?P<sign2>[-−–‒]|负\s*)?)?$", re.I)
-_FOREIGN_PREFIX = re.compile(r"(?:US\$|HK\$|\$|€|£|\b(?:USD|HKD|EUR|GBP|JPY))\s*[-−]?$")
+_FOREIGN_PREFIX = re.compile(r"(?:US\$|HK\$|\$|€|£|(?<![A-Za-z])(?:USD|HKD|EUR|GBP|JPY))\s*[-−]?$")
 _DECREASE = re.compile(r"减(?:少|去|掉)?\s*$")
 _CONNECT = r"(?:[-~～–—]|\s+[-~～–—]\s+|\s*(?:至|到|或者?)\s*|\s+(?:to|or)\s+)"
 _RANGE_BEFORE = re.compile(rf"[0-9{_CN_DIGIT}](?:\s*(?:元|块|[kKwW]|[千万]))?{_CONNECT}(?:(?:¥|￥|RMB)\s*)?$")
 _RANGE_AFTER = re.compile(rf"(?:\s*(?:元|块))?{_CONNECT}(?:(?:¥|￥|RMB)\s*)?[0-9{_CN_DIGIT}]")
 _NOT_AMOUNT_BEFORE = re.compile(
     r"(?:第|百分之|千分之|尾号|卡号|账号|帳號|编号|工号|单号|订单号|手机号?|电话|号码|身份证号?|证件号)\s*[:：]?\s*$"
-    r"|(?:#|\bNo\.|\bacct\.?|\baccount\s*(?:no\.?|number|#)|\bcard|\btel\.?|\bphone|\bID)\s*[:：#]?\s*$", re.I)
-_YEAR_BEFORE = re.compile(r"(?:\b(?:in|since|before|after|until|till|year|FY)|年份|于|Q[1-4])\s*$", re.I)
-_MULTIPLIER = re.compile(r"\s?(?:([kK])|([wW]))(?![A-Za-z])|\s?(thousand|million)\b", re.I)
-_APPROX_AFTER = re.compile(r"(?:多|余|餘)(?=[元块塊钱万千百的]|一点|\s|$|[,.!?;:，。！？；：、）)])|(?:来|來)(?=[元块塊])")
-_FOREIGN_AFTER = re.compile(r"\s*(?:美元|美金|港币|港元|欧元|日元|英镑|(?:dollars?|usd|hkd|eur|euros?|gbp|jpy)\b)", re.I)
-_CUR_AFTER = re.compile(r"\s*(?:块钱|人民币|元|块|塊|圆|圓|(?:yuan|rmb|cny|kuai)\b(?!\s*[-−]?[0-9]))", re.I)
+    r"|(?:#|(?<![A-Za-z])(?:No\.|acct\.?|account\s*(?:no\.?|number|#)|card|tel\.?|phone|ID))\s*[:：#]?\s*$", re.I)
+_YEAR_BEFORE = re.compile(r"(?:(?<![A-Za-z])(?:in|since|before|after|until|till|year|FY)|年份|Q[1-4])\s*$", re.I)
+_MULTIPLIER = re.compile(r"\s?(?:([kK])|([wW]))(?![A-Za-z])|\s?(thousand|million)(?![A-Za-z])", re.I)
+# 四千多, 4000余元, 四千来块: more than or about; not 多少 (how much), 余额 (balance), 1000多种 (a count)
+_APPROX_AFTER = re.compile(r"(?:多|余|餘)(?![少吗么呢啊额種种類类样项件个個位名人户家张本篇份台辆套批次笔条])|(?:来|來)(?=[元块塊])")
+_FOREIGN_AFTER = re.compile(r"\s*(?:美元|美金|港币|港元|欧元|日元|英镑|(?:dollars?|usd|hkd|eur|euros?|gbp|jpy)(?![A-Za-z]))", re.I)
+_CUR_AFTER = re.compile(r"\s*(?:块钱|人民币|元|块|塊|圆|圓|(?:yuan|rmb|cny|kuai)(?![A-Za-z])(?!\s*[-−]?[0-9]))", re.I)
+# Percentages, durations, dates, times, ratios and counts of records, people, times: not amounts.
 _NOT_AMOUNT_AFTER = re.compile(
-    r"\s*(?:[%％‰]|个月|個月|小时|小時|星期|礼拜|[天日月年岁歲周週笔筆次个個位名条條家张張期号號倍成折分秒时時人户戶项項份台辆輛级級层層页頁章节節种種类類遍回套件本篇批轮届代]"
+    r"\s*(?:[%％‰]|个月|個月|小时|小時|分钟|分鐘|星期|礼拜|[天日月年岁歲周週笔筆次个個位名人户戶条條期号號倍成折秒]"
     r"|点(?![0-9" + _CN_DIGIT + r"])"
     r"|(?:percent|pct|bps?|days?|months?|mos|years?|yrs?|weeks?|wks?|hours?|hrs?|minutes?|mins?|seconds?|secs?"
-    r"|records?|times|people|persons?|customers?|clients?|accounts?|loans?|items?|cases?|applications?|requests?"
-    r"|cards?|install?ments?|payments?|pcs|pieces?|points?|am|pm)\b)", re.I)
+    r"|records?|times|people|persons?|customers?|clients?|accounts?|loans?|installments?|instalments?|payments?"
+    r"|am|pm)(?![A-Za-z]))", re.I)
 
 
 def _is_letter(ch: str) -> bool:
@@ -139,12 +158,14 @@ def _glued_after(t: str, e: int) -> bool:
 
 def _masked(text: str, blocked: Sequence[tuple[int, int]]) -> str:
     chars = list(text.translate(_FULLWIDTH))
-    spans = list(blocked) + [(m.start(), m.end()) for m in _IDIOMS.finditer(text)]
+    for m in _IDIOMS.finditer(text):  # masked, but no id: a number right after one is still read
+        chars[m.start():m.end()] = "\x01" * (m.end() - m.start())
+    spans = list(blocked)
     t = "".join(chars)
     for m in _CHAIN.finditer(t):
-        groups = re.split(r"[ -]", m.group(0).rstrip("Xx"))
+        groups = _GROUP_SEP.split(m.group(0).rstrip("Xx"))
         digits = sum(len(g) for g in groups)
-        thousands = re.fullmatch(r"\d{1,3}(?: \d{3})+", m.group(0)) is not None
+        thousands = _SPACE_GROUPED.fullmatch(m.group(0)) is not None
         if digits >= 9 and not thousands and (len(groups) >= 3 or max(map(len, groups)) >= 6
                                               or any(g.startswith("0") for g in groups[1:])):
             spans.append((m.start(), m.end()))
@@ -156,13 +177,13 @@ def _masked(text: str, blocked: Sequence[tuple[int, int]]) -> str:
 
 def _arabic_problem(core: str) -> str | None:
     """Why the digits of a run cannot be read as written, else None."""
-    if any(ch in _INVISIBLE or ch in "'_" for ch in core) or re.search(r"[0-9] [0-9]", core):
+    if not _INVISIBLE_SET.isdisjoint(core) or _DIGIT_SPACE_DIGIT.search(core):
         return "malformed"
-    for seg in re.findall(r"[0-9][0-9.,，]*", core):
+    for seg in _ARABIC_SEGMENT.findall(core):
         seg = seg.replace("，", ",")
-        if "," in seg and not re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", seg):
+        if "," in seg and not _COMMA_GROUPED.fullmatch(seg):
             return "malformed"
-        if seg.count(".") > 1 or re.match(r"0\d", seg):
+        if seg.count(".") > 1 or (len(seg) > 1 and seg[0] == "0" and seg[1] in _ASCII_DIGITS):
             return "malformed"
     return None
 
@@ -172,20 +193,20 @@ def _read_run(core: str) -> tuple[Decimal | None, str | None]:
     problem = _arabic_problem(core)
     if problem:
         return None, problem
-    clean = re.sub(r" (?=[^0-9])", "", core.replace(",", "").replace("，", ""))
+    clean = core.replace(",", "").replace("，", "").replace(" ", "")  # a space is left only before a unit: 4 千
     value = read_numeral(clean)
     if value is not None:
         return value, None
-    cn = re.sub(r"[^" + _CN + "]", "", core)
-    if "几" in core or (len(cn) > 1 and not set(cn) & set(_CN_UNIT)) or re.search(rf"[{_CN_DIGIT.replace('零〇', '')}]{{2}}[{_CN_UNIT}]", core):
+    cn = [c for c in core if c in _CN_DIGIT_SET or c in _UNIT_SET]
+    if "几" in core or (len(cn) > 1 and _UNIT_SET.isdisjoint(cn)) or _DIGITS_BEFORE_UNIT.search(core):
         return None, "ambiguous"
     return None, "malformed"
 
 
 def _mention(text: str, t: str, s: int, e: int) -> AmountMention | None:
     core = t[s:e]
-    arabic = any(c in "0123456789" for c in core)
-    if not arabic and not any(c in _CN_DIGIT or c == "几" for c in core):
+    arabic = not _ASCII_DIGITS.isdisjoint(core)
+    if not arabic and _CN_DIGIT_SET.isdisjoint(core):
         return None  # bare units: 千万, 百万
     if not arabic and core[0] in _CN_UNIT and core[0] not in "十拾":
         lead = len(core) - len(core.lstrip(_CN_UNIT))
@@ -200,10 +221,11 @@ def _mention(text: str, t: str, s: int, e: int) -> AmountMention | None:
         return None
     if _NOT_AMOUNT_BEFORE.search(pre):
         return None
-    mult = _MULTIPLIER.match(post) if arabic and re.fullmatch(r"[0-9.,，]+", core) else None
+    plain_arabic = arabic and _ARABIC_ONLY.fullmatch(core) is not None
+    mult = _MULTIPLIER.match(post) if plain_arabic else None
     i = mult.end() if mult else 0
-    if arabic and core[-1] in "0123456789" and not mult and not _CUR_AFTER.match(post) \
-            and not _RANGE_AFTER.match(post) and (_glued_after(t, e) or (post[:1] and _is_letter(post[0]))):
+    if arabic and core[-1] in _ASCII_DIGITS and not mult and not _CUR_AFTER.match(post) \
+            and not _FOREIGN_AFTER.match(post) and not _RANGE_AFTER.match(post) and (_glued_after(t, e) or (post[:1] and _is_letter(post[0]))):
         return None
     approx = _APPROX_AFTER.match(post, i)
     j = approx.end() if approx else i
@@ -212,10 +234,10 @@ def _mention(text: str, t: str, s: int, e: int) -> AmountMention | None:
     if not cur_post and not foreign and _NOT_AMOUNT_AFTER.match(post, j):
         return None
     foreign_pre = _FOREIGN_PREFIX.search(pre)
-    marked = bool(cur_pre or cur_post or mult or _MAGNITUDE & set(core))
-    if not arabic and not marked and (len(core) == 1 or not set(core) & set(_CN_UNIT) or "点" in core):
+    marked = bool(cur_pre or cur_post or mult) or not _MAGNITUDE.isdisjoint(core)
+    if not arabic and not marked and (len(core) == 1 or _UNIT_SET.isdisjoint(core) or "点" in core):
         return None  # a lone 一/十/两, 二〇二六 (a year, a phone number), 一点五 (a time, 'a bit')
-    if arabic and re.fullmatch(r"[0-9]+", core) and not (cur_pre or cur_post or mult):
+    if arabic and core.isascii() and core.isdigit() and not (cur_pre or cur_post or mult):
         if len(core) >= 9:
             return None  # an account or id number
         if len(core) == 4 and 1900 <= int(core) <= 2099 and _YEAR_BEFORE.search(pre):
@@ -225,8 +247,8 @@ def _mention(text: str, t: str, s: int, e: int) -> AmountMention | None:
         k, w, word = mult.group(1), mult.group(2), (mult.group(3) or "").lower()
         value *= 1000 if k or word == "thousand" else 10000 if w else 10**6
     if value is not None and problem is None:
-        frac = re.search(r"\.(\d+)$", core)
-        if (frac and len(frac.group(1)) == 3 and not mult and re.fullmatch(r"[0-9.,，]+", core)) \
+        frac = core.rpartition(".")[2] if plain_arabic and "." in core else ""
+        if (len(frac) == 3 and not mult) \
                 or value * 100 != (value * 100).to_integral_value():
             value, problem = None, "malformed"  # 4.000: 4 or 4000? a fraction of a fen
     start = w0 + (prefix.start() if (cur_pre or sign) else len(pre))
