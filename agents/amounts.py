@@ -41,6 +41,7 @@ from typing import Literal, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from agents.numerals import BIG_UNITS, DIGITS, UNITS, read_numeral
+from tools.privacy import masked_spans
 
 Problem = Literal["negative", "zero", "malformed", "ambiguous"]
 
@@ -160,7 +161,7 @@ def _masked(text: str, blocked: Sequence[tuple[int, int]]) -> str:
     chars = list(text.translate(_FULLWIDTH))
     for m in _IDIOMS.finditer(text):  # masked, but no id: a number right after one is still read
         chars[m.start():m.end()] = "\x01" * (m.end() - m.start())
-    spans = list(blocked)
+    spans = list(blocked) + masked_spans(text)  # a masked phone or ID number ("138 **** 5678") is no amount
     t = "".join(chars)
     for m in _CHAIN.finditer(t):
         groups = _GROUP_SEP.split(m.group(0).rstrip("Xx"))

@@ -137,6 +137,18 @@ def _mask_numbers(text: str, keep: Keep | None) -> str:
     return text if out is None else "".join(out)
 
 
+# A number as masked here: digits, separators and a run of at least three '*' ("139 **** 0021",
+# "110101********0033", "+86 (139) ****.0021"). What is left of it is no amount and no id.
+_MASKED_TOKEN = re.compile(f"[{_DIGIT}*]+(?:[{_SEP}]{{1,3}}[{_DIGIT}*]+)*(?:[{_SEP}]{{0,3}}[Xx\uff38\uff58])?")
+
+
+def masked_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every masked ID or phone number in `text`, for readers that must not take its
+    remaining digits for an amount or an id."""
+    return [m.span() for m in _MASKED_TOKEN.finditer(text)
+            if "***" in m.group(0) and any(c.isdigit() for c in m.group(0))]
+
+
 def mask_id_number(value: str) -> str:
     """110101199003071234 -> 110101********1234"""
     v = value.strip()
