@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import json
 import random
 import re
@@ -172,9 +173,22 @@ def _map_strings(obj: Any, f: Callable[[str], str]) -> Any:
     return obj
 
 
-def id_variants(case: dict, fixture: dict, seed: int) -> list[dict]:
+@functools.lru_cache(maxsize=16)
+def _fixture(raw: bytes) -> dict:
+    """A case's ledger fixture, parsed once per distinct fixture (never mutated: renaming copies it)."""
+    return json.loads(raw)
+
+
+@functools.lru_cache(maxsize=64)
+def _renamed(raw: bytes, fmt: str, seed: int) -> dict:
+    """The fixture with every customer renamed into `fmt`: one renaming per fixture, shared by its cases."""
+    fixture = _fixture(raw)
+    return rename_fixture(fixture, id_map([c["customer_id"] for c in fixture.get("customers", [])], fmt, (), seed))
+
+
+def id_variants(case: dict, raw: bytes, seed: int) -> list[dict]:
     ids = _mentioned(case)
-    ledger_ids = [c["customer_id"] for c in fixture.get("customers", [])]
+    ledger_ids = [c["customer_id"] for c in _fixture(raw).get("customers", [])]
     if not ids or not any(i in t.get("say", "") for t in case["turns"] if t.get("say") for i in ids):
         return []
     out = []
@@ -182,7 +196,7 @@ def id_variants(case: dict, fixture: dict, seed: int) -> list[dict]:
         full = id_map(ledger_ids, fmt, ids, seed)
         used = {k: full[k] for k in ids}
         typed = {k: typed_id(fmt, v, k in ledger_ids) for k, v in full.items()}
-        v = _variant(case, f"id:{fmt}", ledger=rename_fixture(fixture, full))
+        v = _variant(case, f"id:{fmt}", ledger=_renamed(raw, fmt, seed))
         for t in v["turns"]:
             if t.get("say") is not None:
                 t["say"] = sub_ids(t["say"], typed)
@@ -302,8 +316,8 @@ def _plain(case: Case) -> dict:
 
 def variants_of(case: Case, by_id: dict[str, dict], seed: int = SEED) -> list[dict]:
     d = _plain(case)
-    fixture = json.loads(case.ledger_json())
-    return (id_variants(d, fixture, seed) + amount_variants(d) + date_variants(d, fixture, seed) + lang_variants(d, by_id)
+    raw = case.ledger_json()
+    return (id_variants(d, raw, seed) + amount_variants(d) + date_variants(d, _fixture(raw), seed) + lang_variants(d, by_id)
             + wording_variants(d, seed))
 
 
