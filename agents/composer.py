@@ -172,18 +172,57 @@ def approval_reply(lang: str, r: dict) -> str:
                         f"valid from {g['granted_on']} to {g['expires_on']} inclusive {cite('TQ5', 'TQ6')}.",
                   f"审批{a['approval_id']}已由{a['decided_by']}批准：客户{a['customer_id']}获得{y(g['amount'])}，"
                   f"有效期{g['granted_on']}至{g['expires_on']}（含当日）{cite('TQ5', 'TQ6')}。")
+    if r["outcome"] == "expired":
+        return _t(lang, f"Approval {a['approval_id']} expired: it was not decided by {a['decide_by']}, so no temporary "
+                        f"quota for {a['customer_id']} {cite('TQ5')}.",
+                  f"审批{a['approval_id']}已过期：未在{a['decide_by']}前处理，客户{a['customer_id']}不发放临时额度 {cite('TQ5')}。")
     return _t(lang, f"Approval {a['approval_id']} rejected by {a['decided_by']}: no temporary quota for {a['customer_id']} {cite('TQ5')}.",
               f"审批{a['approval_id']}已被{a['decided_by']}驳回：客户{a['customer_id']}不发放临时额度 {cite('TQ5')}。")
 
 
-def policy_reply(lang: str, clauses: list[dict]) -> str:
+def policy_reply(lang: str, clauses: list[dict], question: str = "", period: dict | None = None) -> str:
     if not clauses:
         return _t(lang, "I found no policy clause in force on that date that answers this.",
                   "在该日期有效的政策条款中，没有找到能回答这个问题的内容。")
-    lines = [f"[{c['clause_id']}] {c['title']}: {c['text']}" for c in clauses[:2]]
+    lines = []
+    if period and period.get("as_of"):
+        lines.append(_t(lang, f"As the policy stood on {period['as_of']} (you asked about \"{period['raw'][:40]}\"):",
+                        f"按{period['as_of']}时有效的政策（您问的是“{period['raw'][:40]}”）："))
+    if question and (answer := answer_sentence(question, clauses[0]["text"])):
+        lines.append(f"{answer} [{clauses[0]['clause_id']}]")
+    lines += [f"[{c['clause_id']}] {c['title']}: {c['text']}" for c in clauses[:2]]
     for c in clauses[2:3]:
         lines.append(_t(lang, f"See also [{c['clause_id']}] {c['title']}.", f"另见 [{c['clause_id']}] {c['title']}。"))
     return "\n".join(lines)
+
+
+_QUANTITY = re.compile(r"多少|多久|多长|几|上限|最多|最高|最长|比例|how (?:much|long|many)|maximum|\bmax\b|\bcap\b|limit|rate|percent|days?", re.I)
+_SENTENCE = re.compile(r"[^。！？!?；;\n]+(?:[。！？!?；;]|$)|[^.\n]+?(?:\.(?=\s|$)|$)")
+
+
+def answer_sentence(question: str, text: str) -> str | None:
+    """The one sentence of a clause that answers the question: the most words in common with it, and a figure
+    when the question asks for one. Copied from the clause, so every figure in it is the clause's own."""
+    from knowledge.lexical import segment
+    q = {w.lower() for w in segment(question) if len(w.strip()) > 1 or "\u4e00" <= w <= "\u9fff"}
+    wants_figure = bool(_QUANTITY.search(question))
+    best, best_score = None, 0.0
+    for m in _SENTENCE.finditer(text):
+        sent = m.group(0).strip()
+        if len(sent) < 4:
+            continue
+        words = {w.lower() for w in segment(sent)}
+        score = len(q & words) / (1 + len(words) ** 0.5)
+        if wants_figure and re.search(r"\d", sent):
+            score += 0.5
+        if score > best_score:
+            best, best_score = sent, score
+    return best if best and best_score > 0.2 and best != text.strip() else None
+
+
+def purpose_differs(lang: str) -> str:
+    return _t(lang, "The stated purpose and the real use differ: TQ2 judges the real use, and it is prohibited.",
+              "所述用途与实际用途不一致：TQ2按实际用途判断，实际用途属于禁止类别。")
 
 
 def out_of_scope(lang: str) -> str:
@@ -193,7 +232,7 @@ def out_of_scope(lang: str) -> str:
 
 
 def missing_slots(lang: str, cid: str | None, missing: list[str]) -> str:
-    names = {"customer_id": ("the customer id (C followed by digits)", "客户编号（C加数字）"), "amount": ("the amount", "金额"),
+    names = {"customer_id": ("the customer id (as it appears in the ledger)", "客户编号（即账本中的客户号）"), "amount": ("the amount", "金额"),
              "purpose": ("the purpose", "用途")}
     what = _t(lang, " and ", "和").join(_t(lang, *names[m]) for m in missing)
     who = cid or ""
@@ -206,17 +245,62 @@ def role_refusal(lang: str, needed: str, role: str) -> str:
               f"申请临时额度需要{needed}角色，当前角色为{role}，未做任何更改。")
 
 
-def compose(lang: str, intent: str, tool_results: list[dict], clauses: list[dict],
-            quotes: list[str] | None = None) -> str:
+_CLARIFY = {
+    "date_invalid": ("The date {date} does not exist. Which date do you mean (YYYY-MM-DD)? Nothing was changed.",
+                     "日期“{date}”不存在。请问是哪一天（YYYY-MM-DD）？未做任何更改。"),
+    "date_ambiguous": ("The date {date} can be read as day/month or month/day. Please write it as YYYY-MM-DD. Nothing was changed.",
+                       "日期“{date}”既可读作日/月，也可读作月/日，请按YYYY-MM-DD写明。未做任何更改。"),
+    "which_customer": ("You named several customers ({customers}). Which one do you mean? Nothing was changed.",
+                       "消息中有多位客户（{customers}），请问是哪一位？未做任何更改。"),
+    "amount_negative": ("The amount {amount} is negative. What amount should be requested? Nothing was changed.",
+                        "金额“{amount}”为负数。请问申请多少？未做任何更改。"),
+    "amount_zero": ("The amount {amount} is zero. What amount should be requested? Nothing was changed.",
+                    "金额“{amount}”为零。请问申请多少？未做任何更改。"),
+    "amount_malformed": ("I cannot read the amount \"{amount}\" exactly. Please write it again (for example 4000 or 4,000). Nothing was changed.",
+                         "无法准确读出金额“{amount}”，请重新写明（例如4000或4,000）。未做任何更改。"),
+    "amount_ambiguous": ("The amount \"{amount}\" can be read more than one way. Please write the exact amount. Nothing was changed.",
+                         "金额“{amount}”有多种读法，请写明准确金额。未做任何更改。"),
+    "amount_several": ("The message has several amounts ({amount}). Which one should be requested? Nothing was changed.",
+                       "消息中有多个金额（{amount}），请问申请哪一个？未做任何更改。"),
+}
+
+
+def clarify(lang: str, code: str, args: dict[str, str]) -> str:
+    """One clarifying question instead of a guess. User text is shown truncated."""
+    en, zh = _CLARIFY.get(code, ("Could you say that again more precisely? Nothing was changed.", "请再说明确一些。未做任何更改。"))
+    safe = {k: str(v)[:40].replace("{", "(").replace("}", ")") for k, v in args.items()}
+    return _t(lang, en, zh).format_map(_Blank(safe))
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def explain(lang: str, results: list[dict], clauses: list[dict], quotes: list[str] | None = None) -> str:
+    """'Why?': the last decision again, its deciding rule and the clause that states it."""
+    if not results:
+        return _t(lang, "There is no earlier decision in this conversation to explain.", "本次对话中还没有可以解释的决定。")
+    lines = [_t(lang, "The last decision and the rule behind it:", "上一个决定及其依据：")]
+    lines += [compose(lang, r["tool"], [r], [], quotes=quotes) for r in results]
+    for c in clauses[:2]:
+        lines.append(f"[{c['clause_id']}] {c['title']}: {c['text']}")
+    return "\n".join(lines)
+
+
+def compose(lang: str, intent: str, tool_results: list[dict], clauses: list[dict], period: dict | None = None,
+            question: str = "", quotes: list[str] | None = None) -> str:
     """The whole template reply for a turn. Each piece of operator text it quotes is added to `quotes`
     (see quote_user), for the guard."""
+    if intent == "explain":
+        return explain(lang, tool_results, clauses, quotes)
     parts = []
     for r in tool_results:
         renderer = {"limit_lookup": limit_reply, "temp_quota": quota_reply, "repair_check": repair_reply,
                     "approval": approval_reply}[r["tool"]]
         parts.append(quota_reply(lang, r, quotes) if renderer is quota_reply else renderer(lang, r))
     if intent == "policy_qa":
-        parts.append(policy_reply(lang, clauses))
+        parts.append(policy_reply(lang, clauses, question, period))
     if intent == "out_of_scope":
         parts.append(out_of_scope(lang))
     return "\n".join(parts)

@@ -28,13 +28,18 @@ from langgraph.types import interrupt
 
 from agents import composer as templates
 from agents.contract import ROLE_RANK
+from agents.conversation import Conversation, after_turn
 from agents.evidence import clauses_to_cite
 from agents.guard import build_evidence, check
 from agents.plan import Intent, Plan
 from agents.planner_rules import RulesPlanner
+from agents.reading import describe
 from tools import Ledger, ToolInputError, approve, limit_lookup, reject, repair_check, temp_quota
 
 HISTORY_TURNS = 8
+# what a clarifying question waits for: the answer completes the same request
+_QUESTION_WAITS_FOR = {"which_customer": ["customer_id"], "amount_negative": ["amount"], "amount_zero": ["amount"],
+                       "amount_malformed": ["amount"], "amount_ambiguous": ["amount"], "amount_several": ["amount"]}
 TOOL_INTENTS = {Intent.limit_lookup, Intent.temp_quota, Intent.repair_check}
 
 
@@ -47,8 +52,13 @@ class TurnState(TypedDict, total=False):
     # memory across turns of a thread
     history: list[dict[str, str]]
     last_plan: dict[str, Any] | None
+    conversation: dict[str, Any]   # agents.conversation.Conversation: focus, waiting request, last decision
     # this turn
     plan: dict[str, Any]
+    reading: dict[str, Any]        # agents.reading.describe(): what the message says, for the audit record
+    missing: list[str]             # slots the agent asked for
+    context_results: list[dict[str, Any]]  # the earlier decision a "why?" turn explains
+    period: dict[str, Any] | None  # a past period the operator asked about
     planner: str
     llm_model: str | None
     planner_fallback: str | None
@@ -105,7 +115,9 @@ def _clause_view(clause: Any, lang: str) -> dict[str, str]:
 def build_graph(deps: Deps, checkpointer: Any = None):
     def supervisor(state: TurnState) -> dict:
         message = state["message"]
-        previous = Plan.model_validate(state["last_plan"]) if state.get("last_plan") else None
+        conv = _conversation(state)
+        today = dt.date.fromisoformat(state["as_of"])
+        resolution, reading = deps.rules_planner.resolve(message, conv, today)
         planner, fallback, model, calls = "rules", None, None, 0
         plan: Plan | None = None
         if deps.llm_planner is not None:
@@ -116,22 +128,35 @@ def build_graph(deps: Deps, checkpointer: Any = None):
                 plan, planner, model = outcome.plan, "llm", deps.llm_model
             else:
                 fallback = outcome.fallback_reason
-        if plan is None:
-            plan = deps.rules_planner.plan(message, previous)
+        notice = None
+        if plan is None or resolution.question:  # a question the rules must ask wins over any model's guess
+            plan = resolution.plan
+            if resolution.question:
+                planner = "rules"
+                notice = templates.clarify(plan.language, resolution.question, resolution.question_args)
+        period = None
+        if reading.past_period is not None and plan.intent == Intent.policy_qa:
+            p = reading.past_period
+            period = {"raw": p.raw, "as_of": p.value.isoformat() if p.value else None, "old_rule": p.old_rule}
         history = (state.get("history") or []) + [{"role": "operator", "text": message}]
         return {
             "plan": plan.model_dump(mode="json"), "planner": planner, "llm_model": model,
             "planner_fallback": fallback, "llm_calls": calls, "history": history[-2 * HISTORY_TURNS:],
+            "reading": describe(reading), "conversation": conv.model_dump(mode="json"), "period": period,
+            "context_results": conv.last_results if plan.intent == Intent.explain else [],
             # a new turn starts clean
-            "agents": [], "timings": {}, "tool_calls": [], "notice": None, "retrieved": [], "clauses": [],
+            "agents": [], "timings": {}, "tool_calls": [], "notice": notice, "retrieved": [], "clauses": [],
             "draft_guard": None, "revisions": 0, "approval_id": None,
+            "missing": _QUESTION_WAITS_FOR.get(resolution.question or "", []) if notice else [],
         }
 
     def route_plan(state: TurnState) -> Literal["risk_operator", "policy_researcher", "composer"]:
         intent = Intent(state["plan"]["intent"])
+        if state.get("notice"):  # a clarifying question: nothing to call, nothing to look up
+            return "composer"
         if intent in TOOL_INTENTS:
             return "risk_operator"
-        return "policy_researcher" if intent == Intent.policy_qa else "composer"
+        return "policy_researcher" if intent in (Intent.policy_qa, Intent.explain) else "composer"
 
     def risk_operator(state: TurnState) -> dict:
         plan = Plan.model_validate(state["plan"])
@@ -139,16 +164,54 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         as_of = plan.as_of or dt.date.fromisoformat(state["as_of"])
         cid = plan.customer_id
         if not cid:
-            return {"notice": templates.missing_slots(lang, None, ["customer_id"])}
+            missing = ["customer_id"] + [k for k in ("amount", "purpose") if plan.intent == Intent.temp_quota
+                                         and getattr(plan, k) in (None, "")]
+            return {"notice": templates.missing_slots(lang, None, missing), "missing": missing}
         if plan.intent == Intent.temp_quota:
             if ROLE_RANK[role] < ROLE_RANK["operator"]:
                 return {"notice": templates.role_refusal(lang, "operator", role)}
             missing = [k for k in ("amount", "purpose") if getattr(plan, k) in (None, "")]
             if missing:
-                return {"notice": templates.missing_slots(lang, cid, missing)}
+                return {"notice": templates.missing_slots(lang, cid, missing), "missing": missing}
+            # When the request is dated (agents/clock.py): the Desk passes the turn's mode in the run's config.
+            # live: a persistent store, so the grant is dated today by the deployment's clock, never by the
+            # request (an as_of field other than today is an error; a date in the message is answered, not used);
+            # what_if: the pure rules on any date, nothing written; sandbox: a fixture ledger, any date.
+            from langgraph.config import get_config
+
+            from agents.clock import AsOfNotAllowed, dated_write_refusal
+            turn = (get_config().get("configurable") or {}).get("riskdesk_turn") or {}
+            mode = turn.get("mode", "sandbox")
+            if mode == "live":
+                today = dt.date.fromisoformat(turn["today"])
+                asked = turn.get("asked_as_of")
+                if asked and asked != today.isoformat():
+                    raise AsOfNotAllowed(dated_write_refusal(dt.date.fromisoformat(asked), today))
+                if plan.as_of is not None and plan.as_of != today:
+                    return {"notice": templates._t(
+                        lang, f"Grants are dated today, so a grant cannot be dated {plan.as_of.isoformat()}: nothing "
+                              f"was written. A what-if (dry run) can show the decision as of {plan.as_of.isoformat()}.",
+                        f"临时额度只按今天的日期发放，不能按{plan.as_of.isoformat()}办理，未写入任何数据。"
+                        f"如需查看截至{plan.as_of.isoformat()}的结果，请用假设推演（dry run）。")}
+                as_of = today
             name, tool = "temp_quota", temp_quota
             args = {"customer_id": cid, "amount": plan.amount, "purpose": plan.purpose, "as_of": as_of,
-                    "idempotency_key": state.get("idempotency_key")}
+                    "idempotency_key": state.get("idempotency_key"), "requested_by": turn.get("requested_by")}
+            if mode == "what_if":
+                from tools.errors import validate_input
+                from tools.temp_quota import TempQuotaInput, TempQuotaResult, decide
+
+                def tool(ledger: Ledger, customer_id: str, amount: Any, purpose: str, as_of: dt.date,
+                         **_: Any) -> TempQuotaResult:  # the pure decision: nothing is written
+                    a = validate_input(TempQuotaInput, "temporary-quota request", customer_id=customer_id,
+                                       amount=amount, purpose=purpose, as_of=as_of)
+                    c = ledger.customer(a.customer_id)
+                    if c is None:
+                        return TempQuotaResult(outcome="not_found", customer_id=a.customer_id, as_of=a.as_of,
+                                               amount=a.amount, purpose=a.purpose)
+                    return decide(c, a.amount, a.purpose, a.as_of)
+                args = {"customer_id": cid, "amount": plan.amount, "purpose": plan.purpose, "as_of": as_of,
+                        "dry_run": True}
         else:
             name, tool = plan.intent.value, {Intent.limit_lookup: limit_lookup, Intent.repair_check: repair_check}[plan.intent]
             args = {"customer_id": cid, "as_of": as_of}
@@ -156,8 +219,8 @@ def build_graph(deps: Deps, checkpointer: Any = None):
             calls = [(name, args, tool(deps.ledger, **args))]
         except ToolInputError as e:  # bad slots are an answer, not a crash; nothing was written
             return {"notice": str(e)}
-        tool_calls = [{"tool": name, "args": _jsonable(args), "result": res.model_dump(mode="json")}
-                      for name, args, res in calls]
+        tool_calls = [{"tool": name, "args": _jsonable({k: v for k, v in args.items() if k != "requested_by"}),
+                       "result": res.model_dump(mode="json")} for name, args, res in calls]
         approval_id = next((c["result"].get("approval_id") for c in tool_calls if c["result"].get("approval_id")), None)
         return {"tool_calls": tool_calls, "approval_id": approval_id}
 
@@ -165,7 +228,7 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         plan = Plan.model_validate(state["plan"])
         as_of = plan.as_of or dt.date.fromisoformat(state["as_of"])
         clauses: list[dict[str, str]] = []
-        for cid in clauses_to_cite([c["result"] for c in state.get("tool_calls", [])]):
+        for cid in clauses_to_cite([c["result"] for c in state.get("tool_calls", [])] + list(state.get("context_results") or [])):
             clause = deps.kb.get(cid)
             if clause is not None:
                 clauses.append(_clause_view(clause, plan.language))
@@ -173,6 +236,13 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         # the operator's own words first; a planner's rephrasings only add to them
         queries = list(dict.fromkeys(([state["message"]] if plan.intent == Intent.policy_qa else [])
                                      + plan.knowledge_queries))
+        period = state.get("period")
+        if period and period.get("old_rule") and queries:
+            # "under the old rule": the version before the one in force, i.e. the day before it took effect
+            top = deps.kb.search(queries[0], as_of=as_of, k=1)
+            if top:
+                as_of = top[0].effective_from - dt.timedelta(days=1)
+                period = {**period, "as_of": as_of.isoformat()}
         for query in queries:
             for hit in deps.kb.search(query, as_of=as_of, k=deps.search_k):
                 retrieved.append(hit.clause_id)
@@ -180,15 +250,21 @@ def build_graph(deps: Deps, checkpointer: Any = None):
                     clause = deps.kb.get(hit.clause_id)
                     clauses.append(_clause_view(clause, plan.language) if clause else
                                    {"clause_id": hit.clause_id, "doc_id": hit.doc_id, "title": hit.title, "text": hit.text})
-        return {"clauses": clauses, "retrieved": retrieved}
+        return {"clauses": clauses, "retrieved": retrieved, "period": period}
 
     def composer(state: TurnState) -> dict:
         plan = Plan.model_validate(state["plan"])
         results = [c["result"] for c in state.get("tool_calls", [])]
+        if plan.intent == Intent.explain:
+            results = list(state.get("context_results") or [])
         quotes: list[str] = []
-        template = "\n".join(filter(None, [state.get("notice"),
-                                           templates.compose(plan.language, plan.intent.value, results, state.get("clauses", []),
-                                                             quotes=quotes)]))
+        body = "" if state.get("notice") and not results else \
+            templates.compose(plan.language, plan.intent.value, results, state.get("clauses", []), state.get("period"),
+                              state["message"], quotes=quotes)
+        if (state.get("reading") or {}).get("purpose", {}).get("disguised") and any(
+                r.get("deciding_rule") == "TQ2" for r in results):
+            body = templates.purpose_differs(plan.language) + "\n" + body
+        template = "\n".join(filter(None, [state.get("notice"), body]))
         if deps.llm_composer is None or not (results or state.get("clauses")):
             return {"template": template, "draft": template, "draft_source": "template", "quotes": quotes}
         evidence = {"tool_results": results, "clauses": state.get("clauses", [])}
@@ -202,7 +278,8 @@ def build_graph(deps: Deps, checkpointer: Any = None):
 
     def compliance_reviewer(state: TurnState) -> dict:
         ev = build_evidence([h["text"] for h in state.get("history", []) if h["role"] == "operator"],
-                            [c["result"] for c in state.get("tool_calls", [])], state.get("clauses", []))
+                            [c["result"] for c in state.get("tool_calls", [])] + list(state.get("context_results") or []),
+                            state.get("clauses", []))
         quotes = state.get("quotes") or []  # the template's own quotes; an LLM draft's quotes are read like the rest
         verdict, _ = check(state["draft"], ev, quoted=quotes if state.get("draft_source") == "template" else ())
         update: dict[str, Any] = {"draft_guard": verdict.model_dump(), "review": "deliver"}
@@ -217,7 +294,10 @@ def build_graph(deps: Deps, checkpointer: Any = None):
 
     def deliver(state: TurnState) -> dict:
         history = (state.get("history") or []) + [{"role": "assistant", "text": state["reply"]}]
-        return {"history": history[-2 * HISTORY_TURNS:], "last_plan": state["plan"]}
+        conv = after_turn(_conversation(state), Plan.model_validate(state["plan"]), state.get("missing") or [],
+                          [c["result"] for c in state.get("tool_calls", [])])
+        return {"history": history[-2 * HISTORY_TURNS:], "last_plan": state["plan"],
+                "conversation": conv.model_dump(mode="json")}
 
     def await_approval(state: TurnState) -> dict:
         # Nothing before interrupt() has side effects: this part re-runs on resume.
@@ -245,15 +325,30 @@ def build_graph(deps: Deps, checkpointer: Any = None):
     return g.compile(checkpointer=checkpointer)
 
 
+def _conversation(state: TurnState) -> Conversation:
+    """The thread's conversation state (threads from before it existed start from their last plan)."""
+    if state.get("conversation"):
+        return Conversation.model_validate(state["conversation"])
+    last = Plan.model_validate(state["last_plan"]) if state.get("last_plan") else None
+    return Conversation(last_plan=last, focus=last.customer_id if last else None)
+
+
 def apply_decision(deps: Deps, approval_id: str, decision: dict[str, Any], lang: str) -> dict[str, Any]:
     """A supervisor's decision on a pending quota (TQ5), applied once; the reply is the template's.
-    Shared by the paused thread (after the interrupt) and by decisions taken outside any thread."""
+    Shared by the paused thread (after the interrupt) and by decisions taken outside any thread.
+
+    The Desk applies every decision itself, fresh, outside the thread (a failed one never reaches a
+    checkpoint, so it cannot be replayed), then resumes a paused thread with the outcome under
+    "applied": the thread only records it."""
+    if "applied" in decision:
+        return decision["applied"]
     as_of = dt.date.fromisoformat(decision["as_of"])
     if decision["decision"] == "approve":
         res = approve(deps.ledger, approval_id, decision["supervisor"], as_of)
     else:
         res = reject(deps.ledger, approval_id, decision["supervisor"], decision.get("reason", ""), as_of)
-    result = {"tool": "approval", "outcome": "approved" if res.approval.status == "approved" else "rejected",
+    status = res.approval.status  # approved, rejected, or expired (a reject of a lapsed approval is a no-op)
+    result = {"tool": "approval", "outcome": status if status in ("approved", "expired") else "rejected",
               **res.model_dump(mode="json")}
     tool_calls = [{"tool": decision["decision"], "args": {"approval_id": approval_id, "supervisor": decision["supervisor"],
                                                           "as_of": as_of.isoformat()}, "result": result}]
@@ -267,11 +362,12 @@ def apply_decision(deps: Deps, approval_id: str, decision: dict[str, Any], lang:
 
 
 def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
+    from tools.money import yuan_str
     out = {}
     for k, v in args.items():
         if isinstance(v, (dt.date,)):
             v = v.isoformat()
         elif isinstance(v, Decimal):
-            v = float(v)
+            v = yuan_str(v) if v.is_finite() else str(v)  # money on the wire: a decimal string, never a float
         out[k] = v
     return out
