@@ -17,7 +17,8 @@ from typing import Any, Iterable
 
 from agents.contract import GuardVerdict
 from agents.evidence import rules_to_cite
-from agents.parsing import CUSTOMER_ID, _date_spans, extract_amounts, extract_dates
+from agents.linking import candidates, id_like
+from agents.parsing import _date_spans, extract_amounts, extract_dates
 
 _ID = re.compile(r"(?<![A-Za-z0-9-])[A-Z][A-Z0-9]*-(?:[A-Z0-9]+-)*[A-Z0-9]+(?![A-Za-z0-9-])")
 _RULE = re.compile(r"(?<![A-Za-z0-9-])(TQ[0-9]|R[0-9])(?![A-Za-z0-9-])")
@@ -55,6 +56,7 @@ _OUTCOME_SUPPORT = {
     "not_found": {"not_found"}, "eligible": {"eligible"}, "partially_eligible": {"partially_eligible"},
     "eligible_if_repaid": {"eligible_if_repaid"}, "ineligible": {"ineligible"}, "no_records": {"no_records"},
 }
+_DECIMAL_STR = re.compile(r"-?\d+\.\d{1,2}")
 _RECORD_REF = re.compile(r"(?:record|记录)\s*(R\d+)", re.I)
 
 
@@ -78,6 +80,7 @@ class Evidence:
     words: set[str] = field(default_factory=set)
     free_text: set[str] = field(default_factory=set)
     cited: set[str] = field(default_factory=set)  # clause ids given to the composer: a reply cites one
+    customers: set[str] = field(default_factory=set)  # customer ids the tools spoke of, in any format
     strict_outcomes: bool = False
     # Claims on a line that names a customer or an overdue record must hold for that subject.
     by_customer: dict[str, "Scope"] = field(default_factory=dict)
@@ -91,6 +94,10 @@ class Evidence:
     def add_value(self, value: Any) -> None:
         if isinstance(value, dict):
             for k, v in value.items():
+                if k == "customer_id" and isinstance(v, str) and v:
+                    self.customers.add(v)
+                    self.ids.add(v)
+                    continue
                 if k in _USER_TEXT_FIELDS and isinstance(v, str):
                     if _CATEGORY.fullmatch(v):  # a category the tools classified into is theirs
                         self.words.add(v)
@@ -109,13 +116,16 @@ class Evidence:
         elif isinstance(value, (int, float, Decimal)):
             self.numbers.add(_norm(Decimal(str(value))))
         elif isinstance(value, str):
+            if _DECIMAL_STR.fullmatch(value):  # money crosses boundaries as a decimal string ("4000.00")
+                self.numbers.add(_norm(Decimal(value)))
+                return
             try:
                 self.dates.add(dt.date.fromisoformat(value))
                 return
             except ValueError:
                 pass
-            if _ID.fullmatch(value) or CUSTOMER_ID.fullmatch(value):
-                self.ids.add(value.upper() if CUSTOMER_ID.fullmatch(value) else value)
+            if _ID.fullmatch(value):
+                self.ids.add(value)
             elif _CATEGORY.fullmatch(value) or value in ("active", "frozen", "closed"):
                 self.words.add(value)
             elif m := re.fullmatch(r"(?:risk_tier_|account_)([a-d]|frozen|closed)", value):
@@ -133,7 +143,7 @@ def _text_facts(text: str) -> dict[str, frozenset]:
     tiers.update(ch for grp in re.findall(r"\b([A-D](?:[、,，/ ]+(?:or |或)?[A-D])+)\b", text)
                  for ch in re.findall("[A-D]", grp))
     ids = {m.group(0) for m in _ID.finditer(text)}
-    ids.update(m.group(1).upper() for m in CUSTOMER_ID.finditer(text))
+    ids.update(tok for tok, _, _, cued in candidates(text) if id_like(tok, cued))
     return {"years": frozenset(years), "tiers": frozenset(tiers),
             "words": frozenset(m.group(1) for m in _CATEGORY.finditer(text)),
             "percents": frozenset(Decimal(m.group(1)) for m in _PERCENT.finditer(text)),
@@ -224,6 +234,12 @@ def _line_claims(text: str, ev: Evidence) -> list[Claim]:
         if len(value) >= 2:
             while (i := text.find(value)) >= 0:
                 text = _blank(text, i, i + len(value))
+    for cid in sorted(ev.customers, key=len, reverse=True):  # customer ids of any format the tools returned
+        for m in list(re.finditer(r"(?<![A-Za-z0-9_\-.])" + re.escape(cid) + r"(?![A-Za-z0-9_\-])", text, re.I)):
+            claims.append(Claim("customer_id", cid, True))
+            if scope is None and cid in ev.by_customer:
+                scope = ev.by_customer[cid]
+            text = _blank(text, m.start(), m.end())
     for m in list(_RECORD_REF.finditer(text)):
         rid = m.group(1).upper()
         claims.append(Claim("record_id", rid, rid in ev.by_record))
@@ -233,12 +249,11 @@ def _line_claims(text: str, ev: Evidence) -> list[Claim]:
         tok = m.group(0)
         claims.append(Claim("id", tok, tok in ev.ids))
         text = _blank(text, m.start(), m.end())
-    for m in list(CUSTOMER_ID.finditer(text)):
-        tok = m.group(1).upper()
-        claims.append(Claim("customer_id", tok, tok in ev.ids))
-        if scope is None and tok in ev.by_customer:
-            scope = ev.by_customer[tok]
-        text = _blank(text, m.start(), m.end())
+    for tok, s, e, cued in candidates(text):  # anything else that reads as a customer id must be in evidence
+        if id_like(tok, cued) and not _RULE.fullmatch(tok):
+            known = tok in ev.ids or tok.upper() in ev.ids or tok.lower() in {i.lower() for i in ev.ids}
+            claims.append(Claim("customer_id", tok, known))
+            text = _blank(text, s, e)
     for m in list(_RULE.finditer(text)):
         tok = m.group(1)
         ok = tok in scope.rules if scope is not None and scope.rules else (tok in ev.rules or tok in ev.ids)

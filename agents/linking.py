@@ -29,7 +29,7 @@ _CUE = re.compile(
     r"\bclient\s*(?:no\.?|id)?|\buser\s*id|\bid|\bno\.|#)\s*[:：#]?\s*$", re.I)
 # Rule and clause ids of our own documents are never customers (TQ5, R2, LENDER-TQ-TQ5, PBOC-REPAIR-R2).
 _OWN_ID = re.compile(r"^(?:TQ\d|R\d|AP-[0-9A-F]{10}|[A-Z]{2,}-[A-Z]{2,}(?:-[A-Z0-9]+)*)$")
-_UNITS = re.compile(r"^\d+(?:\.\d+)?(?:k|w|K|W|rmb|RMB|yuan|cny|CNY|st|nd|rd|th|am|pm)$")
+_UNITS = re.compile(r"^(?:\d+(?:\.\d+)?(?:k|w|K|W|rmb|RMB|yuan|cny|CNY|st|nd|rd|th|am|pm)|(?:RMB|CNY|rmb|cny)\d+(?:\.\d+)?)$")
 
 
 def fold(s: str) -> str:

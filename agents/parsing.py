@@ -11,9 +11,9 @@ from decimal import Decimal
 
 from agents.amounts import valid_amounts
 from agents.datetext import absolute_dates
+from agents.linking import candidates, id_like
 from agents.numerals import read_chinese_number
 
-CUSTOMER_ID = re.compile(r"(?<![A-Za-z0-9])([Cc]\d{4,8})(?![0-9])")
 # Rule ids (TQ1, R2), clause and approval ids (LENDER-TQ-TQ5, AP-1A2B): never amounts.
 RULE_OR_CLAUSE_ID = re.compile(r"(?<![A-Za-z0-9])(?:(?:TQ|R)\d+|[A-Z][A-Z0-9]*-(?:[A-Z0-9]+-)*[A-Z0-9]+)(?![A-Za-z0-9])")
 
@@ -22,13 +22,15 @@ def detect_language(text: str) -> str:
     return "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
 
 
+def id_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of tokens shaped like an id of any format (letters and digits mixed, a long digit run, a token after
+    客户号 / acct ...): never amounts. Which ones are customers is the ledger's say (agents.linking)."""
+    return [(s, e) for tok, s, e, cued in candidates(text) if id_like(tok, cued)]
+
+
 def extract_customer_ids(text: str) -> list[str]:
-    seen: list[str] = []
-    for m in CUSTOMER_ID.finditer(text):
-        cid = m.group(1).upper()
-        if cid not in seen:
-            seen.append(cid)
-    return seen
+    """Id-shaped tokens as written, in order (any format; the ledger decides which are customers)."""
+    return list(dict.fromkeys(tok for tok, _, _, cued in candidates(text) if id_like(tok, cued)))
 
 
 def _date_spans(text: str) -> list[tuple[int, int, dt.date]]:
@@ -55,7 +57,7 @@ def parse_chinese_number(s: str) -> int | None:
 def _amount_blocked(text: str) -> list[tuple[int, int]]:
     """Dates, customer ids, rule and clause ids: never amounts."""
     blocked = [(s, e) for s, e, _ in _date_spans(text)]
-    blocked += [(m.start(), m.end()) for m in CUSTOMER_ID.finditer(text)]
+    blocked += id_spans(text)
     blocked += [(m.start(), m.end()) for m in RULE_OR_CLAUSE_ID.finditer(text)]
     return blocked
 

@@ -153,8 +153,9 @@ class LLMPlanner:
         form, and the language detected from the message (the model's guess is not trusted)."""
         update: dict[str, Any] = {}
         if plan.customer_id is not None:
-            canonical = plan.customer_id.strip().upper()
-            if canonical in extract_customer_ids(conversation) and canonical != plan.customer_id:
+            written = {t.lower(): t for t in extract_customer_ids(conversation)}
+            canonical = written.get(plan.customer_id.strip().lower())
+            if canonical is not None and canonical != plan.customer_id:
                 update["customer_id"] = canonical
         language = detect_language(message)
         if plan.language != language:

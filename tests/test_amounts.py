@@ -8,12 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.amounts import AmountMention, find_amounts
-from agents.parsing import CUSTOMER_ID, _date_spans, extract_amounts, parse_chinese_number
+from agents.parsing import _date_spans, extract_amounts, id_spans, parse_chinese_number
 
 
 def blocked_in(text: str) -> list[tuple[int, int]]:
     """What a caller blocks: customer ids and dates."""
-    return [(m.start(), m.end()) for m in CUSTOMER_ID.finditer(text)] + [(s, e) for s, e, _ in _date_spans(text)]
+    return id_spans(text) + [(s, e) for s, e, _ in _date_spans(text)]
 
 
 def mentions(text: str) -> list[AmountMention]:
