@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import Any
+from typing import Any, Iterator
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, event, func, select
@@ -70,7 +70,22 @@ def masked(record: AuditRecord, names: list[str] | tuple[str, ...] = (), keep: K
     """Mask ID numbers, phone numbers (any notation) and the given customer names in every string of the
     record, nested or not; `keep` spares tokens such as the ledger's customer ids. Numbers in the record are
     not text and are left alone (a JSON number is never rewritten)."""
-    return AuditRecord.model_validate(mask_strings(record.model_dump(mode="json"), names, keep))
+    data = record.model_dump(mode="json")
+    texts = "\n".join(_strings(data))
+    if mask_text(texts, tuple(names), keep) == texts:  # one pass when there is nothing to mask
+        return record
+    return AuditRecord.model_validate(mask_strings(data, names, keep))
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
 
 
 def mask_strings(value: Any, names: list[str] | tuple[str, ...] = (), keep: Keep | None = None) -> Any:

@@ -105,6 +105,8 @@ def _token(text: str, start: int, end: int) -> str:
 def _mask_numbers(text: str, keep: Keep | None) -> str:
     out: list[str] | None = None
     for m in _CANDIDATE.finditer(text):
+        if m.end() - m.start() < 11:  # fewer than 11 digits: no phone, no ID (dates, amounts, timings)
+            continue
         # the digit characters of the candidate, by position; a trailing X is an ID's check character
         groups = [(g.start() + m.start(), g.end() + m.start()) for g in _GROUP.finditer(m.group(0))]
         x_pos = m.end(1) - 1 if m.group(1) else None
