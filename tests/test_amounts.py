@@ -193,3 +193,20 @@ def test_wan_and_k_with_decimals(whole, frac):
     v = Decimal(f"{whole}.{frac:02d}")
     assert one(f"C1002 临时额度 {v}万").value == v * 10000
     assert one(f"C1002 temp quota {v}k").value == v * 1000
+
+
+FUZZ_ALPHABET = "0123456789０１２,，.．-−¥￥元块万千百十零一二两三四五八九亿几多余到 kKwW\u200b\u00a0xyRMB负减%天个第点:/$"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=FUZZ_ALPHABET, max_size=30), st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), max_size=3))
+def test_any_text_gives_ordered_disjoint_mentions_outside_blocked_spans(text, spans):
+    blocked = [(min(a, b), max(a, b)) for a, b in spans]
+    last = 0
+    for m in find_amounts(text, blocked):
+        assert m.raw == text[m.start:m.end] and m.start >= last
+        last = m.end
+        assert (m.value is None) == (m.problem in ("malformed", "ambiguous"))
+        assert m.problem is not None or m.value > 0
+        assert m.problem != "negative" or m.value < 0
+        assert all(m.end <= s or m.start >= e for s, e in blocked if s < e)
