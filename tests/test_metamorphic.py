@@ -17,7 +17,8 @@ from evals import notations as N
 from evals.cases import load_suite
 from evals.compare import compare, slim
 from evals.invariance import invariance, original_of, renamed_back, transformation
-from evals.results import CaseResult, TurnResult
+from evals.report import render
+from evals.results import CaseResult, RunMeta, RunResults, TurnResult
 from evals.runner import load_cases, suite_report
 from tools.ledger import parse_ledger
 
@@ -278,6 +279,11 @@ def test_invariance_counts_pass_and_agreement():
     assert rep.summary.invariance == rates and rep.invariance["broken_total"] == 4
     plain = suite_report("core", [_result("a", [])])
     assert plain.summary.invariance == {} and plain.invariance is None
+    page = render(RunResults(meta=RunMeta(created_at="t", planner="rules"), suites={"metamorphic": rep, "core": plain},
+                             cases=res))
+    assert page.count("<h3>Invariance (metamorphic)</h3>") == 1
+    assert "<td>id:m</td><td>1</td><td>1</td><td>0</td><td class=bad>0.0% (0/1)</td>" in page
+    assert "4 variants not invariant" in page and "a--id-m" in page
 
     # the baseline gate compares the invariance rates: a drop is a regression
     def run(reps):
