@@ -253,8 +253,10 @@ def main(argv: list[str] | None = None) -> int:
         home = Path(tempfile.mkdtemp(prefix="riskdesk-load-"))
         key = "load-operator-key"
         try:
+            # one key from one address is the whole load: limits far above it (the service's own are per client)
+            limits = ["--rate-per-key", "5000/second", "--rate-per-address", "5000/second"]
             proc, url = start_service(home, {key: ("loadtest", "operator")}, workers=args.workers,
-                                      extra=["--turn-workers", str(args.turn_workers)] if args.turn_workers else [])
+                                      extra=limits + (["--turn-workers", str(args.turn_workers)] if args.turn_workers else []))
         except RuntimeError as e:
             print(e, file=sys.stderr)
             return 2

@@ -9,6 +9,9 @@ processes and the ledger's own transactions decide every grant once.
 Keys: RISKDESK_API_KEYS="key1:alice:operator,key2:bob:supervisor" and/or RISKDESK_API_KEYS_FILE=keys.toml
 (or --keys-file). With no keys configured, a loopback bind makes three throwaway dev keys (viewer,
 operator, supervisor), prints them, and they die with the process; any other bind refuses to start.
+
+Limits (console/limits_http.py): --max-body, --rate-per-key, --rate-per-address, --header-timeout,
+--keep-alive and --max-connections, each also read from its RISKDESK_* environment variable.
 """
 from __future__ import annotations
 
@@ -52,9 +55,40 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
           workers: int = typer.Option(1, "--workers", min=1, max=64,
                                       help="Processes running turns (a turn with the rules planner is CPU-bound "
                                            "Python: one per core). More than one needs a shared ledger (not --ledger FILE)."),
+          max_body: Optional[int] = typer.Option(None, "--max-body", envvar="RISKDESK_MAX_BODY_BYTES",
+                                                 help="Largest request body in bytes; 413 beyond it [default: 65536]."),
+          rate_per_key: Optional[str] = typer.Option(None, "--rate-per-key", envvar="RISKDESK_RATE_PER_KEY",
+                                                     help="Requests per API key: N/period joined by ';', or 'off'; "
+                                                          "429 beyond it [default: 100/second;3000/minute]."),
+          rate_per_address: Optional[str] = typer.Option(None, "--rate-per-address", envvar="RISKDESK_RATE_PER_ADDRESS",
+                                                         help="Requests per client address, any key or none, or "
+                                                              "'off' [default: 200/second;6000/minute]."),
+          header_timeout: Optional[float] = typer.Option(None, "--header-timeout", envvar="RISKDESK_HEADER_TIMEOUT",
+                                                         help="Seconds a connection has to send its request "
+                                                              "headers [default: 10]."),
+          keep_alive: Optional[float] = typer.Option(None, "--keep-alive", envvar="RISKDESK_KEEP_ALIVE",
+                                                     help="Seconds an idle keep-alive connection stays open "
+                                                          "[default: 5]."),
+          max_connections: Optional[int] = typer.Option(None, "--max-connections", envvar="RISKDESK_MAX_CONNECTIONS",
+                                                        help="Open connections at most; beyond it the oldest one "
+                                                             "still sending its headers is closed [default: 1000]."),
           log_level: str = typer.Option("info", "--log-level")) -> None:
     """The HTTP API (/v1, /openapi.json, /docs) and the web console (/) on one port."""
+    from pydantic import ValidationError
+
+    from console.limits_http import HttpLimits, guarded_protocol
     from console.service import KeyConfigError, create_app, keys_from_env, load_keys_file
+    given = {"max_body_bytes": max_body, "rate_per_key": rate_per_key, "rate_per_address": rate_per_address,
+             "header_timeout": header_timeout, "keep_alive": keep_alive, "max_connections": max_connections}
+    flags = {"max_body_bytes": "--max-body"}
+    try:
+        limits = HttpLimits(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as e:
+        fail("; ".join(f"{flags.get(x['loc'][0], '--' + str(x['loc'][0]).replace('_', '-'))}: {x['msg']}"
+                       for x in e.errors()))
+    limits, warning = limits.fit_descriptors()
+    if warning:
+        err.print(f"[yellow]{warning}[/]")
     try:
         keys = keys_from_env()
         if keys_file is not None:
@@ -90,8 +124,10 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
     procs = f"{workers} turn processes; " if workers > 1 else ""
     err.print(f"riskdesk on http://{host}:{port}/  ({procs}API /v1, docs /docs, {len(keys)} key(s))")
     uvicorn.run(create_app(desk, keys, turn_workers=turn_workers, turn_processes=workers if workers > 1 else 0,
-                           kb_replica=replica),
-                host=host, port=port, log_level=log_level, workers=1, timeout_graceful_shutdown=5)
+                           kb_replica=replica, limits=limits),
+                host=host, port=port, log_level=log_level, workers=1, timeout_graceful_shutdown=5, ws="none",
+                http=guarded_protocol(limits.header_timeout, limits.max_connections),
+                timeout_keep_alive=limits.keep_alive)
 
 
 keys_app = typer.Typer(help="API keys for `riskdesk serve`.", no_args_is_help=True)

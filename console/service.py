@@ -41,10 +41,12 @@ from pydantic import BaseModel, Field, ValidationError
 from pydantic_core import to_jsonable_python
 from sse_starlette import EventSourceResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection
 
 from agents.audit import AuditRecord
 from agents.contract import ROLE_RANK, ApprovalDecision, AskRequest, AskResult, Role
 from agents.desk import Desk, PermissionDenied
+from console.limits_http import HttpGuard, HttpLimits
 from console.turn_processes import TurnProcesses, TurnProcessError
 from tools import ApprovalError, ToolInputError, list_approvals
 from tools.home import riskdesk_home
@@ -302,6 +304,21 @@ class _State:
         _masking.names = tuple(desk.ledger.names())
         self.desk = desk
 
+    def identify(self, token: str | None) -> ApiKey:
+        """The key a request presents (X-API-Key or a bearer token), or HTTPException 401."""
+        if not token:
+            raise HTTPException(401, "an API key is required: send X-API-Key: KEY or Authorization: Bearer KEY",
+                                headers={"WWW-Authenticate": "Bearer"})
+        who = self.keys.get(_digest(token))
+        if who is None:
+            raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": "Bearer"})
+        return who
+
+    async def caller(self, conn: HTTPConnection) -> str:
+        """The name of the key on a request's headers, before its body is read (HttpGuard); 401 else."""
+        bearer = await _bearer(conn)
+        return self.identify(await _api_key_header(conn) or (bearer.credentials if bearer else None)).name
+
 
 def locked_turn(desk: Desk, locks: _Stripes, message: str, role: str, thread_id: str | None, as_of: str | None,
                 caller: str, idempotency_key: str | None, locked: bool = False) -> AskResult:
@@ -409,7 +426,8 @@ _bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer
 
 def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, *,
                open_desk: Any = None, web: bool = True, turn_workers: int | None = None,
-               turn_processes: int = 0, kb_replica: str | Path | None = None) -> FastAPI:
+               turn_processes: int = 0, kb_replica: str | Path | None = None,
+               limits: HttpLimits | None = None) -> FastAPI:
     """The ASGI app. `desk`: the one Desk this process serves (opened in the background at startup
     with `open_desk()` or `Desk.open()` when omitted; /readyz says 503 until then). `keys`: API key ->
     ApiKey | {"name", "role"} | (name, role); `None` reads RISKDESK_API_KEYS / RISKDESK_API_KEYS_FILE.
@@ -419,7 +437,10 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
     saves (GIL handoffs between the loop and the thread): the default is then 0, and `--workers` adds
     cores. With an LLM a turn mostly waits on the model, so the default is then 8 threads. Streamed turns
     (SSE) and approval decisions always run in a thread. `turn_processes` > 0: one-shot turns run in that
-    many processes instead (see console/turn_processes.py), each searching the replica at `kb_replica`."""
+    many processes instead (see console/turn_processes.py), each searching the replica at `kb_replica`.
+    `limits`: the body cap and rate limits (console/limits_http.py); default: the 64 KiB cap and no rate
+    limits unless RISKDESK_RATE_PER_KEY / _PER_ADDRESS say so. A /v1 request's key is checked before its
+    body is read."""
     state = _State(desk, _normalise_keys(keys_from_env() if keys is None else keys))
     pools: list[ThreadPoolExecutor] = []  # made on first use, shut down (after its turns finish) with the lifespan
     pool_lock = threading.Lock()
@@ -486,6 +507,9 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
                   description="Trusted risk decisions for consumer credit: ask, threads with SSE progress, "
                               "supervisor approvals, audit. Auth: `X-API-Key` or `Authorization: Bearer`.")
     app.state.riskdesk = state
+    # an embedded app rate-limits when told to (`limits`, or RISKDESK_RATE_PER_*); `riskdesk serve` does by default
+    limits = limits or HttpLimits.from_env(rate_per_key="off", rate_per_address="off")
+    app.add_middleware(HttpGuard, limits=limits, authenticate=state.caller, reply=_err)
 
     # ---------------------------------------------------------- errors
     @app.exception_handler(RequestValidationError)
@@ -539,14 +563,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
 
     async def authenticate(api_key: Annotated[str | None, Depends(_api_key_header)],
                      bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> ApiKey:
-        token = api_key or (bearer.credentials if bearer else None)
-        if not token:
-            raise HTTPException(401, "an API key is required: send X-API-Key: KEY or Authorization: Bearer KEY",
-                                headers={"WWW-Authenticate": "Bearer"})
-        who = state.keys.get(_digest(token))
-        if who is None:
-            raise HTTPException(401, "unknown API key", headers={"WWW-Authenticate": "Bearer"})
-        return who
+        return state.identify(api_key or (bearer.credentials if bearer else None))
 
     def needs(role: str):  # noqa: ANN202
         async def check(who: Annotated[ApiKey, Depends(authenticate)]) -> ApiKey:
