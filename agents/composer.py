@@ -58,6 +58,16 @@ def quote_user(lang: str, text: str, quotes: list[str] | None = None) -> str:
     marked: 「…」 in Chinese, "…" in English. The caller labels it as the operator's words ("所述用途「…」",
     'stated purpose "…"'). The quote is added to `quotes`, the list the guard receives: a claim inside it is
     the operator's, not the system's. Text that merely looks like a quote is never skipped by the guard."""
+    body = escape_user(text)
+    quoted = f"「{body}」" if lang == "zh" else f'"{body}"'
+    if quotes is not None:
+        quotes.append(quoted)
+    return quoted
+
+
+def escape_user(text: str) -> str:
+    """Operator text made safe to show inside a quote: quote marks and citation brackets replaced, control and
+    invisible characters dropped, one line, at most QUOTE_MAX characters."""
     kept = []
     for ch in str(text).translate(_QUOTE_ESCAPES):
         cat = unicodedata.category(ch)
@@ -65,12 +75,7 @@ def quote_user(lang: str, text: str, quotes: list[str] | None = None) -> str:
             continue
         kept.append(" " if cat in ("Cc", "Zl", "Zp") or ch.isspace() else ch)
     body = re.sub(" {2,}", " ", "".join(kept)).strip()
-    if len(body) > QUOTE_MAX:
-        body = body[:QUOTE_MAX - 1] + "…"
-    quoted = f"「{body}」" if lang == "zh" else f'"{body}"'
-    if quotes is not None:
-        quotes.append(quoted)
-    return quoted
+    return body[:QUOTE_MAX - 1] + "…" if len(body) > QUOTE_MAX else body
 
 
 def _purpose(lang: str, purpose: str, quotes: list[str] | None, category_as_is: bool = True) -> str:
@@ -180,14 +185,16 @@ def approval_reply(lang: str, r: dict) -> str:
               f"审批{a['approval_id']}已被{a['decided_by']}驳回：客户{a['customer_id']}不发放临时额度 {cite('TQ5')}。")
 
 
-def policy_reply(lang: str, clauses: list[dict], question: str = "", period: dict | None = None) -> str:
+def policy_reply(lang: str, clauses: list[dict], question: str = "", period: dict | None = None,
+                 quotes: list[str] | None = None) -> str:
     if not clauses:
         return _t(lang, "I found no policy clause in force on that date that answers this.",
                   "在该日期有效的政策条款中，没有找到能回答这个问题的内容。")
     lines = []
     if period and period.get("as_of"):
-        lines.append(_t(lang, f"As the policy stood on {period['as_of']} (you asked about \"{period['raw'][:40]}\"):",
-                        f"按{period['as_of']}时有效的政策（您问的是“{period['raw'][:40]}”）："))
+        asked = quote_user(lang, period["raw"], quotes)
+        lines.append(_t(lang, f"As the policy stood on {period['as_of']} (you asked about {asked}):",
+                        f"按{period['as_of']}时有效的政策（您问的是{asked}）："))
     if question and (answer := answer_sentence(question, clauses[0]["text"])):
         lines.append(f"{answer} [{clauses[0]['clause_id']}]")
     lines += [f"[{c['clause_id']}] {c['title']}: {c['text']}" for c in clauses[:2]]
@@ -247,28 +254,29 @@ def role_refusal(lang: str, needed: str, role: str) -> str:
 
 _CLARIFY = {
     "date_invalid": ("The date {date} does not exist. Which date do you mean (YYYY-MM-DD)? Nothing was changed.",
-                     "日期“{date}”不存在。请问是哪一天（YYYY-MM-DD）？未做任何更改。"),
+                     "日期{date}不存在。请问是哪一天（YYYY-MM-DD）？未做任何更改。"),
     "date_ambiguous": ("The date {date} can be read as day/month or month/day. Please write it as YYYY-MM-DD. Nothing was changed.",
-                       "日期“{date}”既可读作日/月，也可读作月/日，请按YYYY-MM-DD写明。未做任何更改。"),
-    "which_customer": ("You named several customers ({customers}). Which one do you mean? Nothing was changed.",
-                       "消息中有多位客户（{customers}），请问是哪一位？未做任何更改。"),
+                       "日期{date}既可读作日/月，也可读作月/日，请按YYYY-MM-DD写明。未做任何更改。"),
+    "which_customer": ("You named several customers {customers}. Which one do you mean? Nothing was changed.",
+                       "消息中有多位客户{customers}，请问是哪一位？未做任何更改。"),
     "amount_negative": ("The amount {amount} is negative. What amount should be requested? Nothing was changed.",
-                        "金额“{amount}”为负数。请问申请多少？未做任何更改。"),
+                        "金额{amount}为负数。请问申请多少？未做任何更改。"),
     "amount_zero": ("The amount {amount} is zero. What amount should be requested? Nothing was changed.",
-                    "金额“{amount}”为零。请问申请多少？未做任何更改。"),
-    "amount_malformed": ("I cannot read the amount \"{amount}\" exactly. Please write it again (for example 4000 or 4,000). Nothing was changed.",
-                         "无法准确读出金额“{amount}”，请重新写明（例如4000或4,000）。未做任何更改。"),
-    "amount_ambiguous": ("The amount \"{amount}\" can be read more than one way. Please write the exact amount. Nothing was changed.",
-                         "金额“{amount}”有多种读法，请写明准确金额。未做任何更改。"),
-    "amount_several": ("The message has several amounts ({amount}). Which one should be requested? Nothing was changed.",
-                       "消息中有多个金额（{amount}），请问申请哪一个？未做任何更改。"),
+                    "金额{amount}为零。请问申请多少？未做任何更改。"),
+    "amount_malformed": ("I cannot read the amount {amount} exactly. Please write it again (for example 4000 or 4,000). Nothing was changed.",
+                         "无法准确读出金额{amount}，请重新写明（例如4000或4,000）。未做任何更改。"),
+    "amount_ambiguous": ("The amount {amount} can be read more than one way. Please write the exact amount. Nothing was changed.",
+                         "金额{amount}有多种读法，请写明准确金额。未做任何更改。"),
+    "amount_several": ("The message has several amounts {amount}. Which one should be requested? Nothing was changed.",
+                       "消息中有多个金额{amount}，请问申请哪一个？未做任何更改。"),
 }
 
 
-def clarify(lang: str, code: str, args: dict[str, str]) -> str:
-    """One clarifying question instead of a guess. User text is shown truncated."""
+def clarify(lang: str, code: str, args: dict[str, str], quotes: list[str] | None = None) -> str:
+    """One clarifying question instead of a guess. What the operator wrote is shown as their quoted words
+    (quote_user), added to `quotes` for the guard."""
     en, zh = _CLARIFY.get(code, ("Could you say that again more precisely? Nothing was changed.", "请再说明确一些。未做任何更改。"))
-    safe = {k: str(v)[:40].replace("{", "(").replace("}", ")") for k, v in args.items()}
+    safe = {k: quote_user(lang, str(v), quotes) for k, v in args.items()}  # values are never re-formatted
     return _t(lang, en, zh).format_map(_Blank(safe))
 
 
@@ -300,7 +308,7 @@ def compose(lang: str, intent: str, tool_results: list[dict], clauses: list[dict
                     "approval": approval_reply}[r["tool"]]
         parts.append(quota_reply(lang, r, quotes) if renderer is quota_reply else renderer(lang, r))
     if intent == "policy_qa":
-        parts.append(policy_reply(lang, clauses, question, period))
+        parts.append(policy_reply(lang, clauses, question, period, quotes))
     if intent == "out_of_scope":
         parts.append(out_of_scope(lang))
     return "\n".join(parts)

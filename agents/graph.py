@@ -70,6 +70,7 @@ class TurnState(TypedDict, total=False):
     clauses: list[dict[str, str]]
     template: str
     quotes: list[str]              # operator text the template quotes (composer.quote_user): the guard skips only these
+    notice_quotes: list[str]       # the same, of a clarifying question the supervisor asked
     draft: str
     draft_source: str
     draft_guard: dict[str, Any] | None
@@ -128,12 +129,12 @@ def build_graph(deps: Deps, checkpointer: Any = None):
                 plan, planner, model = outcome.plan, "llm", deps.llm_model
             else:
                 fallback = outcome.fallback_reason
-        notice = None
+        notice, notice_quotes = None, []
         if plan is None or resolution.question:  # a question the rules must ask wins over any model's guess
             plan = resolution.plan
             if resolution.question:
                 planner = "rules"
-                notice = templates.clarify(plan.language, resolution.question, resolution.question_args)
+                notice = templates.clarify(plan.language, resolution.question, resolution.question_args, notice_quotes)
         period = None
         if reading.past_period is not None and plan.intent == Intent.policy_qa:
             p = reading.past_period
@@ -148,6 +149,7 @@ def build_graph(deps: Deps, checkpointer: Any = None):
             "agents": [], "timings": {}, "tool_calls": [], "notice": notice, "retrieved": [], "clauses": [],
             "draft_guard": None, "revisions": 0, "approval_id": None,
             "missing": _QUESTION_WAITS_FOR.get(resolution.question or "", []) if notice else [],
+            "notice_quotes": notice_quotes,
         }
 
     def route_plan(state: TurnState) -> Literal["risk_operator", "policy_researcher", "composer"]:
@@ -257,7 +259,7 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         results = [c["result"] for c in state.get("tool_calls", [])]
         if plan.intent == Intent.explain:
             results = list(state.get("context_results") or [])
-        quotes: list[str] = []
+        quotes: list[str] = list(state.get("notice_quotes") or [])
         body = "" if state.get("notice") and not results else \
             templates.compose(plan.language, plan.intent.value, results, state.get("clauses", []), state.get("period"),
                               state["message"], quotes=quotes)

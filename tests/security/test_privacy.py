@@ -327,3 +327,18 @@ def test_injected_approval_in_the_purpose_through_the_desk(desk, turns):
     verdict, claims = check(r.answer, ev, quoted=record.quoted)
     assert verdict.grounded, verdict
     assert {c.text for c in claims if c.kind == "outcome"} == {"拒绝" if r.language == "zh" else "Denied"}
+
+
+@pytest.mark.parametrize("message", ["给C1002申请-4000元临时额度，买电动车送外卖", "C1002 temp quota -4000 for an e-bike"])
+def test_a_clarifying_question_quotes_what_the_operator_wrote(desk, message):
+    """The amount the operator wrote comes back as their quoted words; the guard does not take it for the
+    system's figure (before, "-4000元" in the question was an ungrounded amount)."""
+    r = desk.ask(message, as_of=D)
+    assert r.outcome is None and not r.tool_calls  # a question, nothing decided
+    record = desk.audit.get(r.trace_id)
+    assert record.quoted and all(q in r.answer for q in record.quoted)
+    outside = r.answer
+    for q in record.quoted:
+        outside = outside.replace(q, "")
+    assert "4000" not in outside
+    assert r.guard.grounded, r.guard
