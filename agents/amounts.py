@@ -89,6 +89,8 @@ _RUN = re.compile(
     rf")*"
 )
 # Phone, ID and card numbers written in groups: never amounts.
+# A date, valid or not (2026-04-31, 31/04/2026): never an amount, whether or not the caller blocked it.
+_DATE_SHAPE = re.compile(r"(?<![0-9])(?:[0-9]{4}\s*[-/.]\s*[0-9]{1,2}\s*[-/.]\s*[0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{4})(?![0-9])")
 _CHAIN = re.compile(r"(?<![0-9A-Za-z])[0-9]+(?:[ -][0-9]+)+[Xx]?(?![0-9A-Za-z])")
 
 _GROUP_SEP = re.compile(r"[ -]")
@@ -105,8 +107,10 @@ _PREFIX = re.compile(
     r"(?:(?P<cur>(?:¥|￥|RMB|CNY|人民币)\s*)(?P<sign2>[-−–‒]|负\s*)?)?$", re.I)
 _FOREIGN_PREFIX = re.compile(r"(?:US\$|HK\$|\$|€|£|(?<![A-Za-z])(?:USD|HKD|EUR|GBP|JPY))\s*[-−]?$")
 _DECREASE = re.compile(r"减(?:少|去|掉)?\s*$")
-_CONNECT = r"(?:[-~～–—]|\s+[-~～–—]\s+|\s*(?:至|到|或者?)\s*|\s+(?:to|or)\s+)"
+# A range: 3000-4000, 3000 - 4000, 3000~4000, 3000到4000, 3000 or 4000 (a spaced em dash is punctuation)
+_CONNECT = r"(?:[-~～–—]|\s+[-~～–]\s+|\s*(?:至|到|或者?)\s*|\s+(?:to|or)\s+)"
 _RANGE_BEFORE = re.compile(rf"[0-9{_CN_DIGIT}](?:\s*(?:元|块|[kKwW]|[千万]))?{_CONNECT}(?:(?:¥|￥|RMB)\s*)?$")
+_BETWEEN = re.compile(r"(?:(?<![A-Za-z])between\s+|介于\s*)(?:\S{1,12}?(?:\s+and\s+|\s*[和与跟]\s*))?(?:(?:¥|￥|RMB)\s*)?$", re.I)
 _RANGE_AFTER = re.compile(rf"(?:\s*(?:元|块))?{_CONNECT}(?:(?:¥|￥|RMB)\s*)?[0-9{_CN_DIGIT}]")
 _NOT_AMOUNT_BEFORE = re.compile(
     r"(?:第|百分之|千分之|尾号|卡号|账号|帳號|编号|工号|单号|订单号|手机号?|电话|号码|身份证号?|证件号)\s*[:：]?\s*$"
@@ -117,9 +121,15 @@ _MULTIPLIER = re.compile(r"\s?(?:([kK])|([wW]))(?![A-Za-z])|\s?(thousand|million
 _APPROX_AFTER = re.compile(r"(?:多|余|餘)(?![少吗么呢啊额種种類类样项件个個位名人户家张本篇份台辆套批次笔条])|(?:来|來)(?=[元块塊])")
 _FOREIGN_AFTER = re.compile(r"\s*(?:美元|美金|港币|港元|欧元|日元|英镑|(?:dollars?|usd|hkd|eur|euros?|gbp|jpy)(?![A-Za-z]))", re.I)
 _CUR_AFTER = re.compile(r"\s*(?:块钱|人民币|元|块|塊|圆|圓|(?:yuan|rmb|cny|kuai)(?![A-Za-z])(?!\s*[-−]?[0-9]))", re.I)
+_LOOKALIKE_DIGITS = re.compile(r"[OoIlОо]+(?![A-Za-z\u0400-\u04ff])")
+_FEN = r"(?:[角毛]|分(?![期钟鐘之]))"
+_FEN_AFTER = re.compile(r"\s*[角毛]")  # 5毛; a bare 分 is a score or a minute (芝麻分700分), not an amount
+_FEN_TAIL = re.compile(rf"[0-9{_CN_DIGIT}]\s*{_FEN}|[1-9{_CN_DIGIT[2:]}](?![0-9{_CN}.,，])")
 # Percentages, durations, dates, times, ratios and counts of records, people, times: not amounts.
 _NOT_AMOUNT_AFTER = re.compile(
-    r"\s*(?:[%％‰]|个月|個月|小时|小時|分钟|分鐘|星期|礼拜|[天日月年岁歲周週笔筆次个個位名人户戶条條期号號倍成折秒]"
+    r"\s*(?:[%％‰]|个月|個月|小时|小時|分(?![期之])|星期|礼拜|[天岁歲週笔筆位户戶號倍秒]|日(?![常用子])|月(?![供薪租收])"
+    r"|年(?![化费薪收利])|周(?![末转])|次(?!日)|[个個](?!人)|名(?![义下额字])|人(?!民)|[条條](?!件)|期(?![限间])"
+    r"|号(?!码)|成(?![本交功为])|折(?![扣旧])"
     r"|点(?![0-9" + _CN_DIGIT + r"])"
     r"|(?:percent|pct|bps?|days?|months?|mos|years?|yrs?|weeks?|wks?|hours?|hrs?|minutes?|mins?|seconds?|secs?"
     r"|records?|times|people|persons?|customers?|clients?|accounts?|loans?|installments?|instalments?|payments?"
@@ -163,6 +173,7 @@ def _masked(text: str, blocked: Sequence[tuple[int, int]]) -> str:
         chars[m.start():m.end()] = "\x01" * (m.end() - m.start())
     spans = list(blocked) + masked_spans(text)  # a masked phone or ID number ("138 **** 5678") is no amount
     t = "".join(chars)
+    spans += [(m.start(), m.end()) for m in _DATE_SHAPE.finditer(t)]
     for m in _CHAIN.finditer(t):
         groups = _GROUP_SEP.split(m.group(0).rstrip("Xx"))
         digits = sum(len(g) for g in groups)
@@ -217,7 +228,7 @@ def _mention(text: str, t: str, s: int, e: int) -> AmountMention | None:
     prefix = _PREFIX.search(pre)
     assert prefix is not None  # every group is optional
     cur_pre, sign = prefix.group("cur"), prefix.group("sign") or prefix.group("sign2")
-    range_before = _RANGE_BEFORE.search(pre)
+    range_before = _RANGE_BEFORE.search(pre) or _BETWEEN.search(pre)
     if arabic and core[0] in "0123456789" and not cur_pre and not sign and not range_before and _glued_before(t, s):
         return None
     if _NOT_AMOUNT_BEFORE.search(pre):
@@ -225,13 +236,22 @@ def _mention(text: str, t: str, s: int, e: int) -> AmountMention | None:
     plain_arabic = arabic and _ARABIC_ONLY.fullmatch(core) is not None
     mult = _MULTIPLIER.match(post) if plain_arabic else None
     i = mult.end() if mult else 0
-    if arabic and core[-1] in _ASCII_DIGITS and not mult and not _CUR_AFTER.match(post) \
-            and not _FOREIGN_AFTER.match(post) and not _RANGE_AFTER.match(post) and (_glued_after(t, e) or (post[:1] and _is_letter(post[0]))):
-        return None
+    lookalike = _LOOKALIKE_DIGITS.match(post) if arabic else None  # 3,5OO, 4OOO: letters posing as digits
+    if arabic and core[-1] in _ASCII_DIGITS and not mult and not lookalike and not _CUR_AFTER.match(post) \
+            and not _FOREIGN_AFTER.match(post) and not _RANGE_AFTER.match(post) \
+            and (_glued_after(t, e) or (post[:1] and _is_letter(post[0]))):
+        if "," in core or "，" in core:
+            return AmountMention(value=None, start=s, end=e, raw=text[s:e], currency=False, problem="malformed")
+        return None  # x4000, 4kg: part of another token
     approx = _APPROX_AFTER.match(post, i)
     j = approx.end() if approx else i
     cur_post = _CUR_AFTER.match(post, j)
     foreign = _FOREIGN_AFTER.match(post, j) if not cur_post else None
+    # 角/毛/分 (tenths and hundredths of a yuan): 一万零一分, 4000元5角, 四千块五 are not whole yuan
+    fen = _FEN_AFTER.match(post, j) if not cur_post and not foreign \
+        else _FEN_TAIL.match(post, cur_post.end()) if cur_post else None
+    if fen and fen.re is _FEN_TAIL and _NOT_AMOUNT_AFTER.match(post, fen.end()):
+        fen = None  # 4000元3个月: the digit counts months
     if not cur_post and not foreign and _NOT_AMOUNT_AFTER.match(post, j):
         return None
     foreign_pre = _FOREIGN_PREFIX.search(pre)
@@ -255,11 +275,13 @@ def _mention(text: str, t: str, s: int, e: int) -> AmountMention | None:
     start = w0 + (prefix.start() if (cur_pre or sign) else len(pre))
     if foreign_pre:
         start = min(start, w0 + foreign_pre.start())
-    end = e + (cur_post.end() if cur_post else foreign.end() if foreign else j)
+    if lookalike:
+        value, problem, e = None, "malformed", e + lookalike.end()
+    end = e + (fen.end() if fen else cur_post.end() if cur_post else foreign.end() if foreign else j)
     in_range = range_before or _RANGE_AFTER.match(post, j)
     if problem is None and (_other_digit(pre[-1:]) or _other_digit(post[:1])):
         value, problem = None, "malformed"  # 4٠٠٠: digits of another script
-    if problem is None and (approx or foreign or foreign_pre or in_range or _DECREASE.search(pre)):
+    if problem is None and (approx or foreign or foreign_pre or in_range or fen or _DECREASE.search(pre)):
         value, problem = None, "ambiguous"
     if sign and in_range and not cur_pre:
         start = s  # 3000-4000: the dash joins a range, it is no sign

@@ -69,7 +69,10 @@ def test_valid_forms_in_an_english_sentence(form, value, currency):
     ("4\u2060000", "malformed", None), ("4\ufeff000元", "malformed", None), ("四\u200b千", "malformed", None),
     ("4'000", "malformed", None), ("4_000", "malformed", None), ("04000", "malformed", None),
     ("4000.123", "malformed", None), ("4٠٠٠", "malformed", None), ("４，００００", "malformed", None),
-    ("一万五百", "malformed", None), ("4\u3000000", "malformed", None),
+    ("一万五百", "malformed", None), ("4\u3000000", "malformed", None), ("3,5OO", "malformed", None),
+    ("4OOO", "malformed", None), ("4ООО", "malformed", None),
+    ("4000元5角", "ambiguous", None), ("四千块五", "ambiguous", None), ("5毛", "ambiguous", None),
+    ("3000 - 4000", "ambiguous", None), ("3000~4000", "ambiguous", None), ("三千至四千", "ambiguous", None),
     ("3000-4000", "ambiguous", None), ("3000到4000元", "ambiguous", None), ("3000 or 4000", "ambiguous", None),
     ("两三千", "ambiguous", None), ("三五千块", "ambiguous", None), ("几千", "ambiguous", None),
     ("十几万", "ambiguous", None), ("四千多", "ambiguous", None), ("4000多元", "ambiguous", None),
@@ -104,7 +107,7 @@ def test_negative_span_includes_the_sign_and_a_markdown_bullet_is_no_sign():
     "手机139-0004-0028", "身份证110101 199004040033", "card 6222 0212 3456 7890", "zx.4412", "u_7f3a21",
     "LN0042-B", "acct 12345", "尾号1234", "#5678", "No. 42", "万一他还不上", "千万别批", "十万火急",
     "一五一十地说", "三三两两", "二〇二六年", "五五五", "多给一点", "一些", "三点五十分", "x4000", "1e400",
-    "3e3元", "4kg", "Q1 2026", "one, two", "3 times", "4ООО",
+    "3e3元", "4kg", "Q1 2026", "one, two", "3 times", "芝麻分700分", "3名客户",
 ])
 def test_not_amounts(text):
     assert mentions(text) == [], text
@@ -125,6 +128,18 @@ def test_context_words_that_look_like_markers():
     assert [(m.raw, m.problem) for m in find_amounts("C1002 wants 4000dollars", [(0, 5)])] == [("4000dollars", "ambiguous")]
     assert [m.value for m in mentions("上传1000多种材料")] == [Decimal(1000)]  # a count, not 'more than 1000 yuan'
     assert [m.value for m in mentions("C1002余额4000，问4000多少合适")] == [Decimal(4000), Decimal(4000)]
+
+
+def test_between_and_dates_the_caller_did_not_block():
+    assert [m.problem for m in find_amounts("somewhere between 5 and 8 thousand")] == ["ambiguous", "ambiguous"]
+    assert [m.problem for m in find_amounts("介于3000和4000之间")] == ["ambiguous", "ambiguous"]
+    assert find_amounts("as of 2026-04-31") == [] and find_amounts("on 31/04/2026") == []
+    assert [m.value for m in find_amounts("T22X7702 — 1,200 for a drill", [(0, 8)])] == [Decimal(1200)]  # a spaced em dash
+
+
+def test_words_that_start_with_a_measure_character():
+    for text in ("临额3000 名义上是买冰柜", "临额4000日常开销用", "临额4000周转一下", "临额4000月供用"):
+        assert [m.value for m in find_amounts(text)] == [Decimal(text[2:6])], text
 
 
 def test_several_amounts_in_order_with_spans():
