@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agents.llm import LLMClient, LLMUnavailable, Usage, dumps
-from tools.privacy import mask_text
+from tools.privacy import Keep, mask_text
 
 MAX_REPLY_CHARS = 1200
 MAX_REPLY_TOKENS = 200
@@ -40,14 +40,15 @@ class ComposeOutcome:
 class LLMComposer:
     name = "llm"
 
-    def __init__(self, client: LLMClient, *, names: Sequence[str] = ()) -> None:
+    def __init__(self, client: LLMClient, *, names: Sequence[str] = (), keep: Keep | None = None) -> None:
         self.client = client
         self.names = tuple(names)
+        self.keep = keep  # tokens never masked: the ledger's customer ids, whatever they look like
 
     def messages(self, language: Literal["zh", "en"], message: str, evidence: dict[str, Any],
                  template_reply: str) -> list[dict[str, str]]:
         lang = "zh" if language == "zh" else "en"
-        mask = lambda s: mask_text(s, self.names)  # noqa: E731
+        mask = lambda s: mask_text(s, self.names, self.keep)  # noqa: E731
         payload = mask(dumps(evidence))
         if lang == "zh":
             user = (f"操作员的消息：\n{mask(message)}\n\n证据（JSON）：\n{payload}\n\n"

@@ -28,7 +28,7 @@ from typing import Any
 from agents.llm import LLMClient, LLMUnavailable, Usage, dumps
 from agents.parsing import detect_language, extract_amounts, extract_customer_ids, extract_dates
 from agents.plan import Intent, Plan
-from tools.privacy import mask_text
+from tools.privacy import Keep, mask_text
 
 MAX_ATTEMPTS = 2
 TOOL_INTENTS = {Intent.limit_lookup, Intent.temp_quota, Intent.repair_check}
@@ -104,18 +104,19 @@ def check_grounding(plan: Plan, conversation: str, message: str = "") -> str | N
 class LLMPlanner:
     name = "llm"
 
-    def __init__(self, client: LLMClient, *, names: Sequence[str] = ()) -> None:
+    def __init__(self, client: LLMClient, *, names: Sequence[str] = (), keep: Keep | None = None) -> None:
         self.client = client
         self.names = tuple(names)
+        self.keep = keep  # tokens never masked: the ledger's customer ids, whatever they look like
 
     def messages(self, message: str, history: Sequence[tuple[str, str]] = ()) -> list[dict[str, str]]:
         msgs: list[dict[str, str]] = [{"role": "system", "content": SYSTEM_PROMPT}]
         for text, plan in EXAMPLES:
             msgs.append({"role": "user", "content": text})
             msgs.append({"role": "assistant", "content": dumps(plan)})
-        masked = mask_text(message, self.names)
+        masked = mask_text(message, self.names, self.keep)
         if history:
-            lines = "\n".join(f"{role}: {mask_text(text, self.names)}" for role, text in history)
+            lines = "\n".join(f"{role}: {mask_text(text, self.names, self.keep)}" for role, text in history)
             masked = f"Earlier in this conversation:\n{lines}\n\nCurrent message:\n{masked}"
         msgs.append({"role": "user", "content": masked})
         return msgs
