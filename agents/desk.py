@@ -56,8 +56,8 @@ class Desk:
             from agents.llm import LLMClient
             from agents.planner_llm import LLMPlanner
             client = LLMClient(llm)
-            planner = LLMPlanner(client, names=self._names)
-            composer, model = LLMComposer(client, names=self._names), llm.model
+            planner = LLMPlanner(client, names=self._names, keep=ledger.has_customer)
+            composer, model = LLMComposer(client, names=self._names, keep=ledger.has_customer), llm.model
         self.llm_model = model
         path = str(threads_path or riskdesk_home(create=True) / "threads.sqlite3")
         self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
