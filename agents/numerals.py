@@ -18,7 +18,7 @@ Decisions (None, so the caller asks):
   colloquial ambiguity, never a quantity here;
 - two digits in a row before a unit (两三千, 三五千, 七八万): an approximate range;
 - a leading 百/千/万/亿 without a digit (百万, 千万 'by all means', 万一 'in case');
-- 两 before 十 (两十) or as a trailing digit (一万两: 'ten thousand and two taels'?); units out of order
+- 两 before 十 (两十) or as a trailing digit (一万两: 12000 to some, but 两 is also a tael); units out of order
   (千千, 一百千), two 万 or two 亿 in one section (万万), 零 twice in a row or at the end.
 """
 from __future__ import annotations
