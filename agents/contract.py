@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agents.plan import Intent, Language
+from tools.dates import parse_day
 
 Role = Literal["viewer", "operator", "supervisor"]
 Outcome = Literal["found", "not_found", "approved", "needs_approval", "denied", "eligible",
                   "partially_eligible", "ineligible", "no_records"]
 ROLE_RANK: dict[str, int] = {"viewer": 0, "operator": 1, "supervisor": 2}
+# Threads the desk opens itself, for decisions taken outside any conversation: `approval-<approval id>`.
+# No client may name a thread in this namespace (a claimed one would expose, or own, a decision's record).
+RESERVED_THREAD_PREFIX = "approval-"
+# A client's thread id: a safe character set, 1-64 long, never in the reserved namespace.
+THREAD_ID_PATTERN = r"^(?!approval-)[A-Za-z0-9_.-]{1,64}$"
+
+
+def _real_day(v: str | None) -> str | None:
+    """A real day within the one date range of tools/dates.py (the HTTP layer and the rules agree)."""
+    return v if v is None else parse_day(v).isoformat()
 
 
 class ToolCall(BaseModel):
@@ -36,10 +47,23 @@ class GuardVerdict(BaseModel):
 class AskRequest(BaseModel):
     """One operator turn."""
 
+    model_config = ConfigDict(regex_engine="python-re")  # the thread id pattern's look-ahead
+
     message: str = Field(min_length=1, max_length=4000, description="The operator's message, Chinese or English.")
     role: Role = Field(default="operator", description="viewer asks only; operator may request quotas; supervisor approves.")
-    thread_id: str | None = Field(default=None, max_length=128, description="Continue a conversation; new when omitted.")
-    as_of: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="Evaluate as of YYYY-MM-DD (default today).")
+    thread_id: str | None = Field(default=None, max_length=64, pattern=THREAD_ID_PATTERN,
+                                  description="Continue a conversation; new when omitted. Letters, digits, '_', '.' "
+                                              "and '-', at most 64; ids starting 'approval-' are reserved.")
+    as_of: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$",
+                              description="Evaluate as of YYYY-MM-DD (default today). A turn that would write (a "
+                                          "temporary-quota request) is dated today on a persistent store: another "
+                                          "date there is refused (422) unless dry_run is set.")
+    dry_run: bool = Field(default=False, description="What-if: the rules run as of any date and nothing is written.")
+
+    @field_validator("as_of")
+    @classmethod
+    def _real_day(cls, v: str | None) -> str | None:
+        return _real_day(v)
 
 
 class AskResult(BaseModel):
@@ -55,12 +79,20 @@ class AskResult(BaseModel):
     trace_id: str
     planner: str
     thread_id: str
+    what_if: bool = Field(default=False, description="True for a dry run: the rules answered, nothing was written.")
 
 
 class ApprovalDecision(BaseModel):
     """A supervisor's decision on a pending temporary quota."""
 
     decision: Literal["approve", "reject"]
-    supervisor: str = Field(min_length=1, max_length=64)
+    supervisor: str = Field(min_length=1, max_length=64, description="Who decides; never the requester.")
     reason: str = Field(default="", max_length=500)
-    as_of: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    as_of: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$",
+                              description="Only on a sandbox ledger: a decision on a persistent store is dated today "
+                                          "by the service's clock (another date is refused).")
+
+    @field_validator("as_of")
+    @classmethod
+    def _real_day(cls, v: str | None) -> str | None:
+        return _real_day(v)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sqlite3
 import threading
 import uuid
@@ -19,14 +20,24 @@ from langgraph.types import Command
 from sqlalchemy import Column, MetaData, String, Table, select
 
 from agents.audit import AuditLog, AuditRecord, masked, now_utc
-from agents.contract import ROLE_RANK, ApprovalDecision, AskRequest, AskResult, Citation, GuardVerdict, ToolCall
+from agents.clock import AsOfNotAllowed, Clock, as_clock, dated_write_refusal
+from agents.contract import (
+    RESERVED_THREAD_PREFIX, ROLE_RANK, ApprovalDecision, AskRequest, AskResult, Citation, GuardVerdict, ToolCall,
+)
 from agents.graph import Deps, apply_decision, build_graph
+from agents.linking import CustomerLinker
+from agents.planner_rules import RulesPlanner
 from agents.plan import Intent
 from tools import ApprovalError, Ledger, list_approvals
 from tools.home import riskdesk_home
-from tools.privacy import mask_text
+from tools.privacy import MaskingFilter, mask_text
 from tools.ledger import SAMPLE_LEDGER, parse_ledger
-from tools.temp_quota import Approval, get_approval
+from tools.approvals import Approval, get_approval
+from tools.errors import PermissionDenied
+
+__all__ = ["Desk", "PermissionDenied", "AsOfNotAllowed"]
+log = logging.getLogger("riskdesk.desk")
+log.addFilter(MaskingFilter())  # a traceback can carry operator text
 
 _meta = MetaData()
 approval_threads_t = Table("approval_threads", _meta,
@@ -34,18 +45,17 @@ approval_threads_t = Table("approval_threads", _meta,
                            Column("thread_id", String(128), nullable=False))
 
 
-class PermissionDenied(PermissionError):
-    """The caller's role may not do this; the message names the role needed."""
-
-
-def _today() -> dt.date:
-    return dt.date.today()
+WHAT_IF = {"en": "What-if only: nothing was written (no quota granted, no approval created).",
+           "zh": "假设推演：未写入任何数据（未发放额度，未创建审批）。"}
 
 
 class Desk:
     def __init__(self, ledger: Ledger, kb: Any, *, llm: Any = None, audit: AuditLog | None = None,
-                 threads_path: str | Path | None = None):
+                 threads_path: str | Path | None = None, clock: Clock | dt.date | str | Any = None):
         self.ledger, self.kb = ledger, kb
+        # what day it is, for everything this desk writes on a persistent store (agents/clock.py): read once
+        # here from the configuration (RISKDESK_TODAY, else China's today), never from a request
+        self.clock = as_clock(clock)
         self.audit = audit or AuditLog()
         _meta.create_all(self.audit.engine)
         self._names = tuple(ledger.names())
@@ -68,7 +78,8 @@ class Desk:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self.checkpointer = SqliteSaver(self._conn)
-        self.deps = Deps(ledger=ledger, kb=kb, llm_planner=planner, llm_composer=composer, llm_model=model)
+        self.deps = Deps(ledger=ledger, kb=kb, rules_planner=RulesPlanner(CustomerLinker(ledger)),
+                         llm_planner=planner, llm_composer=composer, llm_model=model)
         self.graph = build_graph(self.deps, checkpointer=self.checkpointer)
         self._lock = threading.Lock()
 
@@ -92,28 +103,44 @@ class Desk:
         return cls(ledger, kb, llm=llm, **kw)
 
     # ------------------------------------------------------------------ turns
+    @property
+    def sandbox(self) -> bool:
+        """A fixture ledger (Ledger.from_file, --ledger FILE, the evals): any as-of may date a write."""
+        return bool(getattr(self.ledger, "sandbox", False))
+
+    def today(self) -> dt.date:
+        return self.clock.today()
+
     def ask(self, message: str, role: str = "operator", thread_id: str | None = None,
-            as_of: str | dt.date | None = None, caller: str = "python", idempotency_key: str | None = None) -> AskResult:
-        """One operator turn. Bad arguments raise pydantic.ValidationError with a clear message."""
-        *_, last = self.stream(message, role, thread_id, as_of, caller, idempotency_key)
+            as_of: str | dt.date | None = None, caller: str = "python", idempotency_key: str | None = None,
+            dry_run: bool = False) -> AskResult:
+        """One operator turn. Bad arguments raise pydantic.ValidationError with a clear message. On a
+        persistent store a temporary-quota request with an `as_of` other than today raises AsOfNotAllowed;
+        `dry_run=True` runs the rules on any as-of and writes nothing (AskResult.what_if)."""
+        *_, last = self.stream(message, role, thread_id, as_of, caller, idempotency_key, dry_run)
         return last["data"]
 
     def stream(self, message: str, role: str = "operator", thread_id: str | None = None,
                as_of: str | dt.date | None = None, caller: str = "python",
-               idempotency_key: str | None = None) -> Iterator[dict[str, Any]]:
+               idempotency_key: str | None = None, dry_run: bool = False) -> Iterator[dict[str, Any]]:
         """The same turn as progress events: {"event": team member, "data": its update}, ending with
         {"event": "result", "data": AskResult}. Validation happens before the first event."""
-        req = AskRequest(message=message, role=role, thread_id=thread_id,
+        req = AskRequest(message=message, role=role, thread_id=thread_id, dry_run=dry_run,
                          as_of=as_of.isoformat() if isinstance(as_of, dt.date) else as_of)
         thread = req.thread_id or f"t-{uuid.uuid4().hex[:12]}"
-        day = req.as_of or _today().isoformat()
+        today = self.today()
+        day = req.as_of or today.isoformat()
+        # how a temporary-quota request of this turn is dated (graph.risk_operator; agents/clock.py)
+        turn = {"mode": "what_if" if req.dry_run else "sandbox" if self.sandbox else "live",
+                "today": today.isoformat(), "asked_as_of": req.as_of, "requested_by": caller}
         # masked at the edge: the checkpoint, the history, the audit record and any LLM see only this copy
         masked_message = self.mask(req.message)
         return self._run({"message": masked_message, "role": req.role, "as_of": day, "idempotency_key": idempotency_key},
-                         thread, req.role, day, caller, masked_message)
+                         thread, req.role, day, caller, masked_message, turn)
 
-    def _run(self, graph_input: Any, thread: str, role: str, day: str, caller: str, message: str) -> Iterator[dict[str, Any]]:
-        config = {"configurable": {"thread_id": thread}}
+    def _run(self, graph_input: Any, thread: str, role: str, day: str, caller: str, message: str,
+             turn: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        config = {"configurable": {"thread_id": thread, "riskdesk_turn": turn or {}}}
         state: dict[str, Any] = {}
         for mode, chunk in self.graph.stream(graph_input, config, stream_mode=["updates", "values"], durability="exit"):
             if mode == "values":  # the whole state after each step: the last one is the turn's end state
@@ -126,40 +153,69 @@ class Desk:
             with self.audit.engine.begin() as conn:  # the newest thread paused on this approval id wins
                 conn.execute(approval_threads_t.delete().where(approval_threads_t.c.approval_id == state["approval_id"]))
                 conn.execute(approval_threads_t.insert().values(approval_id=state["approval_id"], thread_id=thread))
-        yield {"event": "result", "data": self._finish(state, thread, role, day, caller, message)}
+        yield {"event": "result", "data": self._finish(state, thread, role, day, caller, message, what_if=turn is not None
+                                                       and turn.get("mode") == "what_if")}
 
     def decide(self, approval_id: str, decision: ApprovalDecision, role: str = "supervisor",
                caller: str = "python") -> AskResult:
-        """A supervisor approves or rejects a pending temporary quota. Resumes the paused thread when
-        there is one; otherwise applies the decision directly. Never grants twice."""
+        """A supervisor approves or rejects a pending temporary quota. Every decision is evaluated fresh
+        against the ledger, outside any conversation: a failed one (ApprovalError, PermissionDenied,
+        AsOfNotAllowed) changes nothing and leaves no trace for the next decision to replay. A decision
+        that succeeds is recorded in the thread paused on the approval, if there is one. Never grants twice.
+        On a persistent store the decision is dated today by the desk's clock; `decision.as_of` is then
+        refused unless it is today (a sandbox ledger keeps it)."""
         if ROLE_RANK.get(role, -1) < ROLE_RANK["supervisor"]:
             raise PermissionDenied(f"approving or rejecting needs the supervisor role; you are {role}")
-        if get_approval(self.ledger, approval_id) is None:
+        approval = get_approval(self.ledger, approval_id)
+        if approval is None:
             raise ApprovalError(f"no approval with id {approval_id!r}")
-        day = decision.as_of or _today().isoformat()
+        today = self.today()
+        if decision.as_of is not None and not self.sandbox and decision.as_of != today.isoformat():
+            raise AsOfNotAllowed(dated_write_refusal(dt.date.fromisoformat(decision.as_of), today))
+        day = decision.as_of if self.sandbox and decision.as_of else today.isoformat()
         payload = decision.model_dump() | {"as_of": day, "reason": self.mask(decision.reason)}
         thread = self._thread_waiting_on(approval_id)
+        lang = "en"
         if thread is not None:
-            *_, last = self._run(Command(resume=payload), thread, role, day, caller, f"/{decision.decision} {approval_id}")
-            return last["data"]
-        customer = get_approval(self.ledger, approval_id).customer_id
-        state = {"plan": {"intent": "temp_quota", "customer_id": customer, "language": "en"}, "planner": "none",
-                 **apply_decision(self.deps, approval_id, payload, "en")}
-        return self._finish(state, f"approval-{approval_id}", role, day, caller, f"/{decision.decision} {approval_id}")
+            plan = self.graph.get_state({"configurable": {"thread_id": thread}}).values.get("plan") or {}
+            lang = plan.get("language", "en")
+        applied = apply_decision(self.deps, approval_id, payload, lang)  # raises when it cannot be carried out
+        message = f"/{decision.decision} {approval_id}"
+        if thread is not None:
+            try:
+                *_, last = self._run(Command(resume=payload | {"applied": applied}), thread, role, day, caller, message)
+                return last["data"]
+            except Exception:  # noqa: BLE001 - the decision stands; only the thread's record of it failed
+                log.exception("recording decision %s in thread %s failed", approval_id, thread)
+        state = {"plan": {"intent": "temp_quota", "customer_id": approval.customer_id, "language": lang},
+                 "planner": "none", **applied}
+        return self._finish(state, f"{RESERVED_THREAD_PREFIX}{approval_id}", role, day, caller, message)
 
     def _thread_waiting_on(self, approval_id: str) -> str | None:
+        """The thread paused on this approval, if it can still take the decision: a thread that already
+        holds a resume value (stored by an earlier release when a decision failed after the interrupt)
+        would replay that value instead, so it is left alone and the decision is taken outside it."""
         with self.audit.engine.connect() as conn:
             row = conn.execute(select(approval_threads_t.c.thread_id)
                                .where(approval_threads_t.c.approval_id == approval_id)).first()
         if row is None:
             return None
-        snapshot = self.graph.get_state({"configurable": {"thread_id": row[0]}})
-        if any(i.value.get("approval_id") == approval_id for i in snapshot.interrupts):
-            return row[0]
-        return None
+        config = {"configurable": {"thread_id": row[0]}}
+        snapshot = self.graph.get_state(config)
+        if not any(i.value.get("approval_id") == approval_id for i in snapshot.interrupts):
+            return None
+        stored = self.checkpointer.get_tuple(config)
+        if stored is not None and any(w[1] == "__resume__" for w in stored.pending_writes or ()):
+            return None
+        return row[0]
+
+    def approvals(self, status: str | None = "pending") -> list[Approval]:
+        """Approvals with this status (None: all). On a persistent store, pending approvals past their
+        decide-by day are expired first (by the desk's clock); a sandbox expires them only at a decision."""
+        return list_approvals(self.ledger, status, today=None if self.sandbox else self.today())
 
     def pending_approvals(self) -> list[Approval]:
-        return list_approvals(self.ledger, "pending")
+        return self.approvals("pending")
 
     def history(self, thread_id: str) -> list[dict[str, str]]:
         """The thread's messages, masked (threads stored before masking covered every notation included)."""
@@ -171,13 +227,18 @@ class Desk:
         return mask_text(text, self._names, self.ledger.has_customer)
 
     # ------------------------------------------------------------------ result + audit
-    def _finish(self, state: dict[str, Any], thread: str, role: str, day: str, caller: str, message: str) -> AskResult:
+    def _finish(self, state: dict[str, Any], thread: str, role: str, day: str, caller: str, message: str,
+                what_if: bool = False) -> AskResult:
         plan = state["plan"]
         calls = [ToolCall(**c) for c in state.get("tool_calls", [])]
         outcome = None
         if calls:
             o = calls[0].result.get("outcome")
-            outcome = "denied" if o == "rejected" else o
+            outcome = "denied" if o in ("rejected", "expired") else o
+        if what_if:  # the reply says so, whoever drafted it (a fixed sentence: nothing in it to check)
+            line = WHAT_IF.get(plan.get("language", "en"), WHAT_IF["en"])
+            if line not in state["reply"]:
+                state = {**state, "reply": f"{line}\n{state['reply']}"}
         citations = [Citation(clause_id=c["clause_id"], doc_id=c["doc_id"], title=c["title"],
                               quote=c["text"] if len(c["text"]) <= 240 else c["text"][:239] + "…")
                      for c in state.get("clauses", [])]
@@ -187,7 +248,7 @@ class Desk:
         result = AskResult(answer=self.mask(state["reply"]), language=plan.get("language", "en"), intent=Intent(plan["intent"]),
                            customer_id=plan.get("customer_id"), outcome=outcome, tool_calls=calls, citations=citations,
                            guard=guard, approval_id=pending, trace_id=trace_id,
-                           planner=state.get("planner", "rules"), thread_id=thread)
+                           planner=state.get("planner", "rules"), thread_id=thread, what_if=what_if)
         record = AuditRecord(
             trace_id=trace_id, thread_id=thread, created_at=now_utc(), caller=caller, role=role, as_of=day,
             message=message, plan=plan, planner=result.planner, llm_model=state.get("llm_model"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -16,8 +17,9 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from tools import ApprovalError, Ledger, LedgerError, ToolInputError, limit_lookup, repair_check, temp_quota
+from tools import ApprovalError, Ledger, LedgerError, PermissionDenied, ToolInputError, limit_lookup, repair_check, temp_quota
 from tools import approve as approve_tool, list_approvals, reject as reject_tool
+from tools.dates import parse_day
 from tools.ledger import SAMPLE_LEDGER, parse_ledger
 from tools.money import fmt_yuan
 
@@ -30,8 +32,12 @@ out = Console()
 err = Console(stderr=True)
 
 LedgerOpt = typer.Option(None, "--ledger", help="Fixture JSON loaded into a fresh temporary store for this call.")
-AsOfOpt = typer.Option(None, "--as-of", help="Evaluate as of this date (YYYY-MM-DD; default today).")
+AsOfOpt = typer.Option(None, "--as-of", help="Evaluate as of this date (YYYY-MM-DD; default today). A grant or decision "
+                                               "on the persistent store is always dated today.")
 JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object.")
+KeyOpt = typer.Option(None, "--key", help="Act as this API key's name and role (default $RISKDESK_API_KEY; checked "
+                                          "against RISKDESK_API_KEYS / RISKDESK_API_KEYS_FILE).")
+KEY_ENV, OPERATOR_ENV = "RISKDESK_API_KEY", "RISKDESK_OPERATOR"
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -39,13 +45,70 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def today() -> dt.date:
+    """The deployment's today (agents/clock.py: RISKDESK_TODAY, else China's today)."""
+    from agents.clock import Clock, ClockError
+    try:
+        return Clock.from_env().today()
+    except ClockError as e:
+        fail(str(e))
+
+
 def parse_as_of(value: str | None) -> dt.date:
     if value is None:
-        return dt.date.today()
+        return today()
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        fail(f"--as-of must be a date like 2026-01-15, got {value!r}")
+        return parse_day(value)
+    except ValueError as e:
+        fail(f"--as-of must be a date like 2026-01-15: {e}")
+
+
+def write_day(value: str | None, ledger: Ledger) -> dt.date:
+    """The date a grant or decision is written with: any --as-of on a sandbox (--ledger FILE), else today."""
+    if ledger.sandbox:
+        return parse_as_of(value)
+    day = today()
+    if value is not None and parse_as_of(value) != day:
+        fail(f"--as-of {value} cannot date a write on the persistent store: grants and decisions are dated today "
+             f"({day}) by the deployment's clock. Leave --as-of out; `riskdesk ask --what-if --as-of {value}` shows "
+             "the decision as of that date without writing, and --ledger FILE works on a sandbox copy.")
+    return day
+
+
+def identity(key: str | None = None) -> Any:
+    """Who this CLI acts as (an ApiKey: name and role), or None: an API key (--key, else $RISKDESK_API_KEY)
+    resolved with the service's own key configuration, else the local operator configured in
+    $RISKDESK_OPERATOR ("name:role")."""
+    from console.service import ApiKey, KeyConfigError, key_holder, keys_from_env
+    token = key or os.environ.get(KEY_ENV)
+    if token:
+        try:
+            keys = keys_from_env()
+        except KeyConfigError as e:
+            fail(str(e))
+        who = key_holder(token, keys)
+        if who is None:
+            fail("unknown API key: it is not among the keys of RISKDESK_API_KEYS / RISKDESK_API_KEYS_FILE")
+        return who
+    if local := os.environ.get(OPERATOR_ENV):
+        name, _, role = local.partition(":")
+        try:
+            return ApiKey(name=name.strip(), role=role.strip())
+        except Exception:  # noqa: BLE001 - pydantic's message is less clear than this one
+            fail(f"{OPERATOR_ENV} must be NAME:ROLE (role viewer, operator or supervisor), got {local!r}")
+    return None
+
+
+def require_identity(key: str | None, role: str, action: str) -> Any:
+    """The identity for an action that needs `role`; exits 2 saying how to give one."""
+    from agents.contract import ROLE_RANK
+    who = identity(key)
+    if who is None:
+        fail(f"to {action}, the CLI must act as a known identity: pass --key KEY (or set {KEY_ENV}) with a key of "
+             f"RISKDESK_API_KEYS / RISKDESK_API_KEYS_FILE, or set {OPERATOR_ENV}=name:{role}")
+    if ROLE_RANK[who.role] < ROLE_RANK[role]:
+        fail(f"only the {role} role may {action}; {who.name} is {who.role}")
+    return who
 
 
 def open_ledger(ledger_file: Path | None) -> Ledger:
@@ -108,14 +171,17 @@ def limit(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pat
 def quota(customer_id: str, amount: str, purpose: str = typer.Option(..., "--purpose", "-p", help="Category or free text."),
           as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt,
           idempotency_key: Optional[str] = typer.Option(None, "--idempotency-key", help="Retries with one key grant once."),
-          json_out: bool = JsonOpt) -> None:
-    """Request a temporary quota (TQ1–TQ6): approved, needs_approval or denied."""
+          key: Optional[str] = KeyOpt, json_out: bool = JsonOpt) -> None:
+    """Request a temporary quota (TQ1–TQ6): approved, needs_approval or denied (dated today on the persistent store)."""
     try:
         value = Decimal(amount.replace(",", ""))
     except InvalidOperation:
         fail(f"amount must be a number of yuan, got {amount!r}")
+    led = open_ledger(ledger)
+    who = identity(key)
     try:
-        result = temp_quota(open_ledger(ledger), customer_id, value, purpose, parse_as_of(as_of), idempotency_key)
+        result = temp_quota(led, customer_id, value, purpose, write_day(as_of, led), idempotency_key,
+                            requested_by=who.name if who else "cli")
     except ToolInputError as e:
         fail(str(e))
 
@@ -157,38 +223,55 @@ def repair(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pa
 @approvals_app.command("list")
 def approvals_list(ledger: Optional[Path] = LedgerOpt, all_: bool = typer.Option(False, "--all", help="Include decided ones."),
                    json_out: bool = JsonOpt) -> None:
-    """List pending approvals (or all with --all)."""
-    items = list_approvals(open_ledger(ledger), None if all_ else "pending")
+    """List pending approvals (or all with --all); on the persistent store, lapsed ones are marked expired."""
+    led = open_ledger(ledger)
+    items = list_approvals(led, None if all_ else "pending", today=None if led.sandbox else today())
     if json_out:
         sys.stdout.write(json.dumps([a.model_dump(mode="json") for a in items], ensure_ascii=False) + "\n")
         return
-    t = Table("approval", "customer", "amount", "purpose", "requested", "reasons", "status")
+    t = Table("approval", "customer", "amount", "purpose", "requested", "by", "decide by", "reasons", "status")
     for a in items:
-        t.add_row(a.approval_id, a.customer_id, _y(a.amount), a.purpose, str(a.requested_on), ", ".join(a.reasons), a.status)
+        t.add_row(a.approval_id, a.customer_id, _y(a.amount), a.purpose, str(a.requested_on), a.requested_by or "—",
+                  str(a.decide_by), ", ".join(a.reasons), a.status)
     out.print(t)
 
 
+ByOpt = typer.Option(None, "--by", hidden=True, help="No longer accepted: the CLI acts as a known identity (--key).")
+
+
+def _decider(key: str | None, by: str | None, action: str) -> Any:
+    if by is not None:
+        fail(f"--by no longer names who decides: to {action}, act as a known identity with --key KEY (or "
+             f"{KEY_ENV}), or {OPERATOR_ENV}=name:supervisor; the decision is recorded under that name")
+    return require_identity(key, "supervisor", action)
+
+
 @approvals_app.command("approve")
-def approvals_approve(approval_id: str, supervisor: str = typer.Option(..., "--by", help="Supervisor name or id."),
-                      as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt, json_out: bool = JsonOpt) -> None:
-    """Approve a pending temporary quota: grants the requested amount for 30 days (TQ5, TQ6)."""
+def approvals_approve(approval_id: str, key: Optional[str] = KeyOpt, as_of: Optional[str] = AsOfOpt,
+                      ledger: Optional[Path] = LedgerOpt, json_out: bool = JsonOpt, by: Optional[str] = ByOpt) -> None:
+    """Approve a pending temporary quota as your identity (a supervisor who did not request it): grants the
+    requested amount for 30 days from today (TQ5, TQ6)."""
+    who = _decider(key, by, "approve")
+    led = open_ledger(ledger)
     try:
-        result = approve_tool(open_ledger(ledger), approval_id, supervisor, parse_as_of(as_of))
-    except (ApprovalError, ToolInputError) as e:
+        result = approve_tool(led, approval_id, who.name, write_day(as_of, led))
+    except (ApprovalError, ToolInputError, PermissionDenied) as e:
         fail(str(e))
     emit(result, json_out, lambda r: out.print(
-        f"{r.approval.approval_id}: {r.approval.status}" + ("" if r.changed else " (already)") +
+        f"{r.approval.approval_id}: {r.approval.status} by {r.approval.decided_by}" + ("" if r.changed else " (already)") +
         (f", {_y(r.grant.amount)} valid {r.grant.granted_on} → {r.grant.expires_on}" if r.grant else "")))
 
 
 @approvals_app.command("reject")
-def approvals_reject(approval_id: str, supervisor: str = typer.Option(..., "--by", help="Supervisor name or id."),
-                     reason: str = typer.Option("", "--reason"), as_of: Optional[str] = AsOfOpt,
-                     ledger: Optional[Path] = LedgerOpt, json_out: bool = JsonOpt) -> None:
-    """Reject a pending temporary quota."""
+def approvals_reject(approval_id: str, key: Optional[str] = KeyOpt, reason: str = typer.Option("", "--reason"),
+                     as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt, json_out: bool = JsonOpt,
+                     by: Optional[str] = ByOpt) -> None:
+    """Reject a pending temporary quota as your identity (a supervisor)."""
+    who = _decider(key, by, "reject")
+    led = open_ledger(ledger)
     try:
-        result = reject_tool(open_ledger(ledger), approval_id, supervisor, reason, parse_as_of(as_of))
-    except (ApprovalError, ToolInputError) as e:
+        result = reject_tool(led, approval_id, who.name, reason, write_day(as_of, led))
+    except (ApprovalError, ToolInputError, PermissionDenied) as e:
         fail(str(e))
     emit(result, json_out, lambda r: out.print(f"{r.approval.approval_id}: {r.approval.status}" + ("" if r.changed else " (already)")))
 

@@ -51,10 +51,12 @@ def start_service(home: Path, keys: dict[str, tuple[str, str]], workers: int = 1
                   timeout: float = 120) -> tuple[subprocess.Popen, str]:
     """`riskdesk serve` in its own process on a free loopback port, with RISKDESK_HOME=home and these keys
     (key -> (name, role)); returns once /readyz says 200. Raises RuntimeError (with the service's
-    stderr) if it exits or is not ready in time."""
+    stderr) if it exits or is not ready in time. The service's clock is AS_OF (RISKDESK_TODAY): the
+    sample ledger's day, which dates every grant the load asks for."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RISKDESK_")}
-    env |= {"RISKDESK_HOME": str(home), "RISKDESK_API_KEYS": ",".join(f"{k}:{n}:{r}" for k, (n, r) in keys.items())}
+    env |= {"RISKDESK_HOME": str(home), "RISKDESK_API_KEYS": ",".join(f"{k}:{n}:{r}" for k, (n, r) in keys.items()),
+            "RISKDESK_TODAY": AS_OF}
     proc = subprocess.Popen([sys.executable, "-m", "console", "serve", "--port", str(port), "--log-level", "warning",
                              "--workers", str(workers), *(extra or [])],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

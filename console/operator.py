@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from rich.panel import Panel
 from rich.table import Table
 
-from console.cli import AsOfOpt, JsonOpt, LedgerOpt, app, err, fail, out, parse_as_of
-from tools import ApprovalError, LedgerError, ToolInputError
+from console.cli import AsOfOpt, JsonOpt, KeyOpt, LedgerOpt, app, err, fail, identity, out, parse_as_of
+from tools import ApprovalError, LedgerError, PermissionDenied, ToolInputError
 
 if TYPE_CHECKING:
     from agents import AskResult, Desk
@@ -26,9 +26,10 @@ app.add_typer(audit_app, name="audit")
 
 def open_desk(ledger: Path | None) -> "Desk":
     from agents import Desk
+    from agents.clock import ClockError
     try:
         return Desk.open(ledger_file=ledger)
-    except LedgerError as e:
+    except (LedgerError, ClockError) as e:
         fail(str(e))
 
 
@@ -47,20 +48,30 @@ def render(r: "AskResult") -> None:
     out.print(f"guard: {'grounded' if r.guard.grounded else 'UNGROUNDED'} · {r.guard.checked_claims} claims checked"
               + (f" · caught {r.guard.ungrounded}" if r.guard.ungrounded else ""))
     if r.approval_id:
-        out.print(f"[yellow]pending approval {r.approval_id}[/]: a supervisor can /approve {r.approval_id}")
+        out.print(f"[yellow]pending approval {r.approval_id}[/]: another supervisor can /approve {r.approval_id}")
+    if r.what_if:
+        out.print("[cyan]what-if: nothing was written[/]")
 
 
 @app.command()
 def ask(message: str, json_out: bool = JsonOpt, ledger: Optional[Path] = LedgerOpt, as_of: Optional[str] = AsOfOpt,
         role: str = typer.Option("operator", "--role", help="viewer | operator | supervisor"),
-        thread: Optional[str] = typer.Option(None, "--thread", help="Continue this conversation thread.")) -> None:
-    """One turn: plan, tools, citations, guard. `--json` prints exactly one JSON object."""
+        thread: Optional[str] = typer.Option(None, "--thread", help="Continue this conversation thread."),
+        what_if: bool = typer.Option(False, "--what-if", help="Run the rules as of --as-of and write nothing."),
+        key: Optional[str] = KeyOpt) -> None:
+    """One turn: plan, tools, citations, guard. `--json` prints exactly one JSON object. A quota request on
+    the persistent store is dated today; `--what-if --as-of DATE` shows the decision on another date."""
+    from agents.clock import AsOfNotAllowed
     if role not in ROLES:
         fail(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
-    day = parse_as_of(as_of)
+    day = parse_as_of(as_of) if as_of is not None else None
+    who = identity(key)
     desk = open_desk(ledger)
     try:
-        result = desk.ask(message, role=role, thread_id=thread, as_of=day, caller="cli")
+        result = desk.ask(message, role=role, thread_id=thread, as_of=day, caller=who.name if who else "cli",
+                          dry_run=what_if)
+    except AsOfNotAllowed as e:
+        fail(f"--as-of: {e}".replace('send "dry_run": true (riskdesk ask --what-if)', "add --what-if"))
     except ValidationError as e:
         fail("; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()))
     if json_out:
@@ -80,17 +91,34 @@ HELP = """[bold]riskdesk chat[/] — ask in Chinese or English. Commands:
 
 @app.command()
 def chat(ledger: Optional[Path] = LedgerOpt, as_of: Optional[str] = AsOfOpt,
-         role: str = typer.Option("operator", "--role"), name: str = typer.Option("supervisor", "--name",
-                                                                                   help="Your name in approvals.")) -> None:
-    """The terminal operator console (works offline on the embedded defaults)."""
-    from agents import ApprovalDecision, PermissionDenied
+         role: str = typer.Option("operator", "--role"),
+         name: str = typer.Option("supervisor", "--name", help="Your name in approvals, on a --ledger sandbox only."),
+         key: Optional[str] = KeyOpt) -> None:
+    """The terminal operator console (works offline on the embedded defaults). On the persistent store you
+    act as your identity (--key / RISKDESK_API_KEY, or RISKDESK_OPERATOR=name:role): without one, as the
+    operator "cli"; --role never goes above the identity's role."""
+    from agents import ApprovalDecision
+    from agents.clock import AsOfNotAllowed
+    from agents.contract import ROLE_RANK
     if role not in ROLES:
         fail(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
     day = parse_as_of(as_of)
+    who = identity(key)
     desk = open_desk(ledger)
+    if who is not None:
+        name, top = who.name, who.role
+    elif desk.sandbox:
+        top = "supervisor"  # a throwaway copy of a fixture: any role, any name
+    else:
+        name, top = "cli", "operator"
+    if ROLE_RANK[role] > ROLE_RANK[top]:
+        fail(f"--role {role} needs an identity with that role: --key KEY (or RISKDESK_API_KEY), or "
+             f"RISKDESK_OPERATOR=name:{role}; acting as {name} ({top})")
+    asked = as_of  # the desk dates writes on the persistent store itself (a sandbox keeps this date)
     thread = None
     out.print(HELP)
-    out.print(f"[dim]as of {day} · role {role} · planner {desk.llm_model or 'rules'} · try: 给C1002申请4000元临时额度，买电动车送外卖[/]")
+    out.print(f"[dim]as of {day} · {name} · role {role} · planner {desk.llm_model or 'rules'} · "
+              "try: 给C1002申请4000元临时额度，买电动车送外卖[/]")
     while True:
         try:
             line = out.input(f"[bold]{role}>[/] ").strip()
@@ -108,6 +136,8 @@ def chat(ledger: Optional[Path] = LedgerOpt, as_of: Optional[str] = AsOfOpt,
             elif cmd == "/role":
                 if rest.strip() not in ROLES:
                     err.print(f"role must be one of {', '.join(ROLES)}")
+                elif ROLE_RANK[rest.strip()] > ROLE_RANK[top]:
+                    err.print(f"{name} may act as {top} at most")
                 else:
                     role = rest.strip()
             elif cmd == "/thread":
@@ -121,15 +151,16 @@ def chat(ledger: Optional[Path] = LedgerOpt, as_of: Optional[str] = AsOfOpt,
                 if not approval_id:
                     err.print(f"usage: {cmd} APPROVAL_ID")
                     continue
-                decision = ApprovalDecision(decision=cmd[1:], supervisor=name, reason=reason, as_of=day.isoformat())
-                render(desk.decide(approval_id, decision, role=role, caller="cli"))
+                decision = ApprovalDecision(decision=cmd[1:], supervisor=name, reason=reason,
+                                            as_of=asked if desk.sandbox else None)
+                render(desk.decide(approval_id, decision, role=role, caller=name))
             elif cmd.startswith("/"):
                 err.print(f"unknown command {cmd}; /help lists them")
             else:
-                r = desk.ask(line, role=role, thread_id=thread, as_of=day, caller="cli")
+                r = desk.ask(line, role=role, thread_id=thread, as_of=asked, caller=name)
                 thread = r.thread_id
                 render(r)
-        except (PermissionDenied, ApprovalError, ToolInputError) as e:
+        except (PermissionDenied, ApprovalError, ToolInputError, AsOfNotAllowed) as e:
             err.print(f"[red]{e}[/]")
         except ValidationError as e:
             err.print(f"[red]{e.errors()[0]['msg']}[/]")

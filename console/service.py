@@ -17,7 +17,6 @@ its key's role; it may ask for a lower role, never a higher one. Keys come from 
 
 import asyncio
 import copy
-import datetime as dt
 import fcntl
 import gc
 import hashlib
@@ -44,21 +43,22 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
 from agents.audit import AuditRecord
-from agents.contract import ROLE_RANK, ApprovalDecision, AskRequest, AskResult, Role
+from agents.clock import AsOfNotAllowed
+from agents.contract import RESERVED_THREAD_PREFIX, ROLE_RANK, ApprovalDecision, AskRequest, AskResult, Role
 from agents.desk import Desk, PermissionDenied
 from console.limits_http import HttpGuard, HttpLimits
 from console.turn_processes import TurnProcesses, TurnProcessError
-from tools import ApprovalError, ToolInputError, list_approvals
+from tools import ApprovalError, ToolInputError
 from tools.home import riskdesk_home
 from tools.privacy import MaskingFilter
-from tools.temp_quota import Approval, get_approval
+from tools.approvals import Approval, get_approval
+from tools.dates import parse_day
 
 log = logging.getLogger("riskdesk.service")
 _masking = MaskingFilter()
 log.addFilter(_masking)  # tracebacks can carry an operator's message: masked like audit records
 WEB_DIR = Path(__file__).parent / "web"
 KEYS_ENV, KEYS_FILE_ENV = "RISKDESK_API_KEYS", "RISKDESK_API_KEYS_FILE"
-MIN_DAY, MAX_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 
 
 # ------------------------------------------------------------------ API keys
@@ -169,6 +169,13 @@ def _stored_digest(configured: str) -> bytes:
     return bytes.fromhex(configured[len(HASHED):]) if configured.startswith(HASHED) else _digest(configured)
 
 
+def key_holder(token: str, keys: Mapping[str, ApiKey]) -> ApiKey | None:
+    """Who a presented key is, against configured keys (key or digest -> ApiKey), as the service checks it:
+    the CLI acts as this identity too (`riskdesk approvals approve --key KEY`)."""
+    wanted = _digest(token)
+    return next((who for k, who in keys.items() if _stored_digest(k) == wanted), None)
+
+
 # ------------------------------------------------------------------ request / response models
 
 class ErrorItem(BaseModel):
@@ -194,6 +201,7 @@ class ThreadMessage(BaseModel):
     message: str = _field(AskRequest, "message")
     role: Role | None = Field(default=None, description="Act with a lower role than the key's; default: the key's role.")
     as_of: str | None = _field(AskRequest, "as_of")
+    dry_run: bool = _field(AskRequest, "dry_run")
 
 
 class DecisionRequest(BaseModel):
@@ -321,7 +329,7 @@ class _State:
 
 
 def locked_turn(desk: Desk, locks: _Stripes, message: str, role: str, thread_id: str | None, as_of: str | None,
-                caller: str, idempotency_key: str | None, locked: bool = False) -> AskResult:
+                caller: str, idempotency_key: str | None, locked: bool = False, dry_run: bool = False) -> AskResult:
     """One turn, holding its conversation's lock (unless the caller holds it already). The Desk claims a
     new thread for the caller with the turn's audit record."""
     lock = locks("t:" + thread_id) if thread_id and not locked else None
@@ -329,7 +337,7 @@ def locked_turn(desk: Desk, locks: _Stripes, message: str, role: str, thread_id:
         lock.acquire()
     try:
         return desk.ask(message, role=role, thread_id=thread_id, as_of=as_of, caller=caller,
-                        idempotency_key=idempotency_key)
+                        idempotency_key=idempotency_key, dry_run=dry_run)
     finally:
         if lock:
             lock.release()
@@ -340,6 +348,9 @@ def error_reply(e: Exception) -> tuple[int, dict[str, Any]]:
     if isinstance(e, ValidationError):
         errors = _errors(e)
         return 422, ErrorBody(detail=_say(errors), errors=errors).model_dump()
+    if isinstance(e, AsOfNotAllowed):  # a request tried to date a write: the field is named, dry_run offered
+        return 422, ErrorBody(detail=f"body.{e.field}: {e}", errors=[
+            ErrorItem(loc=["body", e.field], msg=str(e), type="as_of_not_allowed")]).model_dump()
     if isinstance(e, ToolInputError):
         return 422, ErrorBody(detail=str(e)).model_dump()
     if isinstance(e, PermissionDenied):
@@ -396,16 +407,14 @@ def _check_text(loc: str, **fields: Any) -> None:
 
 
 def _check_day(loc: list[str], value: str | None) -> None:
+    """A real day within the one range the rules accept (tools/dates.py): the HTTP layer never lets through
+    a date the rules would refuse, nor refuses one they accept."""
     if value is None:
         return
     try:
-        day = dt.date.fromisoformat(value) if value.isascii() else None
-    except ValueError:
-        day = None
-    if day is None:
-        raise _bad(loc, f"{value!r} is not a real date (YYYY-MM-DD)")
-    if not MIN_DAY <= day <= MAX_DAY:
-        raise _bad(loc, f"must be between {MIN_DAY} and {MAX_DAY}")
+        parse_day(value)
+    except ValueError as e:
+        raise _bad(loc, str(e)) from None
 
 
 ERRORS = {401: {"model": ErrorBody, "description": "No or unknown API key"},
@@ -466,7 +475,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         if state.turns is not None:
             status, payload = await state.turns.ask({
                 "message": req.message, "role": role, "thread_id": req.thread_id, "as_of": req.as_of,
-                "caller": who.name, "idempotency_key": idem(who, key)})
+                "caller": who.name, "idempotency_key": idem(who, key), "dry_run": req.dry_run})
             if status == 200:
                 return Response(payload, media_type="application/json")  # the AskResult's own JSON
             return JSONResponse(payload, status_code=status)
@@ -523,6 +532,10 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
 
     @app.exception_handler(PermissionDenied)
     async def _on_denied(_r: Request, e: PermissionDenied) -> JSONResponse:
+        return _error_response(e)
+
+    @app.exception_handler(AsOfNotAllowed)
+    async def _on_dated_write(_r: Request, e: AsOfNotAllowed) -> JSONResponse:
         return _error_response(e)
 
     @app.exception_handler(ApprovalError)
@@ -600,7 +613,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
 
     def turn(desk: Desk, req: AskRequest, who: ApiKey, role: str, key: str | None, locked: bool = False) -> AskResult:
         return locked_turn(desk, state.locks, req.message, role, req.thread_id, req.as_of, who.name, idem(who, key),
-                           locked=locked)
+                           locked=locked, dry_run=req.dry_run)
 
     # ---------------------------------------------------------- probes
     @app.get("/healthz", response_model=Health, tags=["probes"])
@@ -696,22 +709,27 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         role = acting_role(who, body.role)
         _check_text("body", message=body.message)
         _check_day(["body", "as_of"], body.as_of)
+        if thread_id.startswith(RESERVED_THREAD_PREFIX):
+            raise _bad(["path", "thread_id"], f"thread ids starting {RESERVED_THREAD_PREFIX!r} are reserved for the "
+                                              "records of approval decisions; no turn can be asked in one")
         check_thread(desk, thread_id, who, must_exist=True)
-        req = AskRequest(message=body.message, role=role, thread_id=thread_id, as_of=body.as_of)
+        req = AskRequest(message=body.message, role=role, thread_id=thread_id, as_of=body.as_of, dry_run=body.dry_run)
         accept = request.headers.get("accept", "")
         if "application/json" in accept and "text/event-stream" not in accept:
             return await run_turn(desk, req, who, role, idempotency_key)
         events = desk.stream(req.message, role=role, thread_id=thread_id, as_of=req.as_of, caller=who.name,
-                             idempotency_key=idem(who, idempotency_key))  # validates before the first event
+                             idempotency_key=idem(who, idempotency_key), dry_run=req.dry_run)  # validates first
         return EventSourceResponse(_sse(events, state.locks("t:" + thread_id), pool()), ping=15,
                                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     # ---------------------------------------------------------- approvals
     @app.get("/v1/approvals", response_model=list[Approval], tags=["approvals"], responses=ERRORS)
     def approvals(who: Operator, desk: DeskDep,
-                  status: Annotated[Literal["pending", "approved", "rejected", "all"], Query()] = "pending") -> list[Approval]:
-        """Temporary-quota approvals (pending by default). Operators and supervisors."""
-        return desk.pending_approvals() if status == "pending" else list_approvals(desk.ledger, None if status == "all" else status)
+                  status: Annotated[Literal["pending", "approved", "rejected", "expired", "all"], Query()] = "pending"
+                  ) -> list[Approval]:
+        """Temporary-quota approvals (pending by default). Operators and supervisors. Pending approvals past
+        their decide-by day are marked expired as they are listed."""
+        return desk.approvals(None if status == "all" else status)
 
     def decide(decision: str, approval_id: str, body: DecisionRequest | None, who: ApiKey, desk: Desk) -> AskResult:
         body = body or DecisionRequest()
@@ -726,14 +744,17 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
     @app.post("/v1/approvals/{approval_id}/approve", response_model=AskResult, tags=["approvals"],
               responses={**ERRORS, **NOT_FOUND, **CONFLICT})
     async def approve(approval_id: ApprovalId, who: Supervisor, desk: DeskDep, body: DecisionRequest | None = None) -> AskResult:
-        """Approve a pending temporary quota (supervisor; the key's name is the approver). Twice is a no-op;
-        approving a rejected one, or while another quota is live (TQ4), is 409."""
+        """Approve a pending temporary quota (supervisor; the key's name is the approver, dated today). Twice is
+        a no-op; approving a rejected or expired one, or while another quota's validity overlaps (TQ4), is 409;
+        the requester approving their own request is 403; an `as_of` other than today on a persistent store
+        is 422. A failed approve changes nothing: the next approve or reject is decided afresh."""
         return await in_pool(decide, "approve", approval_id, body, who, desk)
 
     @app.post("/v1/approvals/{approval_id}/reject", response_model=AskResult, tags=["approvals"],
               responses={**ERRORS, **NOT_FOUND, **CONFLICT})
     async def reject(approval_id: ApprovalId, who: Supervisor, desk: DeskDep, body: DecisionRequest | None = None) -> AskResult:
-        """Reject a pending temporary quota (supervisor). Twice is a no-op; rejecting an approved one is 409."""
+        """Reject a pending temporary quota (supervisor), always possible while it is pending. Twice, or on an
+        expired one, is a no-op; rejecting an approved one is 409."""
         return await in_pool(decide, "reject", approval_id, body, who, desk)
 
     # ---------------------------------------------------------- audit

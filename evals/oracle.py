@@ -38,10 +38,19 @@ def tq_expiry(granted: dt.date) -> dt.date:
 
 
 def unexpired_quota(c: dict, day: dt.date) -> dict | None:
+    """TQ7 (limit lookup): the quota in force on `day`."""
     for q in c.get("temp_quotas") or []:
         if d(q["granted_on"]) <= day <= d(q["expires_on"]):
             return q
     return None
+
+
+def overlapping_quota(c: dict, start: dt.date, end: dt.date) -> dict | None:
+    """TQ4 ("one at a time"): a stored quota whose validity shares a day with [start, end], the window a
+    new quota would have. Comparing windows, not "in force on the request date", is what keeps two quotas
+    from ever being in force on one day, whatever date a request is evaluated on."""
+    hits = [q for q in c.get("temp_quotas") or [] if d(q["granted_on"]) <= end and start <= d(q["expires_on"])]
+    return max(hits, key=lambda q: (d(q["expires_on"]), d(q["granted_on"]))) if hits else None
 
 
 def tq_decide(c: dict | None, amount: Any, category: str | None, day: dt.date) -> dict:
@@ -50,12 +59,13 @@ def tq_decide(c: dict | None, amount: Any, category: str | None, day: dt.date) -
     if c is None:
         return {"outcome": "not_found"}
     opened = d(c["opened_on"])
-    unrepaid = any(d(r["overdue_since"]) <= day and (r.get("repaid_on") is None or d(r["repaid_on"]) > day)
-                   for r in c.get("overdue_records") or [])
+    # "no overdue record that is still unrepaid": every record on file counts, even one that arose after
+    # the request date (a date before it must not hide it); repaid means repaid on or before that date
+    unrepaid = any(r.get("repaid_on") is None or d(r["repaid_on"]) > day for r in c.get("overdue_records") or [])
     if (c["status"] != "active" or not c["kyc_verified"] or (day - opened).days < 90 or unrepaid
             or c["risk_tier"] == "D"):
         return {"outcome": "denied", "rule": "TQ1"}
-    q = unexpired_quota(c, day)
+    q = overlapping_quota(c, day, tq_expiry(day))
     if q is not None:
         return {"outcome": "denied", "rule": "TQ4", "until": d(q["expires_on"])}
     if category in PROHIBITED:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from evals import metrics as M
+from tools.money import yuan_str
 from evals.cases import Case, Expect, load_suite
 from evals.invariance import invariance
 from evals.results import (
@@ -65,7 +66,8 @@ def writes_between(before: dict[str, list[dict]], after: dict[str, list[dict]]) 
 
 
 def _jsonable(rows: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    return {k: [{f: (str(v) if isinstance(v, (dt.date,)) else float(v) if hasattr(v, "as_tuple") else v)
+    # money as a decimal string, never a float (tools/money.py)
+    return {k: [{f: (str(v) if isinstance(v, (dt.date,)) else yuan_str(v) if hasattr(v, "as_tuple") else v)
                  for f, v in r.items()} for r in rs] for k, rs in rows.items()}
 
 
@@ -102,6 +104,7 @@ class Runner:
                 template.load(parse_ledger(fixture, source))
                 self._templates[fixture] = template
             ledger = Ledger.open("sqlite://")
+            ledger.sandbox = True  # a fixture copy: the case's as-of dates its grants and decisions
             src = template.engine.raw_connection()
             dst = ledger.engine.raw_connection()
             try:
@@ -125,7 +128,7 @@ class Runner:
         tokens = _count_tokens(desk)
         secrets = case.customer_pii()
         start = snapshot(ledger)
-        thread = f"eval-{case.id}-{trial}-{uuid.uuid4().hex[:8]}"
+        thread = f"eval-{trial}-{uuid.uuid4().hex[:16]}"  # a client thread id: at most 64 safe characters
         approvals: dict[int, str] = {}
         operator_msgs: list[str] = []
         turns: list[TurnResult] = []

@@ -92,13 +92,13 @@ def test_approval_pauses_resumes_and_survives_a_restart(kb, tmp_path):
     url, threads = f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path / "threads.sqlite3"
     led = Ledger.open(url)
     led.load(parse_ledger(SAMPLE_LEDGER.read_bytes()))
-    first = Desk(led, kb, threads_path=threads)
+    first = Desk(led, kb, threads_path=threads, clock=D)  # a persistent store: writes are dated by the clock
     r = first.ask("C1003 temp quota 8000 for a laptop for work", as_of=D)
     assert r.outcome == "needs_approval" and r.approval_id
     assert first.graph.get_state({"configurable": {"thread_id": r.thread_id}}).interrupts
     first.close()
 
-    second = Desk(Ledger.open(url), kb, threads_path=threads)  # a new process
+    second = Desk(Ledger.open(url), kb, threads_path=threads, clock=D)  # a new process
     assert [a.approval_id for a in second.pending_approvals()] == [r.approval_id]
     done = second.decide(r.approval_id, ApprovalDecision(decision="approve", supervisor="lee", as_of=D))
     assert done.outcome == "approved" and done.thread_id == r.thread_id and done.guard.grounded

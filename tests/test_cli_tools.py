@@ -1,4 +1,5 @@
 import json
+from decimal import Decimal
 
 from typer.testing import CliRunner
 
@@ -17,7 +18,7 @@ def run_json(*args):
 
 def test_limit_quota_repair_json():
     d = run_json("limit", "C1001", "--as-of", "2026-11-23")
-    assert d["total_available"] == 4300 and d["temp_quota"]["expires_on"] == "2026-11-30"
+    assert d["total_available"] == "4300.00" and d["temp_quota"]["expires_on"] == "2026-11-30"  # money: decimal strings
     q = run_json("quota", "C1002", "4000", "--purpose", "电动车送外卖", "--as-of", "2026-11-23")
     assert q["outcome"] == "approved" and q["grant"]["expires_on"] == "2026-12-22"
     r = run_json("repair", "C1001", "--as-of", "2026-01-15")
@@ -35,10 +36,13 @@ def test_bad_arguments_exit_nonzero_with_message():
         assert r.exit_code == 2 and "error:" in r.output, (args, r.output)
 
 
-def test_approvals_roundtrip_on_default_store():
+def test_approvals_roundtrip_on_default_store(monkeypatch):
+    # the persistent store dates writes by the deployment's clock; the CLI decides as a configured identity
+    monkeypatch.setenv("RISKDESK_TODAY", "2026-11-23")
     r = runner.invoke(app, ["quota", "C1003", "8000", "-p", "laptop for work", "--as-of", "2026-11-23", "--json"])
     ap = json.loads(r.stdout)["approval_id"]
     listed = json.loads(runner.invoke(app, ["approvals", "list", "--json"]).stdout)
     assert ap in [a["approval_id"] for a in listed]
-    ok = runner.invoke(app, ["approvals", "approve", ap, "--by", "sup", "--as-of", "2026-11-23", "--json"])
-    assert json.loads(ok.stdout)["grant"]["amount"] == 8000
+    monkeypatch.setenv("RISKDESK_OPERATOR", "sup:supervisor")
+    ok = runner.invoke(app, ["approvals", "approve", ap, "--as-of", "2026-11-23", "--json"])
+    assert Decimal(json.loads(ok.stdout)["grant"]["amount"]) == 8000

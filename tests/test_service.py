@@ -245,7 +245,7 @@ def test_inline_turns_wait_for_a_busy_thread_without_blocking_the_service(desk):
     ({"message": "hi", "as_of": "23/11/2026"}, "as_of", "pattern"),
     ({"message": "hi", "as_of": "2026-13-45"}, "as_of", "not a real date"),
     ({"message": "hi", "as_of": "9999-12-31"}, "as_of", "between"),
-    ({"message": "hi", "thread_id": "x" * 200}, "thread_id", "at most 128"),
+    ({"message": "hi", "thread_id": "x" * 200}, "thread_id", "at most 64"),  # client thread ids: 1-64 safe characters
     ({"message": "\ud800 hi"}, "message", "unicode"),
     ([1, 2], None, "valid dictionary"),
 ])

@@ -14,9 +14,9 @@ from tools.ledger import Ledger, LedgerError
 from tools.limit_lookup import LimitLookupInput, LimitLookupResult, limit_lookup
 from tools.repair_check import RepairCheckInput, RepairCheckResult, repair_check
 from tools.rules import RULE_CLAUSES, clause_for
-from tools.temp_quota import (
-    ApprovalError, TempQuotaInput, TempQuotaResult, ToolInputError, approve, list_approvals, reject, temp_quota,
-)
+from tools.approvals import Approval, ApprovalError, approve, get_approval, list_approvals, reject
+from tools.errors import PermissionDenied, ToolInputError
+from tools.temp_quota import TempQuotaInput, TempQuotaResult, temp_quota
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ TOOLS: dict[str, Tool] = {
 }
 
 __all__ = [
-    "TOOLS", "Tool", "Ledger", "LedgerError", "ToolInputError", "ApprovalError", "RULE_CLAUSES", "clause_for",
-    "limit_lookup", "temp_quota", "repair_check", "approve", "reject", "list_approvals",
+    "TOOLS", "Tool", "Ledger", "LedgerError", "ToolInputError", "ApprovalError", "PermissionDenied", "RULE_CLAUSES",
+    "clause_for", "limit_lookup", "temp_quota", "repair_check", "approve", "reject", "list_approvals", "get_approval",
+    "Approval",
     "LimitLookupResult", "TempQuotaResult", "RepairCheckResult",
 ]

@@ -1,6 +1,10 @@
 """The as-of date every rule is evaluated on: given by the caller (default today at the edge),
 never read from the clock inside a rule, and bounded so that date arithmetic (a 30-day validity,
-a 5-year retention) cannot run off the calendar."""
+a 5-year retention) cannot run off the calendar.
+
+EARLIEST..LATEST is the one date range of the whole system: the tools' input models, the HTTP
+layer and the CLI all check against it (`check_day`), so a date one layer accepts is never refused,
+or worse half-handled, by the next."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,15 +14,33 @@ from pydantic import AfterValidator, Field
 
 EARLIEST = dt.date(1970, 1, 1)
 LATEST = dt.date(2999, 12, 31)
+RANGE_TEXT = f"between {EARLIEST} and {LATEST}"
 
 
 def _bounded(d: dt.date) -> dt.date:
     if not EARLIEST <= d <= LATEST:
-        raise ValueError(f"date must be between {EARLIEST} and {LATEST}")
+        raise ValueError(f"date must be {RANGE_TEXT}")
     return d
 
 
 AsOf = Annotated[dt.date, AfterValidator(_bounded), Field(description="The date the rules are evaluated on (YYYY-MM-DD).")]
+
+
+def in_range(d: dt.date) -> bool:
+    return EARLIEST <= d <= LATEST
+
+
+def parse_day(value: str) -> dt.date:
+    """A YYYY-MM-DD string that names a real day within the range; ValueError saying what is wrong."""
+    try:
+        day = dt.date.fromisoformat(value) if value.isascii() and len(value) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise ValueError(f"{value!r} is not a real date (YYYY-MM-DD)")
+    if not in_range(day):
+        raise ValueError(f"must be {RANGE_TEXT}")
+    return day
 
 
 def check_as_of(d: dt.date) -> dt.date:

@@ -18,3 +18,8 @@ def validate_input(model: type[M], what: str, **kwargs: Any) -> M:
     except ValidationError as e:
         parts = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()]
         raise ToolInputError(f"invalid {what}: " + "; ".join(parts)) from None
+
+
+class PermissionDenied(PermissionError):
+    """The caller may not do this (a role too low, or a requester approving their own request); the
+    message says what is needed. Nothing is written."""

@@ -195,11 +195,16 @@ approvals_t = Table(
     Column("category", String(32), nullable=True),
     Column("requested_on", Date, nullable=False),
     Column("reasons", Text, nullable=False),
-    Column("status", String(16), nullable=False),  # pending / approved / rejected
+    Column("status", String(16), nullable=False),  # pending / approved / rejected / expired
     Column("decided_by", String(64), nullable=True),
     Column("decided_on", Date, nullable=True),
     Column("reason", Text, nullable=True),
+    # who asked (maker-checker: never the approver); added in place to stores made before it (see _upgrade)
+    Column("requested_by", String(64), nullable=True),
 )
+
+# Columns added after a store's first release: (table, column), each added in place at open when missing.
+_ADDED_COLUMNS = ((approvals_t, "requested_by"),)
 
 # One row per idempotency key: the first result is the answer to every retry.
 requests_t = Table(
@@ -220,13 +225,19 @@ def default_url() -> str:
 
 
 class Ledger:
-    """The store. `Ledger.open(url)`; `Ledger.memory()` for tests; `with ledger.write() as conn:`."""
+    """The store. `Ledger.open(url)`; `Ledger.memory()` for tests; `with ledger.write() as conn:`.
 
-    def __init__(self, engine: Engine):
+    `sandbox` is True for a store loaded from a fixture file (`Ledger.from_file`, `--ledger FILE`, the
+    evals): a throwaway copy where any as-of date may date a grant. On a persistent store (False) grants
+    and decisions are dated by the deployment's clock, never by a request (agents/clock.py)."""
+
+    def __init__(self, engine: Engine, sandbox: bool = False):
         self.engine = engine
+        self.sandbox = sandbox
         # One shared in-memory connection must not interleave transactions across threads.
         self._mutex = threading.RLock() if isinstance(engine.pool, StaticPool) else nullcontext()
         metadata.create_all(engine)
+        _upgrade(engine)
 
     @classmethod
     def open(cls, url: str | None = None) -> "Ledger":
@@ -260,6 +271,7 @@ class Ledger:
         fixture = parse_ledger(raw, source=str(p))
         ledger = cls.open(url)
         ledger.load(fixture)
+        ledger.sandbox = True
         return ledger
 
     @contextmanager
@@ -353,6 +365,24 @@ class Ledger:
         if conn.dialect.name != "sqlite":
             conn.execute(select(customers_t.c.customer_id)
                          .where(customers_t.c.customer_id == customer_id).with_for_update())
+
+
+def _upgrade(engine: Engine) -> None:
+    """Add the columns a store made by an earlier release lacks (`ALTER TABLE ... ADD COLUMN`, nullable):
+    idempotent, and safe when two processes open one old store at once (the loser finds it added)."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import DBAPIError
+    for table, name in _ADDED_COLUMNS:
+        if name in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+            continue
+        col = table.c[name]
+        ddl = f"ALTER TABLE {table.name} ADD COLUMN {name} {col.type.compile(dialect=engine.dialect)}"
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(ddl)
+        except DBAPIError:
+            if name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                raise
 
 
 def _serialise_sqlite_writes(engine: Engine) -> None:

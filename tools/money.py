@@ -1,4 +1,6 @@
-"""Money is exact: Decimal yuan at the edges, integer fen in storage. Never float arithmetic."""
+"""Money is exact: Decimal yuan at the edges, integer fen in storage. Never float arithmetic, and
+never a JSON float on the wire: every Yuan value crosses a boundary (API, CLI --json, audit
+records, tool-call arguments) as a decimal string with two places, "4000.00"."""
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
@@ -18,12 +20,17 @@ def _exact(v: Decimal) -> Decimal:
     return v.quantize(CENT)
 
 
-# Yuan with at most two decimals. JSON output is a number (shortest repr of a 2-decimal value
-# is exact); all arithmetic stays in Decimal or fen.
+def yuan_str(v: Decimal | int | str) -> str:
+    """The wire form of an amount: a plain decimal string with two places ("4000.00", "-0.50")."""
+    return format(Decimal(v).quantize(CENT, rounding=ROUND_HALF_UP), "f")
+
+
+# Yuan with at most two decimals. JSON output is a decimal string ("4000.00"); input accepts a
+# number or a string; all arithmetic stays in Decimal or fen.
 Yuan = Annotated[
     Decimal,
     AfterValidator(_exact),
-    PlainSerializer(float, return_type=float, when_used="json"),
+    PlainSerializer(yuan_str, return_type=str, when_used="json"),
 ]
 
 

@@ -15,6 +15,18 @@ TQ7 effect: total available = base limit - used + unexpired temporary quota (lim
 
 Writes are transactional and idempotent: one idempotency key never grants twice, and the TQ4
 check and the grant happen under one write lock, so concurrent requests cannot both be granted.
+
+TQ4 compares validity windows: the new quota's [as_of, as_of + 29] against every stored quota's
+[granted_on, expires_on]; any overlap denies, so no as-of date (past or future) can put two quotas
+in force on one day. TQ1 sees every overdue record the ledger knows, whatever the as-of date: a
+record is unrepaid unless it was repaid on or before the as-of date.
+
+Approvals always end. One pending approval per customer and purpose: a later identical request
+attaches to it (same approval id, nothing new written). The requester can never approve their own
+request (maker-checker, PermissionDenied). A pending approval lapses after 30 days counting its
+request date (the validity a grant on that day would have had, TQ6): it becomes `expired`, with a
+reason, on the next decision or when approvals are listed with a date. A reject always works on a
+pending approval, also one that can no longer be granted (another quota in force).
 """
 from __future__ import annotations
 
@@ -30,10 +42,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tools.ledger import CustomerRecord, Ledger, RiskTier, approvals_t, requests_t, temp_quotas_t
-from tools.limit_lookup import active_temp_quota
-from tools.dates import AsOf, check_as_of
+from tools.limit_lookup import ActiveTempQuota
+from tools.dates import AsOf
 from tools.errors import ToolInputError, validate_input
-from tools.money import MAX_AMOUNT, Yuan, from_fen, to_fen
+from tools.money import MAX_AMOUNT, Yuan, fmt_yuan, from_fen, to_fen
 from tools.purpose import ALLOWED, PROHIBITED, Purpose, classify_purpose
 
 MIN_ACCOUNT_AGE_DAYS = 90
@@ -44,10 +56,6 @@ VALIDITY_DAYS = 30
 CHECK_ORDER = ("TQ1", "TQ4", "TQ2", "TQ3", "TQ5")
 
 Outcome = Literal["approved", "needs_approval", "denied", "not_found"]
-
-
-class ApprovalError(ValueError):
-    """An approval action that cannot be carried out (unknown id, already decided otherwise, TQ4)."""
 
 
 class TempQuotaInput(BaseModel):
@@ -86,27 +94,8 @@ class TempQuotaResult(BaseModel):
     approval_id: str | None = None
     rules_applied: list[str] = Field(default_factory=list)
     replayed: bool = Field(default=False, description="True when this is a stored answer to a retried key.")
-
-
-class Approval(BaseModel):
-    approval_id: str
-    customer_id: str
-    amount: Yuan
-    purpose: str
-    category: Purpose | None
-    requested_on: dt.date
-    reasons: list[str]
-    status: Literal["pending", "approved", "rejected"]
-    decided_by: str | None = None
-    decided_on: dt.date | None = None
-    reason: str | None = None
-
-
-class ApprovalResult(BaseModel):
-    approval: Approval
-    grant: Grant | None = None
-    changed: bool = Field(description="False when the call repeated a decision already taken.")
-    rules_applied: list[str] = Field(default_factory=list)
+    attached: bool = Field(default=False, description="True when an identical request was already pending: "
+                                                     "this one joined its approval and wrote nothing new.")
 
 
 def cap_for(base_limit: Decimal) -> Decimal:
@@ -119,6 +108,20 @@ def expiry_for(granted_on: dt.date) -> dt.date:
     return granted_on + dt.timedelta(days=VALIDITY_DAYS - 1)
 
 
+def decide_by(requested_on: dt.date) -> dt.date:
+    """The last day a pending approval can be approved: 30 days counting the request date (TQ6's span)."""
+    return expiry_for(requested_on)
+
+
+def overlapping_temp_quota(c: CustomerRecord, start: dt.date, end: dt.date) -> ActiveTempQuota | None:
+    """TQ4: a stored quota whose validity [granted_on, expires_on] overlaps [start, end] (the latest one)."""
+    hits = [q for q in c.temp_quotas if q.granted_on <= end and start <= q.expires_on]
+    if not hits:
+        return None
+    q = max(hits, key=lambda q: (q.expires_on, q.granted_on))
+    return ActiveTempQuota(amount=q.amount, purpose=q.purpose, granted_on=q.granted_on, expires_on=q.expires_on)
+
+
 def tq1_failures(c: CustomerRecord, as_of: dt.date) -> list[str]:
     reasons = []
     if c.status.value != "active":
@@ -127,7 +130,8 @@ def tq1_failures(c: CustomerRecord, as_of: dt.date) -> list[str]:
         reasons.append("kyc_not_verified")
     if (as_of - c.opened_on).days < MIN_ACCOUNT_AGE_DAYS:
         reasons.append("account_under_90_days")
-    if any(r.repaid_on is None or r.repaid_on > as_of for r in c.overdue_records if r.overdue_since <= as_of):
+    # every record the ledger knows, whatever the as-of date: an as-of before a record arose must not hide it
+    if any(r.repaid_on is None or r.repaid_on > as_of for r in c.overdue_records):
         reasons.append("unrepaid_overdue")
     if c.risk_tier == RiskTier.D:
         reasons.append("risk_tier_d")
@@ -146,7 +150,7 @@ def decide(c: CustomerRecord, amount: Decimal, purpose: str, as_of: dt.date) -> 
     if failures := tq1_failures(c, as_of):
         return TempQuotaResult(**res, outcome="denied", deciding_rule="TQ1", reasons=failures, rules_applied=applied)
     applied.append("TQ4")
-    if live := active_temp_quota(c, as_of):
+    if live := overlapping_temp_quota(c, as_of, expiry_for(as_of)):
         return TempQuotaResult(**res, outcome="denied", deciding_rule="TQ4", reasons=["active_temp_quota"],
                                active_quota_expires_on=live.expires_on, rules_applied=applied)
     applied.append("TQ2")
@@ -185,11 +189,48 @@ def _new_approval_id(conn: Connection, a: TempQuotaInput) -> str:
     return "AP-" + hashlib.sha256(seed.encode()).hexdigest()[:10].upper()
 
 
+def _purpose_key(category: str | None, purpose: str) -> str:
+    """What makes two requests "the same purpose": the category when classified, else the text."""
+    return category or " ".join(purpose.split()).casefold()
+
+
+def _requester(requested_by: str | None) -> str | None:
+    if requested_by is None:
+        return None
+    if not isinstance(requested_by, str) or not requested_by.strip() or len(requested_by) > 64:
+        raise ToolInputError("invalid temporary-quota request: requested_by: a name of 1 to 64 characters")
+    return requested_by.strip()
+
+
+def _attach_to_pending(conn: Connection, a: TempQuotaInput, result: TempQuotaResult) -> str | None:
+    """The id of the customer's pending approval for the same purpose and amount, if any (lapsed ones
+    are expired on the way). The same purpose at another amount is refused: the pending one is decided
+    (or rejected) first, so a supervisor never approves an amount the operator no longer means."""
+    key = _purpose_key(result.purpose_category.value if result.purpose_category else None, a.purpose)
+    rows = conn.execute(select(approvals_t).where(approvals_t.c.customer_id == a.customer_id,
+                                                  approvals_t.c.status == "pending")
+                        .order_by(approvals_t.c.requested_on, approvals_t.c.approval_id)).all()
+    for row in rows:
+        if _purpose_key(row.category, row.purpose) != key:
+            continue
+        if a.as_of > decide_by(row.requested_on):
+            expire_row(conn, row, a.as_of)
+            continue
+        if row.amount_fen == to_fen(a.amount):
+            return row.approval_id
+        raise ToolInputError(
+            f"customer {a.customer_id} already has approval {row.approval_id} pending for ¥{fmt_yuan(from_fen(row.amount_fen))} "
+            f"for this purpose ({row.purpose}); a supervisor decides or rejects it before another amount can be asked")
+    return None
+
+
 def temp_quota(ledger: Ledger, customer_id: str, amount: Decimal | int | str, purpose: str,
-               as_of: dt.date, idempotency_key: str | None = None) -> TempQuotaResult:
-    """Decide and, for an approval, store the grant (or the pending approval) in one transaction."""
+               as_of: dt.date, idempotency_key: str | None = None, requested_by: str | None = None) -> TempQuotaResult:
+    """Decide and, for an approval, store the grant (or the pending approval) in one transaction.
+    `requested_by` (the caller's name) is stored with a pending approval: that name can never approve it."""
     a = validate_input(TempQuotaInput, "temporary-quota request", customer_id=customer_id, amount=amount,
                        purpose=purpose, as_of=as_of, idempotency_key=idempotency_key)
+    requester = _requester(requested_by)
     with ledger.write() as conn:
         # the customer's lock first (servers; SQLite holds the whole store): a retry racing the first try
         # waits here, then finds its stored result below instead of deciding again
@@ -212,12 +253,16 @@ def temp_quota(ledger: Ledger, customer_id: str, amount: Decimal | int | str, pu
                 customer_id=a.customer_id, amount_fen=to_fen(g.amount), purpose=g.purpose,
                 granted_on=g.granted_on, expires_on=g.expires_on, granted_by="auto"))
         elif result.outcome == "needs_approval":
-            approval_id = _new_approval_id(conn, a)
-            conn.execute(approvals_t.insert().values(
-                approval_id=approval_id, customer_id=a.customer_id, amount_fen=to_fen(a.amount),
-                purpose=a.purpose, category=result.purpose_category.value if result.purpose_category else None,
-                requested_on=a.as_of, reasons=json.dumps(result.reasons), status="pending"))
-            result.approval_id = approval_id
+            if pending := _attach_to_pending(conn, a, result):
+                result.approval_id, result.attached = pending, True
+            else:
+                approval_id = _new_approval_id(conn, a)
+                conn.execute(approvals_t.insert().values(
+                    approval_id=approval_id, customer_id=a.customer_id, amount_fen=to_fen(a.amount),
+                    purpose=a.purpose, category=result.purpose_category.value if result.purpose_category else None,
+                    requested_on=a.as_of, reasons=json.dumps(result.reasons), status="pending",
+                    requested_by=requester))
+                result.approval_id = approval_id
         if a.idempotency_key:
             try:
                 conn.execute(requests_t.insert().values(
@@ -228,81 +273,14 @@ def temp_quota(ledger: Ledger, customer_id: str, amount: Decimal | int | str, pu
         return result
 
 
-# ---------------------------------------------------------------- approvals (TQ5, supervisor)
+# ---------------------------------------------------------------- pending approvals that lapse (tools/approvals.py)
 
-def _approval(row) -> Approval:  # noqa: ANN001
-    return Approval(approval_id=row.approval_id, customer_id=row.customer_id, amount=from_fen(row.amount_fen),
-                    purpose=row.purpose, category=row.category, requested_on=row.requested_on,
-                    reasons=json.loads(row.reasons), status=row.status, decided_by=row.decided_by,
-                    decided_on=row.decided_on, reason=row.reason)
+def lapse_reason(row) -> str:  # noqa: ANN001
+    return (f"expired: not decided by {decide_by(row.requested_on).isoformat()}, 30 days counting the request "
+            f"date {row.requested_on.isoformat()}; nothing was granted")
 
 
-def get_approval(ledger: Ledger, approval_id: str) -> Approval | None:
-    with ledger.read() as conn:
-        row = conn.execute(select(approvals_t).where(approvals_t.c.approval_id == approval_id)).first()
-        return _approval(row) if row else None
-
-
-def list_approvals(ledger: Ledger, status: str | None = "pending") -> list[Approval]:
-    q = select(approvals_t).order_by(approvals_t.c.requested_on, approvals_t.c.approval_id)
-    if status:
-        q = q.where(approvals_t.c.status == status)
-    with ledger.read() as conn:
-        return [_approval(r) for r in conn.execute(q)]
-
-
-def _load_for_decision(conn: Connection, approval_id: str):  # noqa: ANN202
-    """The approval row, locked for this transaction on servers (SELECT ... FOR UPDATE): a second decision
-    on the same approval waits, then reads the first one's outcome. (SQLite's BEGIN IMMEDIATE already
-    holds the whole store.)"""
-    row = conn.execute(select(approvals_t).where(approvals_t.c.approval_id == approval_id).with_for_update()).first()
-    if row is None:
-        raise ApprovalError(f"no approval with id {approval_id!r}")
-    return row
-
-
-def approve(ledger: Ledger, approval_id: str, supervisor: str, as_of: dt.date) -> ApprovalResult:
-    """Grant the requested amount (TQ5) valid 30 days from `as_of` (TQ6). Twice is a no-op."""
-    if not supervisor or not supervisor.strip():
-        raise ApprovalError("a supervisor name is required to approve")
-    as_of = check_as_of(as_of)
-    with ledger.write() as conn:
-        row = _load_for_decision(conn, approval_id)
-        ledger.lock_customer(conn, row.customer_id)
-        if row.status == "approved":
-            g = conn.execute(select(temp_quotas_t).where(temp_quotas_t.c.approval_id == approval_id)).first()
-            grant = Grant(amount=from_fen(g.amount_fen), purpose=g.purpose, granted_on=g.granted_on,
-                          expires_on=g.expires_on, approval_id=approval_id)
-            return ApprovalResult(approval=_approval(row), grant=grant, changed=False, rules_applied=["TQ5", "TQ6"])
-        if row.status == "rejected":
-            raise ApprovalError(f"approval {approval_id} was already rejected by {row.decided_by}; it cannot be approved")
-        customer = ledger.customer(row.customer_id, conn)
-        if live := active_temp_quota(customer, as_of):
-            raise ApprovalError(f"customer {row.customer_id} already has a temporary quota valid until "
-                                f"{live.expires_on.isoformat()} (TQ4); approval {approval_id} stays pending")
-        grant = Grant(amount=from_fen(row.amount_fen), purpose=row.category or row.purpose,
-                      granted_on=as_of, expires_on=expiry_for(as_of), approval_id=approval_id)
-        conn.execute(temp_quotas_t.insert().values(
-            customer_id=row.customer_id, amount_fen=row.amount_fen, purpose=grant.purpose,
-            granted_on=grant.granted_on, expires_on=grant.expires_on, approval_id=approval_id,
-            granted_by=supervisor))
-        conn.execute(approvals_t.update().where(approvals_t.c.approval_id == approval_id)
-                     .values(status="approved", decided_by=supervisor, decided_on=as_of))
-        row = _load_for_decision(conn, approval_id)
-        return ApprovalResult(approval=_approval(row), grant=grant, changed=True, rules_applied=["TQ4", "TQ5", "TQ6"])
-
-
-def reject(ledger: Ledger, approval_id: str, supervisor: str, reason: str, as_of: dt.date) -> ApprovalResult:
-    """Reject a pending approval. Rejecting twice is a no-op; rejecting an approved one is an error."""
-    if not supervisor or not supervisor.strip():
-        raise ApprovalError("a supervisor name is required to reject")
-    as_of = check_as_of(as_of)
-    with ledger.write() as conn:
-        row = _load_for_decision(conn, approval_id)
-        if row.status == "rejected":
-            return ApprovalResult(approval=_approval(row), changed=False)
-        if row.status == "approved":
-            raise ApprovalError(f"approval {approval_id} was already approved by {row.decided_by}; it cannot be rejected")
-        conn.execute(approvals_t.update().where(approvals_t.c.approval_id == approval_id)
-                     .values(status="rejected", decided_by=supervisor, decided_on=as_of, reason=reason or ""))
-        return ApprovalResult(approval=_approval(_load_for_decision(conn, approval_id)), changed=True)
+def expire_row(conn: Connection, row, day: dt.date) -> None:  # noqa: ANN001
+    conn.execute(approvals_t.update().where(approvals_t.c.approval_id == row.approval_id,
+                                            approvals_t.c.status == "pending")
+                 .values(status="expired", decided_by="system", decided_on=day, reason=lapse_reason(row)))

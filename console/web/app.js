@@ -284,6 +284,13 @@ async function showAudit(traceId, b) {
 }
 
 // ------------------------------------------------------------------ approvals
+// Money arrives as a decimal string ("8000.00"): grouped by thousands as text, never through a float.
+function yuan(amount) {
+  const [whole, fen = ""] = String(amount).split(".");
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return /^0*$/.test(fen) ? grouped : `${grouped}.${fen.padEnd(2, "0")}`;
+}
+
 async function loadApprovals() {
   if (!state.me || RANK[state.me.role] < RANK.operator) return;
   const ul = $("approvals");
@@ -294,7 +301,7 @@ async function loadApprovals() {
     const canDecide = state.me.role === "supervisor";
     for (const a of items) {
       const li = el("li", { class: "approval", dataset: { approval: a.approval_id } },
-        el("div", {}, el("b", {}, a.customer_id), ` ¥${Number(a.amount).toLocaleString()}`),
+        el("div", {}, el("b", {}, a.customer_id), ` ¥${yuan(a.amount)}`),
         el("div", { class: "muted" }, a.purpose),
         el("div", { class: "muted small" }, `${a.approval_id} · ${a.requested_on} · ${a.reasons.join(", ")}`));
       if (canDecide) {
