@@ -52,11 +52,17 @@ class Mention:
     cued: bool                # written right after 客户号 / acct / customer no. ...
 
 
+_MONEY_NEXT = re.compile(r"\s*(?:元|块|塊|yuan\b|rmb\b|cny\b|dollars?\b)", re.I)
+_MONEY_BEFORE = re.compile(r"(?:¥|￥|\$|RMB|CNY)\s*$", re.I)
+
+
 def candidates(message: str) -> list[tuple[str, int, int, bool]]:
     folded = fold(message)
     out = []
     for m in _TOKEN.finditer(folded):
         tok = m.group(0)
+        if _MONEY_NEXT.match(folded, m.end()) or _MONEY_BEFORE.search(folded[max(0, m.start() - 4):m.start()]):
+            continue  # 100000000元, ¥4000: money, not an id
         cued = bool(_CUE.search(folded[max(0, m.start() - 16):m.start()]))
         out.append((tok, m.start(), m.end(), cued))
     return out
@@ -66,6 +72,9 @@ def id_like(token: str, cued: bool) -> bool:
     """Could this token be a customer id the ledger does not hold? (Then the answer is 'not found'.)"""
     if _OWN_ID.match(token) or _UNITS.match(token):
         return False
+    parts = re.split(r"[-_.]", token)
+    if any(_UNITS.match(p) for p in parts) and all(_UNITS.match(p) or p.isdigit() for p in parts):
+        return False  # 3k-4k, 4000-5k: a range of amounts
     has_digit = any(c.isdigit() for c in token)
     has_alpha = any(c.isalpha() for c in token)
     if not has_digit:
