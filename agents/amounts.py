@@ -90,7 +90,8 @@ _RUN = re.compile(
 )
 # Phone, ID and card numbers written in groups: never amounts.
 # A date, valid or not (2026-04-31, 31/04/2026): never an amount, whether or not the caller blocked it.
-_DATE_SHAPE = re.compile(r"(?<![0-9])(?:[0-9]{4}\s*[-/.]\s*[0-9]{1,2}\s*[-/.]\s*[0-9]{1,2}|[0-9]{1,2}[-/.][0-9]{1,2}[-/.][0-9]{4})(?![0-9])")
+# the same separator twice: 2026-1-15, 2026 / 1 / 15, 15.01.2026 (not "1102 - 4.5k")
+_DATE_SHAPE = re.compile(r"(?<![0-9])(?:[0-9]{4}\s*([-/.])\s*[0-9]{1,2}\s*\1\s*[0-9]{1,2}|[0-9]{1,2}([-/.])[0-9]{1,2}\2[0-9]{4})(?![0-9])")
 _CHAIN = re.compile(r"(?<![0-9A-Za-z])[0-9]+(?:[ -][0-9]+)+[Xx]?(?![0-9A-Za-z])")
 
 _GROUP_SEP = re.compile(r"[ -]")

@@ -267,16 +267,33 @@ _CLARIFY = {
                          "无法准确读出金额{amount}，请重新写明（例如4000或4,000）。未做任何更改。"),
     "amount_ambiguous": ("The amount {amount} can be read more than one way. Please write the exact amount. Nothing was changed.",
                          "金额{amount}有多种读法，请写明准确金额。未做任何更改。"),
+    "intent_unclear": ("Do you want {first} or {second}? Nothing was changed.", "请问您是要{first}，还是{second}？未做任何更改。"),
     "amount_several": ("The message has several amounts {amount}. Which one should be requested? Nothing was changed.",
                        "消息中有多个金额{amount}，请问申请哪一个？未做任何更改。"),
 }
+
+
+_INTENT_NAMES = {"limit_lookup": ("a credit-limit lookup", "额度查询"), "temp_quota": ("a temporary quota", "临时额度申请"),
+                 "repair_check": ("a credit-repair check", "信用修复核查"), "policy_qa": ("a policy question", "政策问题"),
+                 "explain": ("an explanation", "解释")}
+
+
+def not_handled(lang: str, intents: list[str]) -> str:
+    """Several requests in one message: say which one was handled."""
+    names = _t(lang, " and ", "和").join(_t(lang, *_INTENT_NAMES[i]) for i in intents if i in _INTENT_NAMES)
+    return _t(lang, f"Your message also asks for {names}; I handled only the request above. Please ask for it separately.",
+              f"您的消息还涉及{names}；本次只处理了上面的请求，请单独再问一次。")
 
 
 def clarify(lang: str, code: str, args: dict[str, str], quotes: list[str] | None = None) -> str:
     """One clarifying question instead of a guess. What the operator wrote is shown as their quoted words
     (quote_user), added to `quotes` for the guard."""
     en, zh = _CLARIFY.get(code, ("Could you say that again more precisely? Nothing was changed.", "请再说明确一些。未做任何更改。"))
-    safe = {k: quote_user(lang, str(v), quotes) for k, v in args.items()}  # values are never re-formatted
+    if code == "intent_unclear":  # our own words, not the operator's
+        first, _, second = args.get("options", "").partition("|")
+        return _t(lang, en, zh).format(first=_t(lang, *_INTENT_NAMES.get(first, (first, first))),
+                                       second=_t(lang, *_INTENT_NAMES.get(second, (second, second))))
+    safe = {k: quote_user(lang, str(v), quotes) for k, v in args.items() if k != "options"}  # never re-formatted
     return _t(lang, en, zh).format_map(_Blank(safe))
 
 

@@ -41,6 +41,7 @@ class Resolution(BaseModel):
     question: str | None = None          # code of the clarifying question (see agents/composer.clarify)
     question_args: dict[str, str] = Field(default_factory=dict)
     source: str = "message"              # message | follow_up | answer | correction | explain
+    not_handled: list[str] = Field(default_factory=list, description="Other requests in the message, not acted on.")
 
 
 def resolve(r: Reading, conv: Conversation, min_confidence: float = 0.3) -> Resolution:
@@ -124,6 +125,12 @@ def resolve(r: Reading, conv: Conversation, min_confidence: float = 0.3) -> Reso
         return _checked(r, p, "correction" if r.correction else "follow_up")
 
     # 6. a request of its own
+    ranked = sorted(r.scores.items(), key=lambda kv: -kv[1])
+    if len(ranked) > 1 and ranked[0][1] < LOW_CONFIDENCE and ranked[0][1] - ranked[1][1] < CLOSE_CALL \
+            and ranked[1][0] != Intent.out_of_scope.value and ranked[0][0] != Intent.out_of_scope.value:
+        # not sure what is asked: one question instead of a guess
+        return ask("intent_unclear", Intent(ranked[0][0]), customer=customer or "",
+                   options=f"{ranked[0][0]}|{ranked[1][0]}")
     intent = own or Intent.out_of_scope
     if intent in (Intent.policy_qa, Intent.out_of_scope) and r.money and words_cues["ask_for"] and not words_cues["policy"]:
         intent = Intent.temp_quota  # "approve 20,000 for everyone": a grant request, whoever it is for
@@ -141,8 +148,21 @@ def resolve(r: Reading, conv: Conversation, min_confidence: float = 0.3) -> Reso
             # a question about limits or repair that names nobody is a question about the policy
             return Resolution(plan=plan(Intent.policy_qa))
         extra = [r.text] if Intent.policy_qa in r.also and words_cues["policy"] else []
-        return Resolution(plan=plan(intent, customer_id=customer, knowledge_queries=extra))
+        return Resolution(plan=plan(intent, customer_id=customer, knowledge_queries=extra),
+                          not_handled=_other_requests(r, intent, words_cues))
     return Resolution(plan=plan(intent))
+
+
+LOW_CONFIDENCE = 0.3
+CLOSE_CALL = 0.05
+_CUE_OF = {Intent.limit_lookup: "limit", Intent.temp_quota: "quota", Intent.repair_check: "repair"}
+
+
+def _other_requests(r: Reading, intent: Intent, words_cues: dict[str, bool]) -> list[str]:
+    """Other tool requests the message makes (scored and cued), which this turn does not act on."""
+    return [i.value for i, cue in _CUE_OF.items()
+            if i != intent and words_cues[cue] and r.scores.get(i.value, 0) >= 0.35
+            and not (i == Intent.limit_lookup and intent == Intent.temp_quota)]
 
 
 def _checked(r: Reading, p: Plan, source: str) -> Resolution:

@@ -52,6 +52,7 @@ class TurnState(TypedDict, total=False):
     # memory across turns of a thread
     history: list[dict[str, str]]
     last_plan: dict[str, Any] | None
+    aside: str | None              # other requests in the message that this turn did not act on
     conversation: dict[str, Any]   # agents.conversation.Conversation: focus, waiting request, last decision
     # this turn
     plan: dict[str, Any]
@@ -150,6 +151,8 @@ def build_graph(deps: Deps, checkpointer: Any = None):
             "draft_guard": None, "revisions": 0, "approval_id": None,
             "missing": _QUESTION_WAITS_FOR.get(resolution.question or "", []) if notice else [],
             "notice_quotes": notice_quotes,
+            "aside": templates.not_handled(plan.language, resolution.not_handled)
+            if resolution.not_handled and plan == resolution.plan else None,
         }
 
     def route_plan(state: TurnState) -> Literal["risk_operator", "policy_researcher", "composer"]:
@@ -266,7 +269,7 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         if (state.get("reading") or {}).get("purpose", {}).get("disguised") and any(
                 r.get("deciding_rule") == "TQ2" for r in results):
             body = templates.purpose_differs(plan.language) + "\n" + body
-        template = "\n".join(filter(None, [state.get("notice"), body]))
+        template = "\n".join(filter(None, [state.get("notice"), body, state.get("aside")]))
         if deps.llm_composer is None or not (results or state.get("clauses")):
             return {"template": template, "draft": template, "draft_source": "template", "quotes": quotes}
         evidence = {"tool_results": results, "clauses": state.get("clauses", [])}

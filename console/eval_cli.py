@@ -19,7 +19,8 @@ eval_app = typer.Typer(help="Offline evals: rule adherence, hallucination before
 app.add_typer(eval_app, name="eval")
 
 SPECIAL = {"guard": "meta-eval of the hallucination detector (labelled replies)",
-           "retrieval": "the knowledge base's labelled retrieval queries (recall@k, MRR)"}
+           "retrieval": "the knowledge base's labelled retrieval queries (recall@k, MRR)",
+           "utterances": "the message reader on the labelled utterance set: intent accuracy and slot F1 per split"}
 
 
 def _llm_settings():  # noqa: ANN202
@@ -84,6 +85,9 @@ def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core
     if "retrieval" in suites:
         from evals.retrieval import run_retrieval
         results.retrieval = run_retrieval(kb)
+    if "utterances" in suites:
+        from evals.utterances import evaluate
+        results.utterances = {split: evaluate(split) for split in ("train", "dev", "test")}
     results.meta.suites = list(suites)
     results.meta.wall_seconds = round(time.perf_counter() - t0, 3)
     results.meta.command = "riskdesk eval run " + " ".join(shlex.quote(a) for a in sys.argv[3:])
@@ -123,6 +127,13 @@ def _print_summary(results) -> None:  # noqa: ANN001
                   title_justify="left")
         for kname, v in {**gm["by_type"], "overall": gm["overall"]}.items():
             t.add_row(kname, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["tp"]), str(v["fp"]), str(v["fn"]))
+        out.print(t)
+    if results.utterances:
+        t = Table("split", "utterances", "intent accuracy", "slot P", "slot R", "slot F1", "zh", "en",
+                  title="utterances (message reader; trained and tuned on train/dev only)", title_justify="left")
+        for split, u in results.utterances.items():
+            t.add_row(split, str(u["n"]), f"{u['intent_accuracy']:.1%}", f"{u['slot_precision']:.3f}", f"{u['slot_recall']:.3f}",
+                      f"{u['slot_f1']:.3f}", f"{u['by_language'].get('zh', 0):.1%}", f"{u['by_language'].get('en', 0):.1%}")
         out.print(t)
     rt = results.retrieval
     if rt:

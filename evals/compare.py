@@ -87,7 +87,8 @@ def slim(run: dict[str, Any]) -> dict[str, Any]:
     rt = run.get("retrieval")
     if rt:
         rt = {k: v for k, v in rt.items() if k not in ("queries",)}
-    return {"meta": run.get("meta"), "suites": suites, "case_pass": case_status(run), "guard_meta": gm, "retrieval": rt}
+    return {"meta": run.get("meta"), "suites": suites, "case_pass": case_status(run), "guard_meta": gm, "retrieval": rt,
+            "utterances": run.get("utterances")}
 
 
 def compare(base: dict[str, Any], cur: dict[str, Any], th: Thresholds | None = None) -> Comparison:
@@ -124,6 +125,9 @@ def compare(base: dict[str, Any], cur: dict[str, Any], th: Thresholds | None = N
     if base.get("retrieval"):
         for m in RETRIEVAL_METRICS:
             add(f"retrieval.{m}", _get(base["retrieval"], m), _get(cur.get("retrieval") or {}, m), +1)
+    for split, figures in (base.get("utterances") or {}).items():
+        for m in ("intent_accuracy", "slot_f1"):
+            add(f"utterances.{split}.{m}", figures.get(m), ((cur.get("utterances") or {}).get(split) or {}).get(m), +1)
     b, c = case_status(base), case_status(cur)
     out.newly_failing = sorted(k for k, ok in b.items() if ok and c.get(k) is False)
     out.newly_passing = sorted(k for k, ok in b.items() if not ok and c.get(k) is True)

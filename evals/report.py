@@ -182,6 +182,15 @@ def guard_meta_html(gm: dict[str, Any]) -> str:
             + (f"<h3>False alarms</h3><ul>{fps}</ul>" if fps else ""))
 
 
+def utterances_html(u: dict[str, Any]) -> str:
+    rows = "".join(f"<tr><th>{e(split)}</th><td>{v['n']}</td><td>{v['intent_accuracy']:.1%}</td><td>{v['slot_f1']:.3f}</td>"
+                   f"<td>{e(', '.join(f'{k} {x:.0%}' for k, x in v['by_intent'].items()))}</td>"
+                   f"<td>{e(', '.join(f'{k} {x:.0%}' for k, x in v['by_language'].items()))}</td></tr>" for split, v in u.items())
+    return ("<h2>Message reader on the utterance set</h2><p>Trained and tuned on train and dev only; test is held out.</p>"
+            "<table><tr><th>split</th><th>n</th><th>intent accuracy</th><th>slot F1</th><th>by intent</th><th>by language</th></tr>"
+            f"{rows}</table>")
+
+
 def retrieval_html(rt: dict[str, Any]) -> str:
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rt.items() if k not in ("misses", "queries"))
     misses = "".join(f"<li>{e(m)}</li>" for m in rt.get("misses", [])[:50])
@@ -222,6 +231,8 @@ def render(run: RunResults) -> str:
         out.append(guard_meta_html(run.guard_meta))
     if run.retrieval:
         out.append(retrieval_html(run.retrieval))
+    if run.utterances:
+        out.append(utterances_html(run.utterances))
     if run.cases:
         out.append("<h2>Case traces</h2>")
         failing = [c for c in run.cases if not c.passed]

@@ -155,3 +155,4 @@ class RunResults(BaseModel):
     cases: list[CaseResult] = Field(default_factory=list)
     guard_meta: dict[str, Any] | None = None
     retrieval: dict[str, Any] | None = None
+    utterances: dict[str, Any] | None = None  # the reader on the labelled utterance set: intent accuracy, slot F1 per split
