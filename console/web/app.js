@@ -303,10 +303,13 @@ async function loadApprovals() {
       const li = el("li", { class: "approval", dataset: { approval: a.approval_id } },
         el("div", {}, el("b", {}, a.customer_id), ` ¥${yuan(a.amount)}`),
         el("div", { class: "muted" }, a.purpose),
-        el("div", { class: "muted small" }, `${a.approval_id} · ${a.requested_on} · ${a.reasons.join(", ")}`));
+        el("div", { class: "muted small" },
+          `${a.approval_id} · ${a.requested_on} · ${a.requested_by || "—"} · ${a.reasons.join(", ")}`));
       if (canDecide) {
+        // four eyes: the requester never approves their own request (the service refuses it with 403)
+        const own = a.requested_by && a.requested_by === state.me.name;
         li.append(el("div", { class: "actions" },
-          el("button", { type: "button", class: "small primary approve", onclick: () => decide(a, "approve") }, t("approve")),
+          own ? null : el("button", { type: "button", class: "small primary approve", onclick: () => decide(a, "approve") }, t("approve")),
           el("button", { type: "button", class: "small danger reject", onclick: () => decide(a, "reject") }, t("reject"))));
       }
       ul.append(li);
