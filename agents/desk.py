@@ -2,8 +2,13 @@
 
     from agents import Desk
     desk = Desk.open()                       # sample ledger, embedded Chroma, rules planner
-    r = desk.ask("给C1002申请4000元临时额度，买电动车送外卖", as_of="2026-11-23")
+    r = desk.ask("给C1002申请4000元临时额度，买电动车送外卖")   # a grant is dated by the desk's clock
     r.outcome, r.answer, r.citations
+    desk.ask("C1001的额度", as_of="2026-01-15")                  # a lookup takes any as-of date
+
+Time (agents/clock.py): on a persistent store every write is dated by `desk.clock` (RISKDESK_TODAY, or
+`Desk(clock=...)`, else China's today), never by a request; a fixture ledger is a sandbox that keeps any
+as-of, and `dry_run=True` answers as of any date without writing.
 """
 from __future__ import annotations
 
