@@ -45,17 +45,27 @@ class PurposeReading(BaseModel):
         """The purpose text the temporary-quota tool judges: the words that show the real use."""
         if self.category in PROHIBITED:
             return self.evidence or self.category.value
+        if self.disguised and self.category is None:  # the real use is unknown: the tool sees only that
+            return self.evidence
         if self.stated:
             return self.stated if classify_purpose(self.stated) == self.category else (
                 self.category.value if self.category else self.stated)
         return self.category.value if self.category else None
 
 
+# A clause that says what the money is really for; and one that says what it is not for.
+_REAL_USE = re.compile(r"^(?:其实|实际上|实际|真实用途|真正|私下|背地里|really|actually|in fact|truth is|between us|secretly)|"
+                       r"\b(?:really|actually|in fact|between us)\b", re.I)
+_NEGATED = re.compile(r"^(?:不是|并非|并不是|不用于|不用来|不会|绝不|not\b|it'?s not\b|isn'?t\b|never\b|no\b)", re.I)
+
+
 def read_purpose(words: str) -> PurposeReading:
     """`words`: the message with ids, dates and amounts already taken out."""
     clauses = [c.strip() for c in _CLAUSES.split(words) if c and c.strip()]
+    clauses = [c for c in clauses if not (_NEGATED.search(c) and not _REAL_USE.search(c))]  # "不是去赌": not the use
     prohibited = [(c, classify_purpose(c)) for c in clauses if classify_purpose(c) in PROHIBITED]
     allowed = [(c, classify_purpose(c)) for c in clauses if classify_purpose(c) in ALLOWED]
+    real_unknown = [c for c in clauses if _REAL_USE.search(c) and classify_purpose(c) is None]
     if prohibited:
         evidence, real = prohibited[0]
         if allowed:
@@ -63,6 +73,11 @@ def read_purpose(words: str) -> PurposeReading:
             return PurposeReading(stated=_phrase(stated), category=real, stated_category=cat, disguised=True,
                                   evidence=_phrase(evidence) or evidence)
         return PurposeReading(stated=_phrase(evidence) or evidence, category=real, evidence=_phrase(evidence) or evidence)
+    if allowed and real_unknown:
+        # "说是买工具，实际上要…": the real use is something else, not known: never the stated category
+        phrase, cat = allowed[0]
+        return PurposeReading(stated=_phrase(phrase) or phrase, category=None, stated_category=cat, disguised=True,
+                              evidence=real_unknown[0])
     if allowed:
         phrase, cat = allowed[0]
         return PurposeReading(stated=_phrase(phrase) or phrase, category=cat)
