@@ -45,7 +45,7 @@ from tools.ledger import CustomerRecord, Ledger, RiskTier, approvals_t, requests
 from tools.limit_lookup import ActiveTempQuota
 from tools.dates import AsOf
 from tools.errors import ToolInputError, validate_input
-from tools.money import MAX_AMOUNT, Yuan, fmt_yuan, from_fen, to_fen
+from tools.money import MAX_AMOUNT, Yuan, to_fen
 from tools.purpose import ALLOWED, PROHIBITED, Purpose, classify_purpose
 
 MIN_ACCOUNT_AGE_DAYS = 90
@@ -218,9 +218,10 @@ def _attach_to_pending(conn: Connection, a: TempQuotaInput, result: TempQuotaRes
             continue
         if row.amount_fen == to_fen(a.amount):
             return row.approval_id
+        # no stored text, amount or id in the message: it is shown as the reply, with no evidence behind it
         raise ToolInputError(
-            f"customer {a.customer_id} already has approval {row.approval_id} pending for ¥{fmt_yuan(from_fen(row.amount_fen))} "
-            f"for this purpose ({row.purpose}); a supervisor decides or rejects it before another amount can be asked")
+            f"customer {a.customer_id} already has a pending approval for this purpose at another amount; a supervisor "
+            "decides or rejects it before another amount can be asked. Nothing was written.")
     return None
 
 
