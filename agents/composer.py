@@ -159,9 +159,11 @@ def repair_reply(lang: str, r: dict) -> str:
             extra = " " + cite("R3")
         else:
             extra = _t(lang, f" under {v['deciding_rule']} {cite(v['deciding_rule'])}", f"（{v['deciding_rule']}）{cite(v['deciding_rule'])}")
+        paid = (_t(lang, f", repaid {v['repaid_on']}", f"，还清于{v['repaid_on']}") if v.get("repaid_on")
+                else _t(lang, ", not repaid", "，尚未还清"))
         lines.append(_t(lang,
-                        f"- record {v['record_id']} ({v['institution']}, {y(v['amount'])}, overdue since {v['overdue_since']}): {status}{extra}",
-                        f"- 记录{v['record_id']}（{v['institution']}，{y(v['amount'])}，逾期始于{v['overdue_since']}）：{status}{extra}"))
+                        f"- record {v['record_id']} ({v['institution']}, {y(v['amount'])}, overdue since {v['overdue_since']}{paid}): {status}{extra}",
+                        f"- 记录{v['record_id']}（{v['institution']}，{y(v['amount'])}，逾期始于{v['overdue_since']}{paid}）：{status}{extra}"))
     lines.append(_t(lang,
                     f"Nothing to apply for, no fee and no agent: the central bank processes qualifying records itself; "
                     f"paid \"credit repair\" agents are a scam {cite('R4')}.",

@@ -117,6 +117,9 @@ def _print_summary(results) -> None:  # noqa: ANN001
             if rep.failing_cases:
                 out.print(f"[red]{name}: {len(rep.failing_cases)} failing[/]: " + ", ".join(rep.failing_cases[:12])
                           + (" …" if len(rep.failing_cases) > 12 else ""))
+            if rep.summary.disguised_purpose_cases:
+                out.print(f"{name}: disguised prohibited purposes approved or sent for approval: "
+                          f"{rep.summary.disguised_purpose_approved} of {rep.summary.disguised_purpose_cases}")
             if rep.summary.pass_hat_k:
                 out.print(f"{name}: " + ", ".join(f"{k} {v:.1%}" for k, v in rep.summary.pass_hat_k.items()))
             if rep.summary.invariance:

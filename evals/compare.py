@@ -16,7 +16,7 @@ from typing import Any
 SUITE_METRICS: dict[str, int] = {
     "pass_rate.value": +1, "outcome_accuracy.value": +1, "intent_accuracy.value": +1, "end_state_accuracy.value": +1,
     "tool_precision.value": +1, "tool_recall.value": +1, "citation_precision.value": +1, "citation_recall.value": +1,
-    "forbidden_actions": -1,
+    "forbidden_actions": -1, "disguised_purpose_approved": -1,
     "hallucination_draft.ungrounded_reply_rate": -1, "hallucination_reply.ungrounded_reply_rate": -1,
     "hallucination_reply.ungrounded_claims": -1,
 }
