@@ -206,7 +206,7 @@ def policy_reply(lang: str, clauses: list[dict], question: str = "", period: dic
 
 
 _QUANTITY = re.compile(r"多少|多久|多长|几|上限|最多|最高|最长|比例|how (?:much|long|many)|maximum|\bmax\b|\bcap\b|limit|rate|percent|days?", re.I)
-_SENTENCE = re.compile(r"[^。！？!?；;\n]+(?:[。！？!?；;]|$)|[^.\n]+?(?:\.(?=\s|$)|$)")
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=\.)\s+|\n")
 
 
 def answer_sentence(question: str, text: str) -> str | None:
@@ -216,8 +216,8 @@ def answer_sentence(question: str, text: str) -> str | None:
     q = {w.lower() for w in segment(question) if len(w.strip()) > 1 or "\u4e00" <= w <= "\u9fff"}
     wants_figure = bool(_QUANTITY.search(question))
     best, best_score = None, 0.0
-    for m in _SENTENCE.finditer(text):
-        sent = m.group(0).strip()
+    for sent in _SENTENCE_END.split(text):
+        sent = sent.strip()
         if len(sent) < 4:
             continue
         words = {w.lower() for w in segment(sent)}
@@ -226,7 +226,7 @@ def answer_sentence(question: str, text: str) -> str | None:
             score += 0.5
         if score > best_score:
             best, best_score = sent, score
-    return best if best and best_score > 0.2 and best != text.strip() else None
+    return best if best and best_score > 0.15 and best != text.strip() else None
 
 
 def purpose_differs(lang: str) -> str:
@@ -240,7 +240,11 @@ def out_of_scope(lang: str) -> str:
               "这超出了我的处理范围：我只处理额度查询、临时额度、一次性信用修复核查和信贷政策问题。")
 
 
-def missing_slots(lang: str, cid: str | None, missing: list[str]) -> str:
+def missing_slots(lang: str, cid: str | None, missing: list[str], intent: str = "temp_quota") -> str:
+    if intent in ("limit_lookup", "repair_check"):
+        task = _t(lang, *_INTENT_NAMES[intent])
+        return _t(lang, f"For {task}, which customer? Give the customer id as it appears in the ledger.",
+                  f"{task}：请问是哪位客户？请提供账本中的客户号。")
     names = {"customer_id": ("the customer id (as it appears in the ledger)", "客户编号（即账本中的客户号）"), "amount": ("the amount", "金额"),
              "purpose": ("the purpose", "用途")}
     what = _t(lang, " and ", "和").join(_t(lang, *names[m]) for m in missing)

@@ -14,6 +14,7 @@ The state is stored with the thread (LangGraph checkpoint), so it survives a res
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from agents.intents import cues
 from agents.plan import Intent, Plan
-from agents.reading import Reading
+from agents.reading import Reading, spelled_out
 
 TOOL_INTENTS = (Intent.limit_lookup, Intent.temp_quota, Intent.repair_check)
 
@@ -46,13 +47,16 @@ class Resolution(BaseModel):
 
 def resolve(r: Reading, conv: Conversation, min_confidence: float = 0.3) -> Resolution:
     lang = r.language
+    earlier = conv.pending or conv.last_plan
+    if earlier is not None and not re.search(r"[A-Za-z]{2,}|[\u4e00-\u9fff]", r.words):
+        lang = earlier.language  # a bare id or amount answers in the conversation's language
     words_cues = cues(r.text)
     prev = conv.last_plan
     as_of = r.day or (r.past_period.value if r.past_period else None)
 
     def plan(intent: Intent, **slots: Any) -> Plan:
         base = dict(intent=intent, customer_id=None, amount=None, purpose=None, as_of=as_of,
-                    knowledge_queries=[r.text] if intent == Intent.policy_qa else [], language=lang)
+                    knowledge_queries=[spelled_out(r.text)] if intent == Intent.policy_qa else [], language=lang)
         base.update({k: v for k, v in slots.items()})
         return Plan(**base)
 
@@ -134,6 +138,11 @@ def resolve(r: Reading, conv: Conversation, min_confidence: float = 0.3) -> Reso
     intent = own or Intent.out_of_scope
     if intent in (Intent.policy_qa, Intent.out_of_scope) and r.money and words_cues["ask_for"] and not words_cues["policy"]:
         intent = Intent.temp_quota  # "approve 20,000 for everyone": a grant request, whoever it is for
+    if intent == Intent.policy_qa and customer is None and (words_cues["limit"] or words_cues["repair"]) \
+            and _CHECK.search(r.words) and not _QUESTION.search(r.words) and not r.money:
+        # "帮我查一下额度", "I need to check someone's repair eligibility": a lookup that has not named the customer
+        # yet; ask for them, and the request waits for the answer
+        return Resolution(plan=plan(Intent.repair_check if words_cues["repair"] else Intent.limit_lookup))
     if intent in TOOL_INTENTS and customer is None and focus_ref:
         customer = conv.focus
     if intent == Intent.temp_quota and customer is None and not r.money and not words_cues["ask_for"] \
@@ -153,6 +162,9 @@ def resolve(r: Reading, conv: Conversation, min_confidence: float = 0.3) -> Reso
     return Resolution(plan=plan(intent))
 
 
+_CHECK = re.compile(r"帮我查|帮忙查|查一下|查查|查下|看一下|看看|\bcheck\b|\blook up\b|\bpull up\b|\brun a\b", re.I)
+_QUESTION = re.compile(r"[?？吗呢]|什么|多少|几|哪|怎么|如何|是否|能否|可否|\b(?:how|what|which|when|why|can|could|does|do|is|are|will)\b",
+                       re.I)
 LOW_CONFIDENCE = 0.3
 CLOSE_CALL = 0.05
 _CUE_OF = {Intent.limit_lookup: "limit", Intent.temp_quota: "quota", Intent.repair_check: "repair"}

@@ -171,7 +171,7 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         if not cid:
             missing = ["customer_id"] + [k for k in ("amount", "purpose") if plan.intent == Intent.temp_quota
                                          and getattr(plan, k) in (None, "")]
-            return {"notice": templates.missing_slots(lang, None, missing), "missing": missing}
+            return {"notice": templates.missing_slots(lang, None, missing, plan.intent.value), "missing": missing}
         if plan.intent == Intent.temp_quota:
             if ROLE_RANK[role] < ROLE_RANK["operator"]:
                 return {"notice": templates.role_refusal(lang, "operator", role)}
@@ -238,9 +238,10 @@ def build_graph(deps: Deps, checkpointer: Any = None):
             if clause is not None:
                 clauses.append(_clause_view(clause, plan.language))
         retrieved: list[str] = []
-        # the operator's own words first; a planner's rephrasings only add to them
-        queries = list(dict.fromkeys(([state["message"]] if plan.intent == Intent.policy_qa else [])
-                                     + plan.knowledge_queries))
+        # the operator's own words first (the rules planner's query is those words with shorthand spelled out);
+        # a model's rephrasings only add to them
+        own = [] if state.get("planner") == "rules" and plan.knowledge_queries else [state["message"]]
+        queries = list(dict.fromkeys((own if plan.intent == Intent.policy_qa else []) + plan.knowledge_queries))
         period = state.get("period")
         if period and period.get("old_rule") and queries:
             # "under the old rule": the version before the one in force, i.e. the day before it took effect

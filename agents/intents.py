@@ -24,7 +24,7 @@ _REPAIR = re.compile(r"信用修|征信修|修复|修护|逾期|征信|不良记
                      r"overdue|delinquen|late payment|blemish|credit (?:record|report|history)|\bdefault", re.I)
 _POLICY = re.compile(r"政策|规定|规则|条款|制度|上限|下限|最多|最高|最长|多久|几天|几年|多少天|期限|有效期|利率|年化|融资成本|贴息|补贴|"
                      r"小红花|花呗|借呗|中介|收费|材料|资格|条件|央行|人民银行|消费金融|哪些|什么情况|是否|能不能|可不可以|怎么算|"
-                     r"policy|rule|clause|\bcap\b|capped|maximum|\bmax\b|minimum|how long|how many|interest|\bapr\b|\brates?\b|"
+                     r"policy|rule|clause|\bcap\b|capped|maximum|\bmax\b|the most\b|minimum|how long|how many|interest|\bapr\b|\brates?\b|"
                      r"financing cost|subsid|materials?\b|certificate|intermediar|\bfees?\b|scam|pboc|central bank|eligib|"
                      r"qualif|requirement|prohibit|allowed|which purposes|validity|expire|in general|generally|approv|tier|"
                      r"huabei|jiebei|consumer financ|limit increase", re.I)
@@ -33,7 +33,8 @@ _ASK_FOR = re.compile(r"申请|开通|开个|开一|批准|给.{0,8}发|发[一�
                       r"\bcan we\b|\bcould we\b|\blet'?s\b|\bissue\b|\bopen\b", re.I)
 _LOOKUP = re.compile(r"多少|几|查|看看|看下|看一下|是什么|怎样|咋样|如何|what(?:'s| is| are)|how much|show|check|look ?up|tell me|"
                      r"\bis there\b|\bdoes\b|\bdo\b|\?|？", re.I)
-_OFF_TOPIC = re.compile(r"天气|笑话|股价|新闻|电话|手机号|身份证|住址|地址|密码|weather|joke|news|phone number|id number|address|password|"
+_OFF_TOPIC = re.compile(r"天气|笑话|股价|新闻|汇率|电话|手机号|身份证|住址|地址|密码|weather|joke|news|exchange rate|\b(?:USD|EUR|GBP|JPY|HKD)\b|"
+                        r"phone number|id number|address|password|"
                         r"recipe|football|movie|poem", re.I)
 
 

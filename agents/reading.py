@@ -34,10 +34,27 @@ _WHY = re.compile(r"为什么|为啥|为何|怎么会|凭什么|什么原因|原
 _CORRECTION = re.compile(r"不是(?:这个|这位|他|她)?[，,]?\s*(?:是|应该是)|搞错了|弄错了|说错了|打错了|更正|改成|改为|"
                          r"\bsorry,? i meant\b|\bi meant\b|\bcorrection\b|\bnot .{1,20}, (?:but|it's)\b|\bactually it's\b|\bmy mistake\b", re.I)
 _FOLLOW_UP = re.compile(r"^\s*(?:and |what about|how about|same for|same thing for|then |also |now |那|那么|还有|再|换成|换|改成|现在|"
-                        r"如果|要是|按|用)|呢\s*[?？]?\s*$|试试\s*[?？]?\s*$|\binstead\b|\?$", re.I)
+                        r"如果|要是|按|用)|呢\s*[?？]?\s*$|试试\s*[?？]?\s*$|\binstead\b|\bnow\s*[?？]?\s*$|现在|这会儿|"
+                        r"\bleft\s*[?？]?\s*$|\bagain\b", re.I)
 
 
 MODEL_WEIGHT = 0.5  # share of the embedding classifier in the intent score (chosen on the dev split)
+
+
+# Operators' shorthand, spelled out for the knowledge base (the words of the policy text).
+_SHORTHAND = [(re.compile(p, re.I), full) for p, full in [
+    (r"临额", "临时额度"), (r"\btemp\b|\btmp\b", "temporary"), (r"\bacct\b", "account"), (r"\bcust\b", "customer"),
+    (r"\bavail\b", "available"), (r"\bpls\b|\bplz\b", "please"), (r"\bthe most\b", "the maximum"),
+    (r"\bmax\b", "maximum"), (r"\bmin\b", "minimum"), (r"\bTQ\b", "temporary quota"),
+    # a question about a duration asks for a validity period
+    (r"(能用|可以用|有效)?(多久|多长时间)", r"\g<0>（有效期）"), (r"\bhow long\b", "how long (validity period)")]]
+
+
+def spelled_out(text: str) -> str:
+    """The message with operators' shorthand spelled out: what a policy question is searched with."""
+    for pattern, full in _SHORTHAND:
+        text = pattern.sub(full, text)
+    return text
 
 
 class AmountReading(BaseModel):
