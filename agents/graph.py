@@ -283,7 +283,9 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         return {"template": template, "draft": template, "draft_source": "template", "llm_calls": calls, "quotes": quotes}
 
     def compliance_reviewer(state: TurnState) -> dict:
-        ev = build_evidence([h["text"] for h in state.get("history", []) if h["role"] == "operator"],
+        # the date a past-period question was answered for is derived from the operator's words: evidence too
+        derived = [state["period"]["as_of"]] if (state.get("period") or {}).get("as_of") else []
+        ev = build_evidence([h["text"] for h in state.get("history", []) if h["role"] == "operator"] + derived,
                             [c["result"] for c in state.get("tool_calls", [])] + list(state.get("context_results") or []),
                             state.get("clauses", []))
         quotes = state.get("quotes") or []  # the template's own quotes; an LLM draft's quotes are read like the rest
