@@ -1,7 +1,7 @@
 """Slot extraction shared by the rules planner, the LLM planner's grounding check and the guard.
 
 Amounts ("4000元", "4千", "四千", "¥4,000", "4k", "1.5万"), dates ("2026年1月15日", "Jan 15 2026",
-"2026-01-15"), customer ids ("C1001") and the message language. Pure functions, no clock.
+"2026-01-15"), id-shaped tokens of any format and the message language. Pure functions, no clock.
 """
 from __future__ import annotations
 

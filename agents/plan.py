@@ -32,7 +32,7 @@ class Plan(BaseModel):
 
     intent: Intent = Field(description="Which tool or knowledge route serves the request.")
     customer_id: str | None = Field(
-        default=None, description="Customer id exactly as written by the operator, e.g. C1001."
+        default=None, description="Customer id exactly as written by the operator, in any format (e.g. C1001, 4402198812, CUS-004417)."
     )
     amount: Decimal | None = Field(
         default=None, description="Requested temporary-quota amount in yuan, if any."

@@ -18,7 +18,7 @@ from tools.money import Yuan
 class LimitLookupInput(BaseModel):
     """Look up a customer's credit limit as of a date."""
 
-    customer_id: str = Field(min_length=1, max_length=32, description="Customer id, e.g. C1001.")
+    customer_id: str = Field(min_length=1, max_length=32, description="Customer id as the ledger holds it, in any format (e.g. C1001, 4402198812, CUS-004417).")
     as_of: AsOf
 
 

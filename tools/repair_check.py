@@ -35,7 +35,7 @@ RecordStatus = Literal["eligible", "eligible_if_repaid", "ineligible"]
 class RepairCheckInput(BaseModel):
     """Check a customer's overdue records against the one-time credit repair policy."""
 
-    customer_id: str = Field(min_length=1, max_length=32, description="Customer id, e.g. C1001.")
+    customer_id: str = Field(min_length=1, max_length=32, description="Customer id as the ledger holds it, in any format (e.g. C1001, 4402198812, CUS-004417).")
     as_of: AsOf
 
 

@@ -61,7 +61,7 @@ Outcome = Literal["approved", "needs_approval", "denied", "not_found"]
 class TempQuotaInput(BaseModel):
     """Request a temporary quota (临时额度) for a customer, for a stated purpose."""
 
-    customer_id: str = Field(min_length=1, max_length=32, description="Customer id, e.g. C1001.")
+    customer_id: str = Field(min_length=1, max_length=32, description="Customer id as the ledger holds it, in any format (e.g. C1001, 4402198812, CUS-004417).")
     amount: Yuan = Field(gt=0, le=MAX_AMOUNT, description="Requested amount in yuan (> 0, <= 10,000,000).")
     purpose: str = Field(min_length=1, max_length=500,
                          description="A purpose category or free text in Chinese or English.")
