@@ -6,7 +6,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -185,3 +185,28 @@ def compare_cmd(baseline: Path = typer.Argument(..., help="Baseline (summary.jso
         err.print("[bold red]regression[/] against the baseline")
         raise typer.Exit(1)
     out.print("[green]no regression[/] against the baseline")
+
+
+@eval_app.command("tags")
+def tags_cmd(results: Path = typer.Argument(Path("out/eval/results.json"), help="A results.json written by eval run."),
+             prefix: List[str] = typer.Option(["idfmt:", "lang:"], "--prefix", help="Tag prefixes to break down by."),
+             suite: Optional[str] = typer.Option(None, "--suite", help="Only this suite.")) -> None:
+    """Cases passed per tag (e.g. per customer-id format and per language), from a results.json."""
+    from collections import Counter
+    try:
+        cases = json.loads(results.read_text(encoding="utf-8"))["cases"]
+    except (OSError, ValueError, KeyError) as e:
+        fail(f"{results}: not a results.json written by 'riskdesk eval run' ({e})")
+    for p in prefix:
+        n, ok = Counter(), Counter()
+        for c in cases:
+            if suite and c["suite"] != suite:
+                continue
+            for tag in c.get("tags", []):
+                if tag.startswith(p):
+                    n[(c["suite"], tag)] += 1
+                    ok[(c["suite"], tag)] += bool(c["passed"])
+        t = Table("suite", "tag", "cases", "passed", title=f"by {p}", title_justify="left")
+        for key in sorted(n):
+            t.add_row(key[0], key[1], str(n[key]), f"{ok[key]}/{n[key]} ({ok[key] / n[key]:.1%})")
+        out.print(t)
