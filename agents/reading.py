@@ -114,8 +114,9 @@ class Reading(BaseModel):
 
     @property
     def day(self) -> dt.date | None:
-        days = [d.value for d in self.dates if d.problem is None and d.value is not None and d.kind != "period"]
-        return days[0] if days else None
+        days = [d for d in self.dates if d.problem is None and d.value is not None and d.kind != "period"]
+        written = [d for d in days if d.kind != "relative"]  # "假设今天是2027年1月1日": the written date is meant
+        return (written or days)[0].value if days else None
 
     @property
     def date_problem(self) -> DateReading | None:
