@@ -43,7 +43,12 @@ def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core
         k: int = typer.Option(1, "--k", min=1, help="Trials per case; pass^k is reported for k > 1."),
         concurrency: int = typer.Option(1, "--concurrency", min=1, help="Cases run in parallel (threads)."),
         out_dir: Path = typer.Option(Path("out/eval"), "--out", help="Directory for results.json, summary.json, report.html."),
-        quiet: bool = typer.Option(False, "--quiet", help="No progress bar.")) -> None:
+        quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+        cassette: Path = typer.Option(None, "--cassette", help="--planner llm: replay the model traffic recorded in this "
+                                      "vcrpy cassette (no server needed; the endpoint and model are the recording's "
+                                      "unless RISKDESK_LLM_BASE_URL is set), or record it with --record."),
+        record: bool = typer.Option(False, "--record", help="With --cassette: record the traffic afresh from "
+                                    "RISKDESK_LLM_BASE_URL (one case at a time).")) -> None:
     """Run suites offline by default; writes results.json, summary.json (baseline form) and report.html."""
     from evals.compare import slim
     from evals.report import render
@@ -51,13 +56,27 @@ def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core
 
     if planner not in ("rules", "llm"):
         fail(f"--planner must be rules or llm, got {planner!r}")
-    llm = _llm_settings() if planner == "llm" else None
+    if (cassette is not None or record) and planner != "llm":
+        fail("--cassette and --record need --planner llm")
+    if record and cassette is None:
+        fail("--record needs --cassette PATH")
+    llm = None
+    if planner == "llm":
+        from agents.llm import LLMSettings
+        from evals.llm_subset import settings_from_cassette
+        if cassette is not None and not record and LLMSettings.from_env() is None:
+            if not cassette.exists():
+                fail(f"no cassette {cassette}: record it first with --record")
+            llm = settings_from_cassette(cassette)
+        else:
+            llm = _llm_settings()
     agent_suites = [s for s in suites if s not in SPECIAL]
     try:
         loaded = {}
         for s in agent_suites:
             cases = load_cases(s)
-            loaded[cases[0].suite if cases else Path(s).stem] = cases
+            from evals.llm_subset import is_subset_name
+            loaded["llm_subset" if is_subset_name(s) else cases[0].suite if cases else Path(s).stem] = cases
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     t0 = time.perf_counter()
@@ -66,6 +85,13 @@ def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core
         from knowledge import default_kb
         kb = default_kb()
     runner = Runner(kb=kb, llm=llm)
+    trace = None
+    if llm is not None:
+        from evals.llm_subset import LLMTrace, cassette as use_cassette
+        trace = LLMTrace().install(runner)
+        if cassette is not None:
+            concurrency = 1  # recorded in order, replayed in order
+    recording = use_cassette(cassette, record) if cassette is not None else None
     total = sum(len(v) for v in loaded.values()) * k
     try:
         with Progress(TextColumn("[bold]eval[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
@@ -76,7 +102,11 @@ def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core
             def tick(done: int, n: int, res) -> None:  # noqa: ANN001
                 failed[0] += not res.passed
                 bar.update(task, completed=done, description=f"{failed[0]} failing · {res.case_id[:40]}")
-            results = runner.run(agent_suites, k=k, concurrency=concurrency, progress=tick, cases_by_suite=loaded)
+            if recording is None:
+                results = runner.run(agent_suites, k=k, concurrency=concurrency, progress=tick, cases_by_suite=loaded)
+            else:
+                with recording as cass:
+                    results = runner.run(agent_suites, k=k, concurrency=concurrency, progress=tick, cases_by_suite=loaded)
     finally:
         runner.close()
     if "guard" in suites:
@@ -97,6 +127,13 @@ def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core
     (out_dir / "summary.json").write_text(json.dumps(slim(raw), ensure_ascii=False, indent=1), encoding="utf-8")
     (out_dir / "report.html").write_text(render(results), encoding="utf-8")
     _print_summary(results)
+    if trace is not None and results.cases:
+        from evals.llm_subset import measure, replay_problem, table
+        out.print(f"LLM path ({results.meta.llm_model}):")
+        out.print(table(measure(results, trace), results.meta.llm_model or ""), markup=False)
+        if recording is not None and not record and (problem := replay_problem(cass)):
+            err.print(f"[red]{problem}[/]")
+            raise typer.Exit(1)
     out.print(f"wrote {out_dir / 'results.json'}, {out_dir / 'summary.json'}, {out_dir / 'report.html'} "
               f"({results.meta.wall_seconds:.1f} s)")
 

@@ -76,6 +76,9 @@ def load_cases(name: str) -> list[Case]:
     if name == "metamorphic":
         from evals.metamorphic import build
         return build()
+    if name == "llm_subset" or name.endswith(".txt"):  # a list of cases from other suites (evals/llm_subset.py)
+        from evals.llm_subset import SUBSET, load_subset
+        return load_subset(SUBSET if name == "llm_subset" else name)
     return load_suite(name)
 
 
@@ -91,6 +94,8 @@ class Runner:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._templates: dict[bytes, Any] = {}
         self._tlock = threading.Lock()
+        # called with (desk, case, trial) once each case's desk exists: e.g. evals.llm_subset.LLMTrace
+        self.desk_hooks: list[Callable[[Any, Case, int], None]] = []
 
     def fresh_ledger(self, fixture: bytes, source: str) -> Any:
         """A new in-memory ledger holding the fixture: each distinct fixture is loaded once, then
@@ -126,6 +131,8 @@ class Runner:
         audit = AuditLog(f"sqlite:///{stem}-audit.sqlite3")
         desk = Desk(ledger, self.kb, llm=self.llm, audit=audit, threads_path=f"{stem}-threads.sqlite3")
         tokens = _count_tokens(desk)
+        for hook in self.desk_hooks:
+            hook(desk, case, trial)
         secrets = case.customer_pii()
         start = snapshot(ledger)
         thread = f"eval-{trial}-{uuid.uuid4().hex[:16]}"  # a client thread id: at most 64 safe characters
