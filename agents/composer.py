@@ -259,18 +259,18 @@ def role_refusal(lang: str, needed: str, role: str) -> str:
 
 
 _CLARIFY = {
-    "date_invalid": ("The date {date} does not exist. Which date do you mean (YYYY-MM-DD)? Nothing was changed.",
-                     "日期{date}不存在。请问是哪一天（YYYY-MM-DD）？未做任何更改。"),
-    "date_ambiguous": ("The date {date} can be read as day/month or month/day. Please write it as YYYY-MM-DD. Nothing was changed.",
-                       "日期{date}既可读作日/月，也可读作月/日，请按YYYY-MM-DD写明。未做任何更改。"),
+    "date_invalid": ("The date {date} does not exist. Which date do you mean (year-month-day)? Nothing was changed.",
+                     "日期{date}不存在。请问是哪一天（年-月-日）？未做任何更改。"),
+    "date_ambiguous": ("The date {date} can be read as day/month or month/day. Please write it as year-month-day. Nothing was changed.",
+                       "日期{date}既可读作日/月，也可读作月/日，请按“年-月-日”写明。未做任何更改。"),
     "which_customer": ("You named several customers {customers}. Which one do you mean? Nothing was changed.",
                        "消息中有多位客户{customers}，请问是哪一位？未做任何更改。"),
     "amount_negative": ("The amount {amount} is negative. What amount should be requested? Nothing was changed.",
                         "金额{amount}为负数。请问申请多少？未做任何更改。"),
     "amount_zero": ("The amount {amount} is zero. What amount should be requested? Nothing was changed.",
                     "金额{amount}为零。请问申请多少？未做任何更改。"),
-    "amount_malformed": ("I cannot read the amount {amount} exactly. Please write it again (for example 4000 or 4,000). Nothing was changed.",
-                         "无法准确读出金额{amount}，请重新写明（例如4000或4,000）。未做任何更改。"),
+    "amount_malformed": ("I cannot read the amount {amount} exactly. Please write it again in plain digits, with a comma only between groups of three. Nothing was changed.",
+                         "无法准确读出金额{amount}，请只用数字重新写明，千位分隔符只能每三位一个。未做任何更改。"),
     "amount_ambiguous": ("The amount {amount} can be read more than one way. Please write the exact amount. Nothing was changed.",
                          "金额{amount}有多种读法，请写明准确金额。未做任何更改。"),
     "intent_unclear": ("Do you want {first} or {second}? Nothing was changed.", "请问您是要{first}，还是{second}？未做任何更改。"),
@@ -314,8 +314,8 @@ def explain(lang: str, results: list[dict], clauses: list[dict], quotes: list[st
         return _t(lang, "There is no earlier decision in this conversation to explain.", "本次对话中还没有可以解释的决定。")
     lines = [_t(lang, "The last decision and the rule behind it:", "上一个决定及其依据：")]
     lines += [compose(lang, r["tool"], [r], [], quotes=quotes) for r in results]
-    for c in clauses[:2]:
-        lines.append(f"[{c['clause_id']}] {c['title']}: {c['text']}")
+    for c in clauses[:2]:  # the rule as the policy states it: cited by title (its text is one click away)
+        lines.append(_t(lang, f"The rule: [{c['clause_id']}] {c['title']}.", f"依据：[{c['clause_id']}] {c['title']}。"))
     return "\n".join(lines)
 
 

@@ -81,6 +81,8 @@ class Evidence:
     free_text: set[str] = field(default_factory=set)
     cited: set[str] = field(default_factory=set)  # clause ids given to the composer: a reply cites one
     customers: set[str] = field(default_factory=set)  # customer ids the tools spoke of, in any format
+    written_amounts: set[Decimal] = field(default_factory=set)  # amounts the operator wrote, read exactly
+    requested_amounts: set[Decimal] = field(default_factory=set)  # amounts a temporary quota was decided on
     strict_outcomes: bool = False
     # Claims on a line that names a customer or an overdue record must hold for that subject.
     by_customer: dict[str, "Scope"] = field(default_factory=dict)
@@ -164,6 +166,7 @@ def build_evidence(messages: Iterable[str], tool_results: list[dict], clauses: l
     ev = Evidence()
     for msg in messages:
         ev.add_text(msg)
+        ev.written_amounts.update(_norm(a) for a in extract_amounts(msg))
     for r in tool_results:
         ev.add_value(r)
         ev.years.update(d.year for d in ev.dates)
@@ -181,6 +184,8 @@ def build_evidence(messages: Iterable[str], tool_results: list[dict], clauses: l
             scope = ev.by_record.setdefault(rec["record_id"], Scope())
             scope.outcomes.add(rec["status"])
             scope.rules.update([rec["deciding_rule"]] if rec.get("deciding_rule") else ["R1", "R2", "R3"])
+        if r.get("tool") == "temp_quota" and r.get("outcome") in ("approved", "needs_approval") and r.get("amount"):
+            ev.requested_amounts.add(_norm(Decimal(str(r["amount"]))))
         g = r.get("grant") or {}
         if g.get("granted_on") and g.get("expires_on"):
             span = dt.date.fromisoformat(g["expires_on"]) - dt.date.fromisoformat(g["granted_on"])
@@ -315,6 +320,8 @@ def omissions(reply: str, claims: list[Claim], ev: Evidence) -> list[str]:
     said = {c.text for c in claims if c.kind == "outcome"}
     if ev.cited and not any(c.kind == "id" and c.text in ev.cited for c in claims):
         missing.append("missing:citation")
+    for amount in sorted(ev.requested_amounts - ev.written_amounts):  # granted (or sent for approval) as a number
+        missing.append(f"granted_amount_not_written:{amount}")       # the operator never wrote
     for cid, scope in ev.by_customer.items():
         if cid not in said_ids:
             missing.append(f"missing:customer_id:{cid}")
