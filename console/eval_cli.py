@@ -247,3 +247,38 @@ def tags_cmd(results: Path = typer.Argument(Path("out/eval/results.json"), help=
         for key in sorted(n):
             t.add_row(key[0], key[1], str(n[key]), f"{ok[key]}/{n[key]} ({ok[key] / n[key]:.1%})")
         out.print(t)
+
+
+@eval_app.command("peer")
+def peer_cmd(record: bool = typer.Option(False, "--record", help="Record both agents' model traffic afresh from "
+                                         "RISKDESK_LLM_BASE_URL into tests/cassettes/ (eval_llm_subset.yaml, peer_react.yaml)."),
+             live: bool = typer.Option(False, "--live", help="Talk to RISKDESK_LLM_BASE_URL and record nothing "
+                                       "(e.g. python -m evals.scripted_llm)."),
+             out_dir: Path = typer.Option(Path("out/peer"), "--out", help="Directory for peer.json.")) -> None:
+    """riskdesk and LangGraph's prebuilt ReAct agent (same tools, knowledge search, policy text, cases and model)
+    side by side: outcome and end-state adherence, forbidden actions, ungrounded replies, calls, tokens, latency.
+    Replays the recorded SmolLM2 traffic unless --record or --live."""
+    from evals.peer import rows, run_peer
+    if record and live:
+        fail("--record and --live exclude each other")
+    mode = "record" if record else "live" if live else "replay"
+    try:
+        report, _ = run_peer(mode, settings=_llm_settings() if mode != "replay" else None)
+    except (RuntimeError, FileNotFoundError) as e:
+        fail(str(e))
+    t = Table("", *(f.agent for f in report.agents),
+              title=f"riskdesk vs a plain ReAct agent · {report.model} · {len(report.cases)} cases · {mode}"
+              + (" (model latency not included)" if mode == "replay" else ""), title_justify="left")
+    for row in rows(report):
+        t.add_row(*row)
+    out.print(t)
+    for f in report.agents:
+        for ex in f.ungrounded_examples[:3]:
+            out.print(f"{f.agent}: ungrounded: {ex}", markup=False)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "peer.json").write_text(report.model_dump_json(indent=1), encoding="utf-8")
+    out.print(f"wrote {out_dir / 'peer.json'}")
+    for p in report.problems:
+        err.print(f"[red]{p}[/]")
+    if report.problems:
+        raise typer.Exit(1)
