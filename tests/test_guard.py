@@ -50,7 +50,9 @@ def scenario(ledger, kind, lang):
         cl = clauses("PBOC-REPAIR-R1", "PBOC-REPAIR-R2", "PBOC-REPAIR-R3", "PBOC-REPAIR-R4")
     intent = {"limit": "limit_lookup", "repair": "repair_check"}.get(kind, "temp_quota")
     reply = compose(lang, intent, [r], cl)
-    return reply, build_evidence([f"question about {r['customer_id']}"], [r], cl)
+    # the operator's request: it names the customer and, for a quota, the amount (the guard holds a grant to it)
+    asked = f"question about {r['customer_id']}" + (f" for {r['amount']}" if r.get("tool") == "temp_quota" else "")
+    return reply, build_evidence([asked], [r], cl)
 
 
 KINDS = ["limit", "approved", "needs_approval", "over_cap", "tq4", "repair"]
@@ -133,3 +135,14 @@ def test_a_policy_answer_must_cite_a_clause_it_was_given():
     ev = build_evidence(["q"], [], clauses("FINCOST-CAP-2026"))
     assert check("From Q1 2026 the cap is 20% [FINCOST-CAP-2026].", ev)[0].grounded
     assert check("操作员的回复：", ev)[0].ungrounded == ["missing:citation"]
+
+
+def test_a_grant_must_be_for_the_amount_the_operator_wrote(ledger):
+    """两千零八 is 2,008: a grant of 2,800 is caught even though the reply repeats the tool's own figure."""
+    r = temp_quota(ledger, "C1002", 2800, "电动车送外卖", D).model_dump(mode="json")
+    cl = clauses("LENDER-TQ-TQ5", "LENDER-TQ-TQ6")
+    reply = compose("zh", "temp_quota", [r], cl)
+    wrong, _ = check(reply, build_evidence(["给C1002申请两千零八元临时额度，买电动车送外卖"], [r], cl))
+    assert "granted_amount_not_written:2800" in wrong.ungrounded
+    right, _ = check(reply, build_evidence(["给C1002申请两千八百元临时额度，买电动车送外卖"], [r], cl))
+    assert right.grounded, right.ungrounded
