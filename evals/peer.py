@@ -388,27 +388,30 @@ class PeerReport(BaseModel):
 
 
 def run_peer(mode: str = "replay", kb: Any = None, settings: Any = None, cases: list[Case] | None = None,
-             riskdesk_cassette: str | Path = SUBSET_CASSETTE, react_cassette: str | Path = REACT_CASSETTE
-             ) -> tuple[PeerReport, dict[str, list[CaseResult]]]:
+             riskdesk_cassette: str | Path = SUBSET_CASSETTE, react_cassette: str | Path = REACT_CASSETTE,
+             desk_mode: str | None = None) -> tuple[PeerReport, dict[str, list[CaseResult]]]:
     """Run riskdesk and the ReAct agent on the same cases with the same model. mode "replay" uses the recorded
     traffic (the endpoint and model come from each cassette), "record" records it afresh from `settings`,
-    "live" talks to `settings`' endpoint and records nothing."""
+    "live" talks to `settings`' endpoint and records nothing. `desk_mode` sets riskdesk's side apart (e.g.
+    replay riskdesk's cassette while recording the peer's)."""
     from evals.llm_subset import settings_from_cassette
-    if mode not in ("replay", "record", "live"):
-        raise ValueError(f"mode must be replay, record or live, got {mode!r}")
-    if mode != "replay" and settings is None:
-        raise ValueError(f"mode {mode} needs LLM settings (RISKDESK_LLM_BASE_URL)")
+    desk_mode = desk_mode or mode
+    for m in (mode, desk_mode):
+        if m not in ("replay", "record", "live"):
+            raise ValueError(f"mode must be replay, record or live, got {m!r}")
+        if m != "replay" and settings is None:
+            raise ValueError(f"mode {m} needs LLM settings (RISKDESK_LLM_BASE_URL)")
     if kb is None:
         from knowledge import default_kb
         kb = default_kb()
     cases = cases if cases is not None else load_subset()
-    record = mode == "record"
     problems: list[str] = []
-    desk_settings = settings_from_cassette(riskdesk_cassette) if mode == "replay" else settings
-    results, _, problem = run_subset(desk_settings, kb, None if mode == "live" else riskdesk_cassette, record, cases)
+    desk_settings = settings_from_cassette(riskdesk_cassette) if desk_mode == "replay" else settings
+    results, _, problem = run_subset(desk_settings, kb, None if desk_mode == "live" else riskdesk_cassette,
+                                     desk_mode == "record", cases)
     problems += [problem] if problem else []
     peer_settings = settings_from_cassette(react_cassette) if mode == "replay" else settings
-    ctx = contextlib.nullcontext() if mode == "live" else cassette(react_cassette, record)
+    ctx = contextlib.nullcontext() if mode == "live" else cassette(react_cassette, mode == "record")
     with ctx as cass:
         peer = run_react(cases, peer_settings, kb)
     if mode == "replay" and (problem := replay_problem(cass)):
