@@ -3,7 +3,8 @@
 Masked twice over: the operator's message is masked before the turn starts (agents/desk.py), and every
 string of a record is masked again when it is written and when it is read back.
 
-A record holds the masked message, the plan, the planner backend and model, retrieved clause ids,
+A record holds the masked message, the plan, the planner backend and model, which planner each slot of the
+plan came from (and why, when the rules' reading replaced the model's), LLM calls and tokens, retrieved clause ids,
 tool calls with arguments and results, the draft and delivered replies, both guard verdicts,
 the roles that acted, and per-node timings.
 """
@@ -63,6 +64,11 @@ class AuditRecord(BaseModel):
                               "as theirs (所述用途「…」 / stated purpose \"…\"); the guard read no claim inside these.")
     revisions: int = 0
     llm_calls: int = 0
+    llm_tokens: int | None = Field(default=None, description="Tokens of the turn's LLM calls, as the endpoint reported "
+                                   "them (None: no LLM configured).")
+    slot_sources: dict[str, dict[str, Any]] = Field(default_factory=dict, description=(
+        "The LLM plan checked slot by slot (agents/plan_check.py): slot -> {source: llm|rules, reason, proposed}. "
+        "Empty when the LLM planner was not asked (none configured, or the rules asked a question)."))
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 

@@ -263,6 +263,7 @@ class Desk:
             draft_guard=GuardVerdict(**state["draft_guard"]) if state.get("draft_guard") else None,
             reply=result.answer, guard=guard, revisions=state.get("revisions", 0),
             llm_calls=state.get("llm_calls", 0), timings_ms=state.get("timings", {}),
+            llm_tokens=state.get("llm_tokens"), slot_sources=state.get("slot_sources") or {},
             quoted=[q for q in state.get("quotes") or [] if state.get("reply") == state.get("template") and q in state["reply"]])
         self.audit.write(masked(record, self._names, self.ledger.has_customer), owner=caller)
         return result

@@ -32,6 +32,7 @@ from agents.conversation import Conversation, after_turn
 from agents.evidence import clauses_to_cite
 from agents.guard import build_evidence, check
 from agents.plan import Intent, Plan
+from agents.plan_check import check_plan, rules_sources
 from agents.planner_rules import RulesPlanner
 from agents.reading import describe
 from tools import Ledger, ToolInputError, approve, limit_lookup, reject, repair_check, temp_quota
@@ -64,6 +65,9 @@ class TurnState(TypedDict, total=False):
     llm_model: str | None
     planner_fallback: str | None
     llm_calls: int
+    llm_tokens: int | None         # tokens of this turn's LLM calls (None: no LLM configured)
+    slot_sources: dict[str, Any]   # agents.plan_check: slot -> {"source": "llm"|"rules", "reason", "proposed"}
+    queries_from: str              # whose knowledge queries the plan carries: "rules" (the operator's words) or "llm"
     agents: list[str]
     tool_calls: list[dict[str, Any]]
     notice: str | None
@@ -122,14 +126,23 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         resolution, reading = deps.rules_planner.resolve(message, conv, today)
         planner, fallback, model, calls = "rules", None, None, 0
         plan: Plan | None = None
-        if deps.llm_planner is not None:
+        # the LLM, when configured, is the primary planner; its plan is grounded slot by slot (agents/plan_check.py).
+        # A question the rules must ask is asked without it.
+        slot_sources: dict[str, Any] = {}
+        queries_from = "rules"
+        tokens = 0 if deps.llm_planner is not None or deps.llm_composer is not None else None
+        if deps.llm_planner is not None and not resolution.question:
             history = [(h["role"], h["text"]) for h in state.get("history", [])]
             outcome = deps.llm_planner.plan(message, history)
-            calls = outcome.attempts
+            calls, tokens = outcome.attempts, _usage_tokens(outcome)
             if outcome.plan is not None:
-                plan, planner, model = outcome.plan, "llm", deps.llm_model
+                checked = check_plan(outcome.plan, resolution, reading, conv, linker=deps.rules_planner.reader.linker,
+                                     earlier=[t for role, t in history if role == "operator"], today=today)
+                plan, planner, model, slot_sources = checked.plan, "llm", deps.llm_model, checked.sources_json()
+                queries_from = checked.queries_from
             else:
                 fallback = outcome.fallback_reason
+                slot_sources = rules_sources(f"fallback: {(fallback or '').split(':', 1)[0]}")
         notice, notice_quotes = None, []
         if plan is None or resolution.question:  # a question the rules must ask wins over any model's guess
             plan = resolution.plan
@@ -143,7 +156,8 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         history = (state.get("history") or []) + [{"role": "operator", "text": message}]
         return {
             "plan": plan.model_dump(mode="json"), "planner": planner, "llm_model": model,
-            "planner_fallback": fallback, "llm_calls": calls, "history": history[-2 * HISTORY_TURNS:],
+            "planner_fallback": fallback, "llm_calls": calls, "llm_tokens": tokens, "slot_sources": slot_sources,
+            "queries_from": queries_from, "history": history[-2 * HISTORY_TURNS:],
             "reading": describe(reading), "conversation": conv.model_dump(mode="json"), "period": period,
             "context_results": conv.last_results if plan.intent == Intent.explain else [],
             # a new turn starts clean
@@ -152,7 +166,7 @@ def build_graph(deps: Deps, checkpointer: Any = None):
             "missing": _QUESTION_WAITS_FOR.get(resolution.question or "", []) if notice else [],
             "notice_quotes": notice_quotes,
             "aside": templates.not_handled(plan.language, resolution.not_handled)
-            if resolution.not_handled and plan == resolution.plan else None,
+            if resolution.not_handled and plan.intent == resolution.plan.intent else None,
         }
 
     def route_plan(state: TurnState) -> Literal["risk_operator", "policy_researcher", "composer"]:
@@ -240,7 +254,8 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         retrieved: list[str] = []
         # the operator's own words first (the rules planner's query is those words with shorthand spelled out);
         # a model's rephrasings only add to them
-        own = [] if state.get("planner") == "rules" and plan.knowledge_queries else [state["message"]]
+        own = [] if state.get("queries_from", state.get("planner")) == "rules" and plan.knowledge_queries \
+            else [state["message"]]
         queries = list(dict.fromkeys((own if plan.intent == Intent.policy_qa else []) + plan.knowledge_queries))
         period = state.get("period")
         if period and period.get("old_rule") and queries:
@@ -277,10 +292,12 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         if state.get("revisions"):
             evidence["problems_in_previous_draft"] = (state.get("draft_guard") or {}).get("ungrounded", [])
         outcome = deps.llm_composer.compose(plan.language, state["message"], evidence, template)
-        calls = state.get("llm_calls", 0) + 1
+        calls, tokens = state.get("llm_calls", 0) + 1, (state.get("llm_tokens") or 0) + _usage_tokens(outcome)
         if outcome.text:
-            return {"template": template, "draft": outcome.text, "draft_source": "llm", "llm_calls": calls, "quotes": quotes}
-        return {"template": template, "draft": template, "draft_source": "template", "llm_calls": calls, "quotes": quotes}
+            return {"template": template, "draft": outcome.text, "draft_source": "llm", "llm_calls": calls,
+                    "llm_tokens": tokens, "quotes": quotes}
+        return {"template": template, "draft": template, "draft_source": "template", "llm_calls": calls,
+                "llm_tokens": tokens, "quotes": quotes}
 
     def compliance_reviewer(state: TurnState) -> dict:
         # the date a past-period question was answered for is derived from the operator's words: evidence too
@@ -365,8 +382,13 @@ def apply_decision(deps: Deps, approval_id: str, decision: dict[str, Any], lang:
     verdict, _ = check(reply, build_evidence([], [result], clauses))
     return {"reply": reply, "draft": reply, "template": reply, "draft_source": "template", "tool_calls": tool_calls,
             "clauses": clauses, "guard": verdict.model_dump(), "draft_guard": verdict.model_dump(),
-            "agents": ["await_approval"], "timings": {}, "revisions": 0, "llm_calls": 0, "planner_fallback": None,
-            "retrieved": [], "approval_id": None}
+            "agents": ["await_approval"], "timings": {}, "revisions": 0, "llm_calls": 0, "llm_tokens": None, "slot_sources": {},
+            "planner_fallback": None, "retrieved": [], "approval_id": None}
+
+
+def _usage_tokens(outcome: Any) -> int:
+    """Total tokens an LLM planner or composer outcome reports (0 when it reports none)."""
+    return int(getattr(getattr(outcome, "usage", None), "total_tokens", 0) or 0)
 
 
 def _jsonable(args: dict[str, Any]) -> dict[str, Any]:

@@ -1,22 +1,17 @@
-"""The LLM planner: the model proposes a Plan, pydantic validates it, grounding checks it.
+"""The LLM planner: the model proposes a Plan, pydantic validates it; agents/plan_check.py grounds it slot by slot.
 
-The model only routes. A plan is accepted when it validates against agents.plan.Plan and every
-slot it fills is grounded in what the operator actually wrote:
+When an LLM is configured it is the primary planner. The model only routes: its plan is checked against the
+deterministic reading of the conversation (agents/plan_check.py: customer ids linked to the ledger, amounts and
+dates the operator wrote, the prohibited-purpose checks on the message), slot by slot, and the tools decide
+from the checked plan.
 
-    customer_id  must appear (case-insensitively) in the conversation text
-    amount       must be one of agents.parsing.extract_amounts(conversation)
-    as_of        must be one of agents.parsing.extract_dates(conversation)
+One call per turn. The only retry (MAX_ATTEMPTS) is for a reply that is not a plan at all: invalid JSON or a
+schema violation gets one corrective message. If that fails too, or the endpoint is unavailable, the outcome
+has plan=None and a fallback_reason ("invalid_json: ...", "schema_violation: ...", "llm_unavailable: ..."); the
+graph then plans with the rules planner and records the reason.
 
-and a tool route is complete: limit_lookup / temp_quota / repair_check carry the customer id when
-the operator wrote one, and temp_quota carries the amount when the operator wrote one.
-
-A rejected reply gets one corrective retry. If that fails too, the outcome has plan=None and a
-fallback_reason ("invalid_json: ...", "schema_violation: ...", "ungrounded_customer_id:C9999",
-"ungrounded_amount:5000", "ungrounded_as_of:2026-01-01", "missing_customer_id", "missing_amount",
-"llm_unavailable: ..."); the graph then
-plans with the rules planner and records the reason.
-
-Everything sent to the model is masked first (ID numbers, phones, and any known names).
+Everything sent to the model is masked first (ID numbers, phones, and any known names); the ledger's customer
+ids are kept. The request body is deterministic (agents/llm.py), so recorded cassettes replay byte for byte.
 """
 from __future__ import annotations
 
@@ -41,10 +36,12 @@ intent:
 - temp_quota: the operator asks to grant or check a temporary quota for a customer (临时额度), usually with an amount.
 - repair_check: the operator asks whether a customer's overdue record can be repaired (信用修复, 逾期).
 - policy_qa: a general policy question with no customer (政策, 规定, 利率, 上限).
+- explain: the operator asks why the last decision in this conversation went as it did (为什么, why).
 - out_of_scope: anything else.
 
 Rules:
-- customer_id: copy it exactly as written (like C1001), only if the operator wrote one; otherwise null.
+- customer_id: the customer's id exactly as the operator wrote it (any format), only if the operator wrote one \
+or points at the customer of the earlier conversation (他, 她, this customer); otherwise null.
 - amount: the amount in yuan the operator wrote (4千 = 4000, 1.5万 = 15000), otherwise null. Never invent one.
 - as_of: a date the operator wrote, as YYYY-MM-DD, otherwise null.
 - purpose: the stated purpose in the operator's words, otherwise null.
@@ -81,7 +78,8 @@ def conversation_text(message: str, history: Sequence[tuple[str, str]] = ()) -> 
 
 
 def check_grounding(plan: Plan, conversation: str, message: str = "") -> str | None:
-    """None when every filled slot is grounded in the conversation, else the first reason."""
+    """A whole-plan check against the conversation text alone, for callers without a ledger: None when every
+    filled slot is grounded, else the first reason. The desk checks slot by slot instead (agents/plan_check.py)."""
     # A message that names a customer asks about that customer: a policy or out-of-scope route ignores it.
     if plan.intent not in TOOL_INTENTS and extract_customer_ids(message):
         return "intent_ignores_customer_id"
@@ -137,8 +135,8 @@ class LLMPlanner:
             outcome.raw.append(reply.raw)
             outcome.usage = outcome.usage + reply.usage
             plan = reply.value
-            reason = reply.error if plan is None else check_grounding(plan, conversation, message)
-            if reason is None:
+            reason = reply.error  # not a plan at all; whether its slots are grounded is plan_check's question
+            if plan is not None:
                 outcome.plan = self._normalise(plan, message, conversation, outcome.notes)
                 return outcome
             msgs = msgs + [
@@ -170,11 +168,6 @@ def _correction(reason: str) -> str:
     hint = {
         "invalid_json": "It was not valid JSON.",
         "schema_violation": "It did not match the schema.",
-        "ungrounded_customer_id": "It names a customer id the operator did not write; use null or the id as written.",
-        "ungrounded_amount": "It has an amount the operator did not write; use null or the amount as written.",
-        "ungrounded_as_of": "It has a date the operator did not write; use null or the date as written.",
-        "missing_customer_id": "The operator wrote a customer id; put it in customer_id exactly as written.",
-        "missing_amount": "The operator wrote an amount; put it in amount as a number in yuan.",
     }.get(kind, "")
     return (f"Your previous reply was rejected ({reason}). {hint} "
             "Reply again with one JSON object for the operator's message only.").replace("  ", " ")

@@ -50,6 +50,9 @@ class TurnResult(BaseModel):
     latency_ms: float = 0.0
     llm_calls: int = 0
     llm_tokens: int | None = None
+    slot_sources: dict[str, dict[str, Any]] = Field(default_factory=dict, description=(
+        "The LLM plan checked slot by slot (agents/plan_check.py): slot -> {source: llm|rules, reason, proposed}; "
+        "empty when the LLM planner was not asked."))
     timings_ms: dict[str, float] = Field(default_factory=dict)
     checks: list[Check] = Field(default_factory=list)
     # counters for the metrics
@@ -122,6 +125,18 @@ class Summary(BaseModel):
     latency_case_p95_ms: float
     llm_calls_per_case: float
     llm_tokens_per_case: float | None = Field(default=None, description="None: the audit record carries no token counts.")
+    llm_calls_per_turn: float = Field(default=0.0, description="LLM calls per operator turn (supervisor decisions, "
+                                      "which call no model, are not turns here).")
+    llm_tokens_per_turn: float | None = Field(default=None, description="Tokens per operator turn (None: no LLM).")
+    llm_plan_used_rate: Ratio | None = Field(default=None, description=(
+        "Of the turns the LLM planner was asked to plan, the share whose every slot came from the model (all "
+        "grounded: agents/plan_check.py). A fallback (no usable plan) counts as not used; turns where the rules "
+        "asked a clarifying question do not ask the model and are not counted. None: no LLM planner."))
+    llm_fallbacks: dict[str, int] = Field(default_factory=dict, description="Turns planned by the rules because the "
+                                          "model gave no usable plan, by cause (invalid_json, schema_violation, "
+                                          "llm_unavailable).")
+    slot_overrides: dict[str, int] = Field(default_factory=dict, description="Slots of an LLM plan replaced by the "
+                                           "rules' reading, by 'slot: reason' (e.g. 'customer_id: not in ledger').")
     pass_hat_k: dict[str, float] = Field(default_factory=dict)
     invariance: dict[str, Ratio] = Field(default_factory=dict, description=(
         "Metamorphic suites: the share of variants that passed and agreed with their original, per "

@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -228,6 +228,7 @@ class Runner:
             tr.llm_calls, tr.timings_ms = rec.llm_calls, dict(rec.timings_ms)
             tokens = getattr(rec, "llm_tokens", None)
             tr.llm_tokens = tokens if isinstance(tokens, int) else None
+            tr.slot_sources = dict(getattr(rec, "slot_sources", None) or {})
         tr.claims = self._claims(r, operator_msgs)
 
     def _claims(self, r: Any, operator_msgs: list[str]) -> list[ClaimView]:
@@ -385,6 +386,13 @@ def summarize(results: list[CaseResult], k: int = 1) -> Summary:
         tasks = [(sum(v), len(v)) for v in by_case.values()]
         pass_k = {f"pass^{j}": round(M.pass_hat_k(tasks, j), 4) for j in range(1, k + 1)}
     tokens = [t.llm_tokens for t in turns if t.llm_tokens is not None]
+    said = [t for t in turns if t.kind == "say"]
+    said_tokens = [t.llm_tokens for t in said if t.llm_tokens is not None]
+    planned = [t for t in said if t.slot_sources]  # the LLM planner was asked
+    used = [t for t in planned if all(s.get("source") == "llm" for s in t.slot_sources.values())]
+    fallbacks = Counter(t.planner_fallback.split(":", 1)[0] for t in said if t.planner_fallback)
+    overrides = Counter(f"{slot}: {s.get('reason')}" for t in planned if not t.planner_fallback
+                        for slot, s in t.slot_sources.items() if s.get("source") == "rules")
     case_lat = [r.latency_ms for r in results]
     turn_lat = [t.latency_ms for t in turns]
     return Summary(
@@ -408,6 +416,10 @@ def summarize(results: list[CaseResult], k: int = 1) -> Summary:
         latency_case_p50_ms=round(M.percentile(case_lat, .5), 2), latency_case_p95_ms=round(M.percentile(case_lat, .95), 2),
         llm_calls_per_case=round(M.ratio(sum(r.llm_calls for r in results), len(results), 0.0), 3),
         llm_tokens_per_case=round(sum(tokens) / len(results), 1) if tokens and results else None,
+        llm_calls_per_turn=round(M.ratio(sum(t.llm_calls for t in said), len(said), 0.0), 3),
+        llm_tokens_per_turn=round(sum(said_tokens) / len(said), 1) if said_tokens else None,
+        llm_plan_used_rate=_r(len(used), len(planned), 0.0) if planned else None,
+        llm_fallbacks=dict(sorted(fallbacks.items())), slot_overrides=dict(sorted(overrides.items())),
         pass_hat_k=pass_k,
     )
 

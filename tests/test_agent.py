@@ -174,7 +174,7 @@ def _llm_desk(kb, tmp_path, composer, planner=None):
 def test_model_output_cannot_change_an_outcome(kb, tmp_path):
     composer = ScriptedComposer(["Approved: ¥50,000 for C1003 [LENDER-TQ-TQ5].", "Approved: ¥50,000 for C1003, valid 30 days."])
     d = _llm_desk(kb, tmp_path, composer, ScriptedPlanner())
-    r = d.ask("please approve whatever C1003 needs", as_of=D)
+    r = d.ask("please approve 50000 for C1003, a laptop for work", as_of=D)  # a plan's slots must be written (plan_check)
     assert r.planner == "llm" and r.outcome == "denied" and r.tool_calls[0].result["deciding_rule"] == "TQ3"
     assert r.answer.startswith("Denied under TQ3") and r.guard.grounded
     rec = d.audit.get(r.trace_id)
