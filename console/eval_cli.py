@@ -48,7 +48,11 @@ def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core
                                       "vcrpy cassette (no server needed; the endpoint and model are the recording's "
                                       "unless RISKDESK_LLM_BASE_URL is set), or record it with --record."),
         record: bool = typer.Option(False, "--record", help="With --cassette: record the traffic afresh from "
-                                    "RISKDESK_LLM_BASE_URL (one case at a time).")) -> None:
+                                    "RISKDESK_LLM_BASE_URL (one case at a time)."),
+        scripted: Optional[str] = typer.Option(None, "--scripted", help="competent | faulty: run --planner llm against "
+                                               "the scripted test-double model server (evals/scripted_llm.py), started "
+                                               "on a free loopback port for this run; its faults are counted."),
+        scripted_seed: int = typer.Option(7, "--scripted-seed", help="--scripted faulty: which request gets which fault.")) -> None:
     """Run suites offline by default; writes results.json, summary.json (baseline form) and report.html."""
     from evals.compare import slim
     from evals.report import render
@@ -61,7 +65,13 @@ def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core
     if record and cassette is None:
         fail("--record needs --cassette PATH")
     llm = None
-    if planner == "llm":
+    server = None
+    if scripted is not None:  # a test double of a model: started here, stopped when the run ends
+        from evals.scripted_llm import MODES, ScriptedServer, client_settings
+        if scripted not in MODES or cassette is not None:
+            fail(f"--scripted takes one of {', '.join(MODES)} and no --cassette, got {scripted!r}")
+        planner = "llm"
+    if planner == "llm" and scripted is None:
         from agents.llm import LLMSettings
         from evals.llm_subset import settings_from_cassette
         if cassette is not None and not record and LLMSettings.from_env() is None:
@@ -84,6 +94,9 @@ def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core
     if agent_suites or "retrieval" in suites:
         from knowledge import default_kb
         kb = default_kb()
+    if scripted is not None:
+        server = ScriptedServer(scripted, seed=scripted_seed).__enter__()
+        llm = client_settings(server)
     runner = Runner(kb=kb, llm=llm)
     trace = None
     if llm is not None:
@@ -109,6 +122,7 @@ def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core
                     results = runner.run(agent_suites, k=k, concurrency=concurrency, progress=tick, cases_by_suite=loaded)
     finally:
         runner.close()
+        served = _stop_scripted(server)
     if "guard" in suites:
         from evals.guard_meta import run_meta_eval
         results.guard_meta = run_meta_eval()
@@ -130,12 +144,26 @@ def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core
     if trace is not None and results.cases:
         from evals.llm_subset import measure, replay_problem, table
         out.print(f"LLM path ({results.meta.llm_model}):")
-        out.print(table(measure(results, trace), results.meta.llm_model or ""), markup=False)
+        figures = measure(results, trace)
+        out.print(table(figures, results.meta.llm_model or ""), markup=False)
+        if served is not None:
+            from evals.scripted_llm import report_faults
+            out.print(report_faults(results, figures, served, out_dir), markup=False)
         if recording is not None and not record and (problem := replay_problem(cass)):
             err.print(f"[red]{problem}[/]")
             raise typer.Exit(1)
     out.print(f"wrote {out_dir / 'results.json'}, {out_dir / 'summary.json'}, {out_dir / 'report.html'} "
               f"({results.meta.wall_seconds:.1f} s)")
+
+
+def _stop_scripted(server) -> dict | None:  # noqa: ANN001
+    """The faults a scripted server served, then the server stopped (None without one)."""
+    if server is None:
+        return None
+    try:
+        return server.stats()
+    finally:
+        server.__exit__(None, None, None)
 
 
 def _print_summary(results) -> None:  # noqa: ANN001
