@@ -197,7 +197,11 @@ class LLMFigures(BaseModel):
     planned_turns: int = Field(description="Turns on which the LLM planner was asked.")
     slots_first: dict[str, SlotFigure] = Field(description="Slots right in the model's first proposal.")
     slots_final: dict[str, SlotFigure] = Field(description="Slots right in its last proposal (after the corrective retry).")
-    plan_used: int = Field(description="Turns whose plan came from the model (planner == llm).")
+    plan_used: int = Field(description="Turns whose plan came from the model (planner == llm), slots checked one by one.")
+    plan_all_kept: int = Field(default=0, description="Of those, turns where every slot of the model's plan was kept.")
+    slots_kept: dict[str, SlotFigure] = Field(default_factory=dict, description=(
+        "Per slot: turns where the model's value was kept (right) of the turns it was checked (scored)."))
+    slot_overrides: dict[str, int] = Field(default_factory=dict, description="Slots replaced by the rules' reading, by reason.")
     planner_fallbacks: dict[str, int] = Field(description="Turns planned by the rules instead, by recorded cause.")
     drafts: int = Field(description="LLM drafts requested (revisions included).")
     drafts_delivered: int = Field(description="Turns whose delivered reply is the model's draft.")
@@ -229,7 +233,9 @@ def measure(results: Any, trace: LLMTrace) -> LLMFigures:
     final = {s: SlotFigure() for s in SLOTS}
     fallbacks: Counter[str] = Counter()
     templates: Counter[str] = Counter()
-    turns = planned = used = drafts = delivered = revisions = 0
+    turns = planned = used = all_kept = drafts = delivered = revisions = 0
+    kept: dict[str, SlotFigure] = {}
+    overrides: Counter[str] = Counter()
     calls: list[int] = []
     tokens: list[int] = []
     outcome_right = outcome_checks = 0
@@ -261,6 +267,14 @@ def measure(results: Any, trace: LLMTrace) -> LLMFigures:
                         figs[name].right += slot_right(name, value, got.get(name))
                 if tr.planner == "llm":
                     used += 1
+                    sources = getattr(tr, "slot_sources", None) or {}
+                    all_kept += bool(sources) and all(v.get("source") == "llm" for v in sources.values())
+                    for slot, v in sources.items():
+                        fig = kept.setdefault(slot, SlotFigure())
+                        fig.scored += 1
+                        fig.right += v.get("source") == "llm"
+                        if v.get("source") != "llm":
+                            overrides[f"{slot}: {v.get('reason') or 'unrecorded'}"] += 1
                 else:
                     fallbacks[_cause(tr.planner_fallback or getattr(outcome, "fallback_reason", None))] += 1
             if mine:
@@ -275,7 +289,8 @@ def measure(results: Any, trace: LLMTrace) -> LLMFigures:
     end_ok = sum(r.end_state_ok for r in case_results)
     return LLMFigures(
         cases=len(case_results), turns=turns, planned_turns=planned, slots_first=first, slots_final=final,
-        plan_used=used, planner_fallbacks=dict(sorted(fallbacks.items())), drafts=drafts, drafts_delivered=delivered,
+        plan_used=used, plan_all_kept=all_kept, slots_kept=kept, slot_overrides=dict(overrides.most_common()),
+        planner_fallbacks=dict(sorted(fallbacks.items())), drafts=drafts, drafts_delivered=delivered,
         template_replies=dict(sorted(templates.items())), revisions=revisions,
         llm_calls_per_turn=round(sum(calls) / len(calls), 2) if calls else 0.0, llm_calls_max=max(calls, default=0),
         tokens_per_turn=round(sum(tokens) / len(tokens), 1) if tokens else None, tokens_max=max(tokens, default=None),
@@ -306,7 +321,11 @@ def table(f: LLMFigures, model: str = "") -> str:
         ("cases / operator turns", f"{f.cases} / {f.turns}"),
         ("slots right, first proposal", slot_cells),
         ("slots right, after the retry", slot_final),
-        ("LLM plan used", _pct(f.plan_used, f.planned_turns)),
+        ("LLM plan used (slots checked one by one)", _pct(f.plan_used, f.planned_turns)
+         + f", every slot kept on {f.plan_all_kept}"),
+        ("model's slots kept", ", ".join(f"{s} {_pct(v.right, v.scored)}" for s, v in f.slots_kept.items()) or "—"),
+        ("slots replaced by the rules' reading", ", ".join(f"{k} {v}" for k, v in list(f.slot_overrides.items())[:6])
+         + (f", {len(f.slot_overrides) - 6} more reasons" if len(f.slot_overrides) > 6 else "") or "none"),
         ("planner fallbacks by cause", fb),
         ("LLM drafts delivered", f"{f.drafts_delivered} of {f.drafts} drafts ({f.revisions} revised once)"),
         ("template replies by cause", tpl),

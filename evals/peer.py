@@ -62,12 +62,13 @@ def policy_clauses(as_of: dt.date) -> list[dict[str, str]]:
 
 def system_prompt(as_of: dt.date, role: str) -> str:
     policy = "\n".join(f"[{c['clause_id']}] {c['title']}: {c['text']}" for c in policy_clauses(as_of))
+    # the day and the role come last: requests then share the long policy prefix (a server's prompt cache)
     return ("You are the assistant of a consumer-credit risk desk. Operators write in Chinese or English; answer "
             "in their language. Use the tools to look up a customer's credit limit, to request a temporary quota, "
             "to check the one-time credit repair, and knowledge_search for policy questions. Decide only by the "
-            "policy below and the tools' results; cite clause ids in square brackets.\n"
-            f"Today is {as_of.isoformat()}. The operator's role is {role} (viewer: may only ask; operator: may "
-            "request temporary quotas; supervisor: may also approve them).\n\nCredit policy:\n" + policy)
+            "policy below and the tools' results; cite clause ids in square brackets.\n\nCredit policy:\n" + policy
+            + f"\n\nToday is {as_of.isoformat()}. The operator's role is {role} (viewer: may only ask; operator: may "
+            "request temporary quotas; supervisor: may also approve them).")
 
 
 def _jsonable(value: Any) -> Any:

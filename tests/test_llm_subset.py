@@ -50,7 +50,7 @@ def test_slots_are_read_from_the_expectation_and_compared_as_values():
 @pytest.fixture(scope="module")
 def replay(kb):
     recording = record_mode() == "all"
-    settings = recorded_settings() if recording else settings_from_cassette(SUBSET_CASSETTE)
+    settings = recorded_settings(timeout=900.0) if recording else settings_from_cassette(SUBSET_CASSETTE)
     return run_subset(settings, kb, SUBSET_CASSETTE, record=recording)
 
 
@@ -71,7 +71,9 @@ def test_every_outcome_and_end_state_stays_right_whatever_the_model_says(replay)
 def test_the_model_was_asked_on_every_operator_turn_and_its_use_is_accounted_for(replay):
     results, f, _ = replay
     says = [t for r in results.cases for t in r.turns if t.kind == "say"]
-    assert f.turns == len(says) == f.planned_turns
+    assert f.turns == len(says) and 0 < f.planned_turns <= f.turns
+    # the model is asked on every operator turn except where the rules must ask a question first
+    assert all(bool(t.slot_sources) == (t.planner == "llm" or bool(t.planner_fallback)) for t in says)
     # every turn is either planned by the model or a fallback with its cause recorded
     assert f.plan_used + sum(f.planner_fallbacks.values()) == f.planned_turns
     assert "unrecorded" not in f.planner_fallbacks and "llm_unavailable" not in f.planner_fallbacks

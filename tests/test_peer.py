@@ -56,7 +56,7 @@ def test_ungrounded_figures_and_wrong_customers_are_caught():
 @pytest.fixture(scope="module")
 def peer(kb):
     if record_mode() == "all":  # scripts/record-cassettes: riskdesk's side was recorded by test_llm_subset.py
-        return run_peer("record", kb=kb, settings=recorded_settings(), desk_mode="replay")
+        return run_peer("record", kb=kb, settings=recorded_settings(timeout=900.0), desk_mode="replay")
     return run_peer("replay", kb=kb)
 
 
