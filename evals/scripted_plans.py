@@ -76,10 +76,11 @@ _MONEY = [  # (pattern, group of the number, group of the multiplier)
 _END = r"(?![A-Za-z0-9_]|[,.]\d)"
 _GROUPED = re.compile(rf"(?<![A-Za-z0-9_.,-])(\d{{1,3}}(?:,\d{{3}})+)(\.\d{{1,2}})?{_END}")
 _AMOUNT_CUE = r"(?:申请|提额|临额|额度|换成|需要|要|批|开|quota|limit|amount|of|for|wants?|needs?|get|give|another|then)"
-_MONEY_CUE = re.compile(r"(?:申请|提额|临额|换成|需要|要|批|开|amount|wants?|needs?|give|another|then)\s*$", re.I)
+_MONEY_CUE = re.compile(r"(?:申请|提额|临额|换成|需要|要|批|开|发|amount|wants?|needs?|give|grant|another|then)\s*$", re.I)
 _REQUEST_NUMBER = re.compile(rf"{_AMOUNT_CUE}\s*{_NUM}{_END}", re.I)
 _BARE_NUMBER = re.compile(rf"(?<![A-Za-z0-9_.,-])(\d{{3,7}})(\.\d{{1,2}})?{_END}(?!\s*(?:天|日|年|月|号|%|days?|years?|months?))", re.I)
 _ID_CUE = re.compile(r"(?:客户号?|用户|账户|customer|cust\.?|client|acct|account|id|no\.?|给|帮|为)\s*[:：#]?\s*$", re.I)
+_APPROVAL_CUE = re.compile(r"(?:approve|approval|reject|批准|审批|驳回)\s*(?:id|编号)?\s*[:：#]?\s*$", re.I)
 _TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.\-]*[A-Za-z0-9])?")
 
 _CUES = {
@@ -96,8 +97,8 @@ _CUES = {
     "policy_qa": re.compile(r"政策|规定|规则|条款|多久|多少|多长|上限|利率|费|中介|是否|能不能|可以吗|policy|rule|clause|"
                             r"how long|how much|maximum|\bmax\b|\bcap\b|rate|fee|agent|allowed", re.I),
 }
-_PURPOSE = re.compile(r"(?:用于|用来|用作|为了|拿来|拿去|说是|买|购买|交|付|看病|治|修|装修|\bpurpose\s*(?:is|:|：)?|\bfor\b|\bto (?:buy|pay|cover|fix|get))"
-                      r"\s*(?P<p>.+)$", re.I)
+_PURPOSE = re.compile(r"(?:用途[是为填写:：]*|用于|用来|用作|为了|拿来|拿去|说是|买|购买|交|付|看病|治|修|装修|\bpurpose\s*(?:is|:|：)?|\bfor\b|\bto (?:buy|pay|cover|fix|get))"
+                      , re.I)
 
 
 def language(text: str) -> str:
@@ -157,8 +158,12 @@ def _date_spans(text: str) -> list[tuple[int, int]]:
 def read_amounts(text: str, blocked: list[tuple[int, int]] | None = None) -> list[Decimal]:
     """Amounts of money the message states unambiguously; a negative or malformed figure is not one.
     `blocked`: spans already read as something else (customer ids)."""
+    return [v for _, _, v in amount_spans(text, blocked)]
+
+
+def amount_spans(text: str, blocked: list[tuple[int, int]] | None = None) -> list[tuple[int, int, Decimal]]:
     blocked = _date_spans(text) + list(blocked or [])
-    found: list[tuple[int, Decimal]] = []
+    found: list[tuple[int, int, Decimal]] = []
 
     def add(start: int, end: int, value: Decimal) -> None:
         if any(s <= start < e or s < end <= e for s, e in blocked):
@@ -167,7 +172,7 @@ def read_amounts(text: str, blocked: list[tuple[int, int]] | None = None) -> lis
             return
         blocked.append((start, end))
         if value > 0:
-            found.append((start, value))
+            found.append((start, end, value))
 
     for pattern in _MONEY:
         for m in pattern.finditer(text):
@@ -193,7 +198,7 @@ def read_amounts(text: str, blocked: list[tuple[int, int]] | None = None) -> lis
         bare = [m for m in _BARE_NUMBER.finditer(text) if not any(s <= m.start() < e for s, e in blocked)]
         if len(bare) == 1 and 100 <= (value := Decimal(bare[0].group(1) + (bare[0].group(2) or ""))) < 1_000_000:
             add(bare[0].start(), bare[0].end(), value)
-    return [v for _, v in sorted(found)]
+    return sorted(found)
 
 
 def read_customer_ids(text: str) -> list[tuple[str, int, int]]:
@@ -206,6 +211,8 @@ def read_customer_ids(text: str) -> list[tuple[str, int, int]]:
         tok, start = m.group(0), m.start()
         if any(s <= start < e for s, e in blocked) or "*" in text[max(0, start - 1):m.end() + 1]:
             continue
+        if _APPROVAL_CUE.search(text[max(0, start - 12):start]):
+            continue  # 'approve AP-…', '批准AP-…': an approval, not a customer
         if not any(ch.isdigit() for ch in tok) or re.fullmatch(r"(?:TQ|R)\d|\d+(?:\.\d+)?[kKwW]|\d+(?:st|nd|rd|th)", tok):
             continue
         after = text[m.end():m.end() + 8].lstrip()
@@ -241,14 +248,32 @@ def _intent(text: str, has_customer: bool, has_amount: bool) -> str | None:
     return next((i for i in ("temp_quota", "repair_check", "limit_lookup") if cue[i]), None)
 
 
-def read_purpose(text: str, ids: list[str]) -> str | None:
-    for tok in ids:
-        text = text.replace(tok, " ")
-    m = _PURPOSE.search(text)
-    if not m:
-        return None
-    phrase = re.sub(r"^[\s,，:：]+|[\s。.!！?？]+$", "", m.group(0))
-    return phrase or None
+_REAL_USE = re.compile(r"(?:其实|实际上|实际|真实用途|真正|私下|really|actually|in fact|truth is|secretly)\s*", re.I)
+_LEAD = re.compile(r"^(?:[\s,，:：;；.、-]+|(?:it|is|it'?s|are|for|to|as|the purpose|purpose|用途|是|就是|要|想|拿去|拿来|用于|用来|用作|去|说是)\b\s*"
+                   r"|(?:是|就是|要|想|拿去|拿来|用于|用来|用作|去|说是))+", re.I)
+_REQUEST = re.compile(r"please|request|temporary quota|temp quota|quota|临时额度|临额|申请|给|帮|开|要|元|块|yuan", re.I)
+
+
+def _clean(phrase: str) -> str | None:
+    phrase = re.split(r"[。.!！?？]", _LEAD.sub("", phrase), maxsplit=1)[0]
+    phrase = re.sub(r"\s+", " ", phrase).strip(" ,，;；:：")
+    return phrase[:60] if re.search(r"[A-Za-z\u4e00-\u9fff]{2,}", phrase) else None
+
+
+def read_purpose(text: str, spans: list[tuple[int, int]]) -> str | None:
+    """What the money is for, in the operator's words, with the ids and amounts taken out; when the message
+    says what the money is really for ('说是买电脑，其实拿去炒股', 'but really it is to buy stocks'), that."""
+    for a, b in spans:
+        text = text[:a] + " " * (b - a) + text[b:]  # same length: the spans keep their places
+    real = list(_REAL_USE.finditer(text))
+    stated = _PURPOSE.search(text)
+    if real and stated and stated.start() < real[-1].start() and (phrase := _clean(text[real[-1].end():])):
+        return phrase  # a stated purpose, then the real use: the real use
+    last = max((b for _, b in spans), default=0)
+    found = [(m.start(), phrase) for m in _PURPOSE.finditer(text) if (phrase := _clean(text[m.start():]))
+             and not _REQUEST.fullmatch(phrase.split()[0] if " " in phrase else phrase)]
+    after = [p for start, p in found if start >= last]  # the words after the request are its purpose
+    return (after or [p for _, p in found] or [None])[0]
 
 
 TOOL_INTENTS = ("limit_lookup", "temp_quota", "repair_check")
@@ -260,11 +285,12 @@ def own_reading(message: str, history: list[tuple[str, str]] | None = None) -> d
     text = unicodedata.normalize("NFKC", message)
     found = read_customer_ids(text)
     ids = [tok for tok, _, _ in found]
-    amounts = read_amounts(text, [(a, b) for _, a, b in found])
+    money = amount_spans(text, [(a, b) for _, a, b in found])
+    amounts = [v for _, _, v in money]
     dates = read_dates(text)
     customer = ids[0] if len(ids) == 1 else None
     amount = amounts[0] if len(set(amounts)) == 1 else None
-    purpose = read_purpose(text, ids)
+    purpose = read_purpose(text, [(a, b) for _, a, b in found] + [(a, b) for a, b, _ in money])
     intent = _intent(text, bool(ids), amount is not None)
     operator = [(r, t) for r, t in history if r.lower().startswith(("operator", "user"))]
     previous = own_reading(operator[-1][1], operator[:-1]) if operator else None
