@@ -210,6 +210,8 @@ class LLMClient:
             raise LLMUnavailable(f"connection error: {_short(str(e.__cause__ or e))}") from e
         except openai.OpenAIError as e:  # malformed responses and the like
             raise LLMUnavailable(f"{type(e).__name__}: {_short(str(e))}") from e
+        except ValueError as e:  # a body cut off halfway (a stalled stream) is not JSON: the SDK lets it through
+            raise LLMUnavailable(f"malformed response: {_short(str(e))}") from e
         latency = (time.perf_counter() - started) * 1000
         if not getattr(completion, "choices", None):
             raise LLMUnavailable("response without choices")

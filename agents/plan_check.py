@@ -22,8 +22,12 @@ planner's Resolution, or the Reading of the message) when it is not, with the re
                  conversation); the rules' date when they have one.
     purpose      the model's words, judged as the rules would judge them: used when the temporary-quota rule
                  (TQ2) puts them in the same category as the rules' purpose. The prohibited checks run on the
-                 message: a prohibited or disguised real use the reader finds always wins. Words with figures
-                 must be written by the operator (a purpose is quoted back in replies).
+                 message: when the reader finds a prohibited or disguised real use, the model's words are used
+                 only if the rule reads them as that same real use, else the reader's purpose goes to the tool.
+                 Every figure in the model's words must be one the operator wrote (a purpose is quoted back).
+
+A slot the model leaves empty is "not given" and the rules' value is used; that is no fault when the route
+never uses the slot (USED_BY) or the date left out is the turn's own day.
 
 A clarifying question from the rules (an invalid date, a bad amount, two customers, an unclear intent) always
 wins: the whole plan is the rules'. The language is always the detected one (the rules'), and knowledge queries
@@ -51,10 +55,14 @@ from agents.reading import Reading
 from tools.purpose import PROHIBITED, classify_purpose
 
 SLOTS = ("intent", "customer_id", "amount", "as_of", "purpose")
+# the slots each route acts on (the others are carried, never used by a tool)
+USED_BY = {Intent.limit_lookup: ("customer_id", "as_of"), Intent.repair_check: ("customer_id", "as_of"),
+           Intent.temp_quota: ("customer_id", "amount", "purpose", "as_of"), Intent.policy_qa: ("as_of",),
+           Intent.explain: (), Intent.out_of_scope: ()}
 TOOL_INTENTS = {Intent.limit_lookup, Intent.temp_quota, Intent.repair_check}
 INTENT_SURE = 0.5          # the reader's confidence from which its own intent wins a disagreement
 MAX_PURPOSE_CHARS = 200
-_FIGURE = re.compile(r"\d|[十百千万亿两]")
+_FIGURES = re.compile(r"\d+(?:[.,]\d+)*|[零〇一二三四五六七八九十百千万亿两]{2,}|[十百千万亿两]")
 
 
 class SlotSource(BaseModel):
@@ -114,13 +122,14 @@ def check_plan(proposed: Plan, resolution: Resolution, reading: Reading, conv: C
                linker: CustomerLinker | None, earlier: Sequence[str] = (), today: dt.date) -> CheckedPlan:
     """The plan the tools act on: the model's slots where grounded, the deterministic reading's elsewhere."""
     return _Check(proposed, resolution, reading, conv or Conversation(), linker,
-                  written_in(earlier, today, linker)).run()
+                  written_in(earlier, today, linker), today).run()
 
 
 class _Check:
     def __init__(self, proposed: Plan, resolution: Resolution, reading: Reading, conv: Conversation,
-                 linker: CustomerLinker | None, earlier: Written) -> None:
+                 linker: CustomerLinker | None, earlier: Written, today: dt.date) -> None:
         self.m, self.res, self.r, self.conv, self.linker, self.earlier = proposed, resolution, reading, conv, linker, earlier
+        self.today, self.intent = today, resolution.plan.intent
         self.rules = resolution.plan
         self.sources: dict[str, SlotSource] = {}
         carried = [p for p in (conv.pending, conv.last_plan) if p is not None]
@@ -133,7 +142,7 @@ class _Check:
             return CheckedPlan(plan=self.rules, sources={k: SlotSource(source="rules", reason=why,
                                                                        proposed=_show(getattr(self.m, k)))
                                                          for k in SLOTS})
-        intent = self._slot("intent", self.m.intent, self._intent())
+        self.intent = intent = self._slot("intent", self.m.intent, self._intent())
         same_route = intent == self.rules.intent
         slots = {
             "customer_id": self._slot("customer_id", self.m.customer_id, self._customer(same_route)),
@@ -150,6 +159,10 @@ class _Check:
     def _slot(self, name: str, model_value: Any, verdict: tuple[Any, Any, str | None]) -> Any:
         """verdict: (value to use, rules' value, reason the model's value is not used or None)."""
         value, rules_value, reason = verdict
+        if reason == "not given" and (name not in USED_BY.get(self.intent, ()) or
+                                      (name == "as_of" and rules_value == self.today)):
+            reason = None  # leaving out what the route does not use, or today's date, changes nothing
+            value = rules_value
         if reason is None:
             self.sources[name] = SlotSource(source="llm")
             return value
@@ -166,10 +179,10 @@ class _Check:
             return m, rules, "ignores the customer named"
         if m == Intent.explain and not self.conv.last_results:
             return m, rules, "nothing decided to explain"
-        if self.res.source != "message":
-            return m, rules, f"reads as {rules.value} ({self.res.source})"
+        if self.res.source != "message":  # a follow-up, an answer, a correction or a "why?" read against the conversation
+            return m, rules, f"the conversation reads as {rules.value}"
         if r.confidence >= INTENT_SURE:
-            return m, rules, f"reads as {rules.value} (confidence {r.confidence:g})"
+            return m, rules, f"the message reads as {rules.value}"
         return m, rules, None
 
     # ---- customer
@@ -230,8 +243,10 @@ class _Check:
         if rules is None and intent == Intent.temp_quota and self.rules.intent != Intent.temp_quota:
             rules = pr.for_tool()  # the model routed to a quota the rules did not: the reader's purpose
         m = (self.m.purpose or "").strip() or None
-        if pr.category in PROHIBITED or pr.disguised:  # the prohibited checks run on the message, whatever the model read
-            if m is not None and rules is not None and m == rules:
+        if intent == Intent.temp_quota and (pr.category in PROHIBITED or pr.disguised):
+            # the prohibited checks run on the message, whatever the model read: only the real use will do
+            if m is not None and len(m) <= MAX_PURPOSE_CHARS and self._figures_written(m) \
+                    and classify_purpose(m) == pr.category:
                 return m, rules, None
             return None, rules, "disguised use in the message" if pr.disguised else "prohibited use in the message"
         if m is None:
@@ -240,26 +255,26 @@ class _Check:
             return None, rules, "no purpose in the message"
         if len(m) > MAX_PURPOSE_CHARS:
             return None, rules, "too long"
-        if _FIGURE.search(m) and not _written(m, [self.r.text, *self.earlier.texts]):
+        if not self._figures_written(m):
             return None, rules, "figures not written"
         mine, theirs = classify_purpose(m), classify_purpose(rules)
         if mine != theirs:
             return None, rules, f"reads as {_cat(mine)}, the message as {_cat(theirs)}"
         return m, rules, None
 
+    def _figures_written(self, text: str) -> bool:
+        """Every figure in the text (digits, Chinese numerals) is written in the conversation: a purpose is quoted
+        back in replies, so it may carry no number the operator did not write."""
+        written = set(_FIGURES.findall(_fold("\n".join([self.r.text, *self.earlier.texts]))))
+        return all(f in written for f in _FIGURES.findall(_fold(text)))
+
 
 def _cat(c: Any) -> str:
     return c.value if c is not None else "unclassified"
 
 
-def _norm(s: str) -> str:
-    s = unicodedata.normalize("NFKC", s).casefold()
-    return re.sub(r"\s+", "", s)
-
-
-def _written(text: str, texts: Sequence[str]) -> bool:
-    needle = _norm(text)
-    return bool(needle) and any(needle in _norm(t) for t in texts)
+def _fold(s: str) -> str:
+    return unicodedata.normalize("NFKC", s).casefold()
 
 
 def _show(v: Any) -> str | None:

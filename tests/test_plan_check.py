@@ -165,8 +165,8 @@ def test_a_wrong_intent_against_a_confident_reading_is_corrected(desk_with):
     d, _ = desk_with(plan("temp_quota", B, 4000, "work tools", language="en"))
     r, rec = ask(d, f"What's the available credit for {B}?")
     assert r.intent == Intent.limit_lookup and r.outcome == "found"
-    assert rec.slot_sources["intent"]["source"] == "rules" and rec.slot_sources["intent"]["reason"].startswith(
-        "reads as limit_lookup")
+    assert rec.slot_sources["intent"] == {"source": "rules", "reason": "the message reads as limit_lookup",
+                                          "proposed": "temp_quota"}
     assert writes(d) == ([], [])
 
 
@@ -303,6 +303,40 @@ def test_no_model_output_changes_an_outcome_an_amount_or_a_rule(kb, tmp_path, me
     finally:
         rules_desk.close()
         llm_desk.close()
+
+
+def test_a_response_cut_off_halfway_is_an_unavailable_endpoint_not_a_crash(desk_with):
+    """A loopback server whose JSON body stops halfway (a stalled stream): the planner falls back, the turn answers."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from agents.llm import LLMClient, LLMSettings
+
+    class Halfway(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = b'{"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assi'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # noqa: ANN002
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Halfway)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        client = LLMClient(LLMSettings(base_url=f"http://127.0.0.1:{srv.server_port}/v1", model="m", max_retries=0, timeout=5))
+        d, _ = desk_with()
+        d.deps.llm_planner = LLMPlanner(client, keep=d.ledger.has_customer)
+        r, rec = ask(d, f"What's the available credit for {B}?")
+        assert r.outcome == "found" and rec.planner == "rules"
+        assert rec.planner_fallback.startswith("llm_unavailable: malformed response")
+        assert rec.slot_sources["customer_id"] == {"source": "rules", "reason": "fallback: llm_unavailable"}
+    finally:
+        srv.shutdown()
 
 
 # ---------------------------------------------------------------- the eval figures
