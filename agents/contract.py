@@ -17,7 +17,7 @@ ROLE_RANK: dict[str, int] = {"viewer": 0, "operator": 1, "supervisor": 2}
 # No client may name a thread in this namespace (a claimed one would expose, or own, a decision's record).
 RESERVED_THREAD_PREFIX = "approval-"
 # A client's thread id: a safe character set, 1-64 long, never in the reserved namespace.
-THREAD_ID_PATTERN = r"^(?!approval-)[A-Za-z0-9_.-]{1,64}$"
+THREAD_ID_PATTERN = r"^(?![Aa][Pp][Pp][Rr][Oo][Vv][Aa][Ll]-)[A-Za-z0-9_.-]{1,64}$"  # the reserved prefix in any case
 
 
 def _real_day(v: str | None) -> str | None:

@@ -152,7 +152,10 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         period = None
         if reading.past_period is not None and plan.intent == Intent.policy_qa:
             p = reading.past_period
-            period = {"raw": p.raw, "as_of": p.value.isoformat() if p.value else None, "old_rule": p.old_rule}
+            day = min(p.value, today) if p.value else None  # "in 2026" asked in June 2026: as of today, not December
+            period = {"raw": p.raw, "as_of": day.isoformat() if day else None, "old_rule": p.old_rule}
+            if day is not None and day != plan.as_of:
+                plan = plan.model_copy(update={"as_of": day})
         history = (state.get("history") or []) + [{"role": "operator", "text": message}]
         return {
             "plan": plan.model_dump(mode="json"), "planner": planner, "llm_model": model,

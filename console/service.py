@@ -709,7 +709,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         role = acting_role(who, body.role)
         _check_text("body", message=body.message)
         _check_day(["body", "as_of"], body.as_of)
-        if thread_id.startswith(RESERVED_THREAD_PREFIX):
+        if thread_id.lower().startswith(RESERVED_THREAD_PREFIX):
             raise _bad(["path", "thread_id"], f"thread ids starting {RESERVED_THREAD_PREFIX!r} are reserved for the "
                                               "records of approval decisions; no turn can be asked in one")
         check_thread(desk, thread_id, who, must_exist=True)

@@ -26,7 +26,7 @@ PROHIBITED = frozenset(set(Purpose) - ALLOWED)
 
 # Keywords per category; English entries are matched as whole words (case-insensitive).
 _KEYWORDS: dict[Purpose, tuple[str, ...]] = {
-    Purpose.gambling: ("赌", "博彩", "彩票", "下注", "麻将", "押注", "gambl", "casino", "betting", "bet on", "lottery", "poker"),
+    Purpose.gambling: ("赌", "博彩", "彩票", "下注", "麻将", "押注", "mahjong", "澳门玩", "玩两把", "赌场", "gambl", "casino", "betting", "bet on", "lottery", "poker"),
     Purpose.investment: ("炒股", "股票", "基金", "理财", "证券", "期货", "虚拟货币", "加密货币", "比特币", "币圈", "投资",
                          "stock", "shares", "securities", "fund", "crypto", "bitcoin", "invest", "wealth product",
                          "trading", "forex", "ETF", "etfs", "wealth management", "options trading", "trade options",
@@ -47,7 +47,8 @@ _KEYWORDS: dict[Purpose, tuple[str, ...]] = {
     Purpose.education: ("学费", "培训", "课程", "考证", "教育", "上学", "留学", "书本", "tuition", "course",
                         "training", "education", "school", "exam fee", "textbook", "certificate"),
     Purpose.medical: ("医疗", "看病", "手术", "住院", "医药", "牙", "治疗", "体检", "medical", "hospital", "surgery",
-                      "doctor", "dental", "dentist", "medicine", "treatment", "clinic"),
+                      "doctor", "dental", "dentist", "medicine", "treatment", "clinic", "chemo", "therapy", "physio",
+                      "rehab", "prescription", "wheelchair", "hearing aid", "braces", "化疗", "买药", "药费", "康复"),
     Purpose.household: ("家电", "冰箱", "洗衣机", "空调", "家具", "热水器", "床", "日用品", "装修", "household",
                         "appliance", "fridge", "refrigerator", "washing machine", "air conditioner", "furniture",
                         "water heater", "bed", "home essentials"),
@@ -74,6 +75,7 @@ _ORDER = [p for p in _KEYWORDS if p in PROHIBITED] + [p for p in _KEYWORDS if p 
 # work (work_tools); "for her flat", "家里用" is the household. Checked after every keyword, so a prohibited use or a
 # named category always wins.
 _USE_FOR = [
+    (Purpose.gambling, re.compile(r"\bplay(?:ing)?\b[^,.;]{0,30}\bfor (?:money|cash|stakes)\b|赌钱|玩钱", re.I)),
     (Purpose.work_tools, re.compile(
         r"\bfor (?:his|her|their|my|the) (?:own |new |small )?(?:\w+ )?(?:work|job|jobs|business|shop|store|stall|studio|salon|"
         r"workshop|restaurant|garage|trade|practice|farm|boat|truck|van|cab|taxi|clients?|customers?)\b|"
@@ -95,10 +97,11 @@ def classify_purpose(text: str | None) -> Purpose | None:
     except ValueError:
         pass
     patterns = dict(_PATTERNS)
-    for cat in _ORDER:
-        if patterns[cat].search(t):
-            return cat
-    for cat, use in _USE_FOR:
-        if use.search(t):
-            return cat
+    for group in (PROHIBITED, ALLOWED):  # prohibited first, by keyword or by the use named
+        for cat in _ORDER:
+            if cat in group and patterns[cat].search(t):
+                return cat
+        for cat, use in _USE_FOR:
+            if cat in group and use.search(t):
+                return cat
     return None

@@ -211,6 +211,9 @@ def test_a_client_cannot_claim_an_approval_thread(client, desk):
     done = desk.decide(ap, ApprovalDecision(decision="reject", supervisor="bob", reason="no"), caller="bob")
     assert done.thread_id == f"approval-{ap}" and desk.audit.thread(done.thread_id).owner == "bob"
     assert client.get(f"/v1/threads/approval-{ap}", headers=OP2).status_code == 404
+    for look_alike in [f"Approval-{ap}", f"APPROVAL-{ap}"]:  # the reserved prefix in any case
+        r = client.post("/v1/ask", json={"message": "C1001的额度", "thread_id": look_alike}, headers=OP2)
+        assert r.status_code == 422, look_alike
     for bad in ["a b", "t:1", "x" * 65, "../etc", "线程"]:
         r = client.post("/v1/ask", json={"message": "C1001的额度", "thread_id": bad}, headers=OP)
         assert r.status_code == 422, bad
