@@ -144,10 +144,10 @@ def run(suites: List[str] = typer.Argument(..., help="Suite names or files: core
     if trace is not None and results.cases:
         from evals.llm_subset import measure, replay_problem, table
         out.print(f"LLM path ({results.meta.llm_model}):")
-        figures = measure(results, trace)
+        figures = measure(results, trace, [c for cs in loaded.values() for c in cs])
         out.print(table(figures, results.meta.llm_model or ""), markup=False)
         if served is not None:
-            from evals.scripted_llm import report_faults
+            from evals.scripted_faults import report_faults
             out.print(report_faults(results, figures, served, out_dir), markup=False)
         if recording is not None and not record and (problem := replay_problem(cass)):
             err.print(f"[red]{problem}[/]")

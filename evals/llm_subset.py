@@ -219,12 +219,13 @@ class LLMFigures(BaseModel):
     passed: int
 
 
-def measure(results: Any, trace: LLMTrace) -> LLMFigures:
-    """Figures for a run of cases (evals.results.RunResults or a list of CaseResult) and its trace."""
+def measure(results: Any, trace: LLMTrace, cases: list[Case] | None = None) -> LLMFigures:
+    """Figures for a run of cases (evals.results.RunResults or a list of CaseResult) and its trace; `cases`: the
+    cases that were run (else looked up by suite name)."""
     from evals.cases import load_suite as _load
-    cases_by_id: dict[str, Case] = {}
+    cases_by_id: dict[str, Case] = {c.id: c for c in cases or []}
     case_results = list(getattr(results, "cases", results))
-    for suite in {r.suite for r in case_results}:
+    for suite in {r.suite for r in case_results} if any(r.case_id not in cases_by_id for r in case_results) else ():
         with contextlib.suppress(FileNotFoundError, ValueError):
             cases_by_id.update({c.id: c for c in _load(suite)})
     if any(r.case_id not in cases_by_id for r in case_results):

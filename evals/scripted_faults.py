@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 PLAN_FAULTS: dict[str, int] = {
@@ -150,3 +151,37 @@ def faulty_reply(reply: str, fault: str, message: str, evidence: dict[str, Any],
     if fault == "empty_content":
         return ""
     return reply
+
+
+def report_faults(results: Any, figures: Any, served: dict[str, int], out_dir: Path | None = None) -> str:
+    """What a run against the double came to: the faults it served and what riskdesk made of them (fallbacks by
+    cause, template replies, revisions, ungrounded deliveries, forbidden actions, crashes). Written to
+    OUT/scripted_llm.json; returned as a Markdown table."""
+    crashes = sum(1 for r in results.cases for t in r.turns for c in t.checks if c.name == "error" and not c.ok) + \
+        sum(1 for r in results.cases if r.error)
+    turns = [t for r in results.cases for t in r.turns if t.kind == "say"]
+    data = {
+        "model": results.meta.llm_model, "test_double": True, "requests": {k.split(".", 1)[1]: v for k, v in served.items()
+                                                                          if k.startswith("served.")},
+        "faults": {k.split(".", 1)[1]: v for k, v in served.items() if k.startswith("faults.") and not k.endswith(".none")},
+        "turns": len(turns), "llm_plan_used": sum(t.planner == "llm" for t in turns),
+        "planner_fallbacks": figures.planner_fallbacks, "template_replies": figures.template_replies,
+        "revisions": figures.revisions, "llm_calls_per_turn": figures.llm_calls_per_turn, "llm_calls_max": figures.llm_calls_max,
+        "tokens_per_turn": figures.tokens_per_turn,
+        "outcome_adherence": f"{figures.outcome_right}/{figures.outcome_checks}",
+        "end_state_adherence": f"{figures.end_state_right}/{figures.cases}", "forbidden_actions": figures.forbidden,
+        "ungrounded_delivered": figures.ungrounded_delivered, "crashes": crashes,
+        "drafts_with_ungrounded_claims": sum(1 for t in turns if t.draft_source == "llm" and t.draft_guard is not None
+                                             and t.draft_guard.ungrounded),
+    }
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "scripted_llm.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    faults = ", ".join(f"{k} {v}" for k, v in sorted(data["faults"].items())) or "none (competent)"
+    rows = [("test double", f"{data['model']} (scripted, not a model)"),
+            ("requests served", ", ".join(f"{k} {v}" for k, v in sorted(data["requests"].items()))),
+            ("faults served", faults),
+            ("LLM plan used", f"{data['llm_plan_used']}/{data['turns']} turns"),
+            ("LLM drafts caught by the guard", str(data["drafts_with_ungrounded_claims"])),
+            ("crashes (unexpected errors)", str(crashes))]
+    return "| scripted server | |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)

@@ -106,6 +106,12 @@ def planner_query(messages: list[dict[str, Any]]) -> tuple[str, list[tuple[str, 
     return text.strip(), history
 
 
+def request_key(body: dict[str, Any]) -> str:
+    """What decides a request's fault: its messages, tools, response format and stop sequences."""
+    return json.dumps({k: body.get(k) for k in ("messages", "tools", "response_format", "stop")}, sort_keys=True,
+                      ensure_ascii=False)
+
+
 # ---------------------------------------------------------------- the double
 class ScriptedModel:
     """Answers one request body; holds the fault counters. `mode` is competent or faulty."""
@@ -128,6 +134,14 @@ class ScriptedModel:
         if mode is None and parse_compose_request(body.get("messages") or []) is not None:
             return "compose"
         return "chat"
+
+    def planned_fault(self, body: dict[str, Any]) -> tuple[str, str]:
+        """(request kind, the fault this request gets on its first sight): a pure function of the seed and body."""
+        kind = self.kind(body)
+        if self.mode != "faulty" or kind == "chat":
+            return kind, "none"
+        table = F.PLAN_FAULTS if kind in ("plan", "react") else F.REPLY_FAULTS
+        return kind, F.choose(table, self.seed, f"{kind}|{request_key(body)}")
 
     def fault(self, kind: str, key: str) -> str:
         if self.mode != "faulty" or kind == "chat":
@@ -246,8 +260,7 @@ def create_app(model: ScriptedModel) -> Any:
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
             return _error(400, "'messages' must be a non-empty array", "invalid_request_error")
         kind = model.kind(body)
-        key = json.dumps({k: body.get(k) for k in ("messages", "tools", "response_format", "stop")}, sort_keys=True,
-                         ensure_ascii=False)
+        key = request_key(body)
         fault = model.fault(kind, key)
         with model._lock:
             model.stats[f"served.{kind}"] += 1
@@ -388,40 +401,6 @@ def client_settings(server: ScriptedServer) -> Any:
     return LLMSettings(base_url=server.base_url, model=f"scripted-{server.mode}",
                        structured=os.environ.get("RISKDESK_LLM_STRUCTURED", "").strip() or "json_object",
                        **CLIENT[server.mode])
-
-
-def report_faults(results: Any, figures: Any, served: dict[str, int], out_dir: Path | None = None) -> str:
-    """What a run against the double came to: the faults it served and what riskdesk made of them (fallbacks by
-    cause, template replies, revisions, ungrounded deliveries, forbidden actions, crashes). Written to
-    OUT/scripted_llm.json; returned as a Markdown table."""
-    crashes = sum(1 for r in results.cases for t in r.turns for c in t.checks if c.name == "error" and not c.ok) + \
-        sum(1 for r in results.cases if r.error)
-    turns = [t for r in results.cases for t in r.turns if t.kind == "say"]
-    data = {
-        "model": results.meta.llm_model, "test_double": True, "requests": {k.split(".", 1)[1]: v for k, v in served.items()
-                                                                          if k.startswith("served.")},
-        "faults": {k.split(".", 1)[1]: v for k, v in served.items() if k.startswith("faults.") and not k.endswith(".none")},
-        "turns": len(turns), "llm_plan_used": sum(t.planner == "llm" for t in turns),
-        "planner_fallbacks": figures.planner_fallbacks, "template_replies": figures.template_replies,
-        "revisions": figures.revisions, "llm_calls_per_turn": figures.llm_calls_per_turn, "llm_calls_max": figures.llm_calls_max,
-        "tokens_per_turn": figures.tokens_per_turn,
-        "outcome_adherence": f"{figures.outcome_right}/{figures.outcome_checks}",
-        "end_state_adherence": f"{figures.end_state_right}/{figures.cases}", "forbidden_actions": figures.forbidden,
-        "ungrounded_delivered": figures.ungrounded_delivered, "crashes": crashes,
-        "drafts_with_ungrounded_claims": sum(1 for t in turns if t.draft_source == "llm" and t.draft_guard is not None
-                                             and t.draft_guard.ungrounded),
-    }
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "scripted_llm.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    faults = ", ".join(f"{k} {v}" for k, v in sorted(data["faults"].items())) or "none (competent)"
-    rows = [("test double", f"{data['model']} (scripted, not a model)"),
-            ("requests served", ", ".join(f"{k} {v}" for k, v in sorted(data["requests"].items()))),
-            ("faults served", faults),
-            ("LLM plan used", f"{data['llm_plan_used']}/{data['turns']} turns"),
-            ("LLM drafts caught by the guard", str(data["drafts_with_ungrounded_claims"])),
-            ("crashes (unexpected errors)", str(crashes))]
-    return "| scripted server | |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
 
 
 def main(argv: list[str] | None = None) -> None:
