@@ -11,7 +11,8 @@ planner's Resolution, or the Reading of the message) when it is not, with the re
     intent       the model's, unless it routes a message that names a customer away from the tools ("ignores the
                  customer named"), asks to explain when nothing was decided, or disagrees with a reading the rules
                  are sure of (a confident intent of the message, or a follow-up, an answer, a correction or a
-                 "why?" read against the conversation). Where the rules are unsure, the model routes.
+                 "why?" read against the conversation). Where the rules are unsure (confidence below INTENT_SURE),
+                 the model routes among the intents the reader scores close to its best (within INTENT_MARGIN).
     customer_id  links to a ledger customer (the rules planner's linker, any id format) named in the conversation:
                  in this message, in an earlier operator message, or the customer in focus. When the rules
                  found the customer, the model must name the same one (a different customer is a wrong customer,
@@ -21,8 +22,10 @@ planner's Resolution, or the Reading of the message) when it is not, with the re
     as_of        a date written (the reader's dates, relative ones as the reader resolved them, or carried by the
                  conversation); the rules' date when they have one.
     purpose      the model's words, judged as the rules would judge them: used when the temporary-quota rule
-                 (TQ2) puts them in the same category as the rules' purpose. The prohibited checks run on the
-                 message: when the reader finds a prohibited or disguised real use, the model's words are used
+                 (TQ2) puts them in the same category as the rules' purpose (words the rule's vocabulary does not
+                 know are read as the reader reads the operator's, agents/purpose_reading.py, and the tool gets
+                 the category they read as, exactly as the rules planner hands its own). The prohibited checks
+                 run on the message: when the reader finds a prohibited or disguised real use, the model's words are used
                  only if the rule reads them as that same real use, else the reader's purpose goes to the tool.
                  Every figure in the model's words must be one the operator wrote (a purpose is quoted back).
 
@@ -51,6 +54,7 @@ from agents.datetext import find_dates
 from agents.linking import CustomerLinker, fold
 from agents.parsing import RULE_OR_CLAUSE_ID, detect_language
 from agents.plan import Intent, Plan
+from agents.purpose_reading import read_purpose
 from agents.reading import Reading
 from tools.purpose import PROHIBITED, classify_purpose
 
@@ -61,6 +65,7 @@ USED_BY = {Intent.limit_lookup: ("customer_id", "as_of"), Intent.repair_check: (
            Intent.explain: (), Intent.out_of_scope: ()}
 TOOL_INTENTS = {Intent.limit_lookup, Intent.temp_quota, Intent.repair_check}
 INTENT_SURE = 0.5          # the reader's confidence from which its own intent wins a disagreement
+INTENT_MARGIN = 0.15       # below it, the model's intent must score within this of the reader's best
 MAX_PURPOSE_CHARS = 200
 _FIGURES = re.compile(r"\d+(?:[.,]\d+)*|[零〇一二三四五六七八九十百千万亿两]{2,}|[十百千万亿两]")
 
@@ -181,7 +186,7 @@ class _Check:
             return m, rules, "nothing decided to explain"
         if self.res.source != "message":  # a follow-up, an answer, a correction or a "why?" read against the conversation
             return m, rules, f"the conversation reads as {rules.value}"
-        if r.confidence >= INTENT_SURE:
+        if r.confidence >= INTENT_SURE or r.confidence - r.scores.get(m.value, 0.0) > INTENT_MARGIN:
             return m, rules, f"the message reads as {rules.value}"
         return m, rules, None
 
@@ -257,10 +262,13 @@ class _Check:
             return None, rules, "too long"
         if not self._figures_written(m):
             return None, rules, "figures not written"
-        mine, theirs = classify_purpose(m), classify_purpose(rules)
+        value, mine, theirs = m, classify_purpose(m), classify_purpose(rules)
+        if mine is None:  # the rule's words do not know it: read it as the reader reads the operator's words
+            value = read_purpose(m).for_tool() or m
+            mine = classify_purpose(value)
         if mine != theirs:
             return None, rules, f"reads as {_cat(mine)}, the message as {_cat(theirs)}"
-        return m, rules, None
+        return value, rules, None
 
     def _figures_written(self, text: str) -> bool:
         """Every figure in the text (digits, Chinese numerals) is written in the conversation: a purpose is quoted

@@ -116,6 +116,20 @@ def test_the_models_wording_of_a_purpose_is_used_when_the_rule_reads_it_the_same
     assert r.tool_calls[0].args["purpose"] == "an e-bike for food delivery work" and r.outcome == "approved"
 
 
+def test_words_the_rule_does_not_know_are_read_as_the_reader_reads_the_operators(desk_with, kb, tmp_path):
+    message = f"{A} temp quota 4000, truck repairs"
+    rules_desk = _desk(kb, tmp_path / "rules", None)
+    try:
+        expected = rules_desk.ask(message, as_of=D)
+    finally:
+        rules_desk.close()
+    d, _ = desk_with(plan("temp_quota", A, 4000, "repairs to the truck", language="en"))
+    r, rec = ask(d, message)
+    assert rec.slot_sources["purpose"] == {"source": "llm"}
+    assert r.tool_calls[0].args["purpose"] == expected.tool_calls[0].args["purpose"] == "work_tools"
+    assert r.outcome == expected.outcome == "approved"
+
+
 # ---------------------------------------------------------------- invalid slots: the rules' reading, and why
 def test_an_invented_customer_id_is_replaced_by_the_linked_one(desk_with):
     d, _ = desk_with(plan("limit_lookup", "7700123457", language="en"))
@@ -168,6 +182,22 @@ def test_a_wrong_intent_against_a_confident_reading_is_corrected(desk_with):
     assert rec.slot_sources["intent"] == {"source": "rules", "reason": "the message reads as limit_lookup",
                                           "proposed": "temp_quota"}
     assert writes(d) == ([], [])
+
+
+@pytest.mark.parametrize("model_intent, used", [("policy_qa", True), ("repair_check", False)])
+def test_where_the_reader_is_unsure_the_model_routes_among_close_readings(model_intent, used):
+    led = _ledger()
+    rules = RulesPlanner(CustomerLinker(led))
+    today = dt.date.fromisoformat(D)
+    res, reading = rules.resolve("帮我看看额度的事", Conversation(), today)
+    unsure = reading.model_copy(update={"intent": Intent.policy_qa, "confidence": 0.45, "scores": {
+        "policy_qa": 0.45, "limit_lookup": 0.38, "out_of_scope": 0.15, "temp_quota": 0.01, "repair_check": 0.01}})
+    res = res.model_copy(update={"plan": res.plan.model_copy(update={"intent": Intent.limit_lookup}), "source": "message"})
+    checked = check_plan(plan(model_intent), res, unsure, linker=rules.reader.linker, today=today)
+    assert (checked.plan.intent == Intent(model_intent)) is used
+    assert checked.sources["intent"].source == ("llm" if used else "rules")
+    sure = unsure.model_copy(update={"confidence": 0.8, "scores": {**unsure.scores, "policy_qa": 0.8}})
+    assert check_plan(plan("policy_qa"), res, sure, linker=rules.reader.linker, today=today).plan.intent == Intent.limit_lookup
 
 
 # ---------------------------------------------------------------- purposes: the prohibited checks run on the message
