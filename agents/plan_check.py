@@ -25,8 +25,9 @@ planner's Resolution, or the Reading of the message) when it is not, with the re
                  (TQ2) puts them in the same category as the rules' purpose (words the rule's vocabulary does not
                  know are read as the reader reads the operator's, agents/purpose_reading.py, and the tool gets
                  the category they read as, exactly as the rules planner hands its own). The prohibited checks
-                 run on the message: when the reader finds a prohibited or disguised real use, the model's words are used
-                 only if the rule reads them as that same real use, else the reader's purpose goes to the tool.
+                 run on the message: when the reader finds a prohibited or disguised real use, the model's words
+                 are used only if the rule reads them as that same real use, else the reader's purpose goes to the
+                 tool.
                  Every figure in the model's words must be one the operator wrote (a purpose is quoted back).
 
 A slot the model leaves empty is "not given" and the rules' value is used; that is no fault when the route
@@ -43,7 +44,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -184,7 +185,7 @@ class _Check:
             return m, rules, "ignores the customer named"
         if m == Intent.explain and not self.conv.last_results:
             return m, rules, "nothing decided to explain"
-        if self.res.source != "message":  # a follow-up, an answer, a correction or a "why?" read against the conversation
+        if self.res.source != "message":  # a follow-up, an answer, a correction or a "why?" read in the conversation
             return m, rules, f"the conversation reads as {rules.value}"
         if r.confidence >= INTENT_SURE or r.confidence - r.scores.get(m.value, 0.0) > INTENT_MARGIN:
             return m, rules, f"the message reads as {rules.value}"
@@ -216,10 +217,7 @@ class _Check:
         m = self.m.amount
         if m is None:
             return None, rules, None if rules is None else "not given"
-        try:
-            if not m.is_finite():
-                return None, rules, "not written"
-        except InvalidOperation:  # pragma: no cover - Decimal never raises here
+        if not m.is_finite():
             return None, rules, "not written"
         here = {a.value for a in self.r.money if a.value is not None and not a.problem}
         written = m in here or m in self.earlier.amounts or m in self.carried_amounts
