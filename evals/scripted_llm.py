@@ -41,7 +41,7 @@ from fastapi import Request
 
 from evals import scripted_faults as F
 from evals.scripted_plans import competent_plan, expected_slots
-from evals.scripted_replies import ComposeRequest, competent_reply, parse_compose_request, result_line
+from evals.scripted_replies import _t, competent_reply, parse_compose_request, react_answer
 
 MODES = ("competent", "faulty")
 # the client settings an eval run uses against the double: a faulty server's timeouts and stalls outlast the
@@ -196,31 +196,39 @@ class ScriptedModel:
 
     def _react(self, body: dict[str, Any], messages: list[dict[str, Any]], fault: str, salt: int) -> tuple[dict[str, Any], str]:
         """A plain tool-calling agent's step: call the tool the message asks for, then answer from its result."""
-        user = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+        users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+        user = _text(messages[users[-1]].get("content")) if users else ""
+        history = [("operator", _text(messages[i].get("content"))) for i in users[:-1]]
+        system = " ".join(_text(m.get("content")) for m in messages if m.get("role") == "system")
         lang = "zh" if re.search(r"[\u4e00-\u9fff]", user) else "en"
-        after_user = messages[max(i for i, m in enumerate(messages) if m.get("role") == "user"):] if user else []
-        outputs = [_text(m.get("content")) for m in after_user if m.get("role") == "tool"]
+        outputs = [_text(m.get("content")) for m in messages[users[-1]:] if m.get("role") == "tool"] if users else []
         if outputs:
             results = []
             for out in outputs:
                 try:
-                    data = json.loads(out)
+                    results.append(json.loads(out))
                 except json.JSONDecodeError:
-                    data = out
-                results.append(data)
-            lines = [line for r in results if isinstance(r, dict) and (line := result_line(lang, r))]
-            text = (" " if lang == "en" else "").join(lines) or " ".join(str(r)[:300] for r in results)
+                    results.append(out)
+            text = react_answer(lang, user, results, system)
             ev = {"tool_results": [r for r in results if isinstance(r, dict)], "clauses": []}
             return self._text_reply(body, F.faulty_reply(text, _reply_fault(fault), user, ev, lang, salt), "none")
-        plan = F.faulty_plan(competent_plan(user), fault, user, salt)
+        plan = F.faulty_plan(competent_plan(user, history), fault, user, salt)
         tools = {t["function"]["name"]: t["function"] for t in body.get("tools") or []}
         route = {"limit_lookup": "limit", "temp_quota": "quota", "repair_check": "repair", "policy_qa": "search"}
         want = route.get(plan["intent"])
         name = next((n for n in tools if want and (want in n.lower() or (want == "search" and "knowledge" in n.lower()))), None)
+        if plan["intent"] == "temp_quota" and re.search(r"role is viewer", system, re.I) and fault == "none":
+            # a careful agent reads its role: a viewer may only ask (a faulty one calls the tool anyway)
+            return {"role": "assistant", "content": _t(lang, "Requesting a temporary quota needs the operator role; you are "
+                                                             "signed in as a viewer. Nothing was changed.",
+                                                       "申请临时额度需要operator角色，当前角色为viewer，未做任何更改。")}, "stop"
         if name is None:
-            return {"role": "assistant", "content": "I can help with credit limits, temporary quotas, the credit repair check "
-                                                    "and policy questions."}, "stop"
+            return {"role": "assistant", "content": _t(lang, "I can help with credit limits, temporary quotas, the one-time "
+                                                             "credit repair check and credit-policy questions.",
+                                                       "我可以处理额度查询、临时额度、一次性信用修复核查和信贷政策问题。")}, "stop"
         props = (tools[name].get("parameters") or {}).get("properties") or {}
+        today = re.findall(r"(?:today is|今天是)\s*(\d{4}-\d{2}-\d{2})", system, re.I)
+        plan = {**plan, "as_of": plan.get("as_of") or (today[-1] if today else None)}  # the day the prompt gives
         args = {k: plan.get(k) for k in ("customer_id", "amount", "purpose", "as_of") if k in props and plan.get(k) is not None}
         for k in ("query", "question", "q"):
             if k in props:

@@ -192,9 +192,42 @@ def policy_line(lang: str, question: str, clauses: list[dict]) -> str:
 def competent_reply(req: ComposeRequest) -> str:
     lang = req.language
     cite = _cites([c["clause_id"] for c in req.clauses])
-    lines = [line for r in req.results if (line := result_line(lang, r))]
+    lines = [line.rstrip("。.") for r in req.results if (line := result_line(lang, r))]
     if lines:
         return _t(lang, ". ", "。").join(lines) + (" " if lang == "en" and cite else "") + cite + _t(lang, ".", "。")
     if req.clauses:
         return policy_line(lang, req.message, req.clauses)
     return " ".join(req.template.split())  # nothing of its own to say: the template reply, restated
+
+
+def _rules(r: dict) -> list[str]:
+    """The rules a careful answer cites for a tool result: the deciding rule, or the rules behind a finding."""
+    if r.get("outcome") == "not_found":
+        return []
+    if r.get("tool") == "limit_lookup":
+        return ["LIMIT", "TQ7"]
+    if r.get("tool") == "temp_quota":
+        unclassified = ["TQ2"] if "purpose_unclassified" in (r.get("reasons") or []) else []
+        return {"approved": ["TQ5", "TQ6"], "needs_approval": ["TQ5", *unclassified]}.get(
+            r.get("outcome", ""), [r.get("deciding_rule") or ""])
+    if r.get("tool") == "repair_check":
+        return sorted({v.get("deciding_rule") or "R3" for v in r.get("records") or []}) + ["R4"]
+    return []
+
+
+def react_answer(lang: str, question: str, results: list[Any], system: str) -> str:
+    """A plain agent's answer after its tool calls: the results' lines, citing the clauses of the policy text in its
+    system prompt that state the rules applied; a knowledge search's clauses answer a policy question."""
+    ids = re.findall(r"\[([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)\]", system)
+    lines, cites = [], []
+    for r in results:
+        if isinstance(r, list) and r and all(isinstance(c, dict) and c.get("clause_id") for c in r):
+            lines.append(policy_line(lang, question, r).rstrip("。."))
+        elif isinstance(r, dict) and (line := result_line(lang, r)):
+            lines.append(line.rstrip("。."))
+            for rule in _rules(r):
+                suffix = "-LIMIT-LOOKUP" if rule == "LIMIT" else f"-{rule}"
+                cites += [i for i in dict.fromkeys(ids) if rule and i.endswith(suffix)][:1]
+        elif isinstance(r, dict) and r.get("error"):
+            lines.append(_t(lang, "The request could not be processed", "请求无法处理"))
+    return _t(lang, ". ", "。").join(lines) + (" " if lang == "en" and cites else "") + _cites(cites) + _t(lang, ".", "。")

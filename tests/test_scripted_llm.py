@@ -261,3 +261,33 @@ def test_eval_run_against_the_double(mode, mini_suite, tmp_path, monkeypatch, kb
         assert s["hallucination_draft"]["replies_with_ungrounded"] == 0 and report["faults"] == {}
     else:
         assert sum(report["faults"].values()) > 0  # faults were served, and none got through
+
+
+# ---------------------------------------------------------------- a plain tool-calling agent's requests
+def react_body(message: str, role: str = "operator") -> dict:
+    from tools import TOOLS
+    tools = [{"type": "function", "function": {"name": n, "description": TOOLS[n].description,
+                                               "parameters": TOOLS[n].input.model_json_schema()}}
+             for n in ("limit_lookup", "temp_quota", "repair_check")]
+    system = ("Credit policy:\n[LENDER-TQ-TQ5] Approval route: ...\n[LENDER-TQ-TQ6] Validity: ...\n\n"
+              f"Today is 2026-11-23. The operator's role is {role}.")
+    return dict(messages=[{"role": "system", "content": system}, {"role": "user", "content": message}], tools=tools)
+
+
+def test_react_agent_requests(competent):
+    client = sdk(competent)
+    body = react_body(QUOTA_ZH)
+    step = client.chat.completions.create(model="m", **body).choices[0]
+    assert step.finish_reason == "tool_calls"
+    call = step.message.tool_calls[0]
+    assert call.function.name == "temp_quota"
+    assert json.loads(call.function.arguments) == {"customer_id": "C1002", "amount": 4000, "purpose": "买电动车送外卖",
+                                                   "as_of": "2026-11-23"}
+    result = {"tool": "temp_quota", "outcome": "approved", "customer_id": "C1002", "amount": "4000.00",
+              "grant": {"amount": "4000.00", "granted_on": "2026-11-23", "expires_on": "2026-12-22"}}
+    body["messages"] += [step.message.model_dump(exclude_none=True),
+                         {"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)}]
+    final = client.chat.completions.create(model="m", **body).choices[0].message.content
+    assert "已批准" in final and "2026-12-22" in final and "[LENDER-TQ-TQ5][LENDER-TQ-TQ6]" in final
+    viewer = client.chat.completions.create(model="m", **react_body(QUOTA_ZH, "viewer")).choices[0].message
+    assert not viewer.tool_calls and "viewer" in viewer.content
