@@ -20,6 +20,7 @@ Several service hosts behind one balancer would each count separately: they need
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import math
 import os
@@ -125,33 +126,25 @@ class RateLimits:
         self._items = {"key": [] if per_key == "off" else parse_many(per_key),
                        "address": [] if per_address == "off" else parse_many(per_address)}
 
-    def check(self, kind: str, who: str) -> tuple[RateLimitItem, int] | None:
-        """None if one more request of `who` is within every limit, else the limit it would pass and the
-        seconds until it may retry. Counts nothing."""
+    def hit(self, kind: str, who: str) -> tuple[RateLimitItem, int] | None:
+        """Count one request of `who` against each of its limits in turn: None if every one holds, else the
+        first it would pass (counted against none from there on) and the seconds until it may retry."""
         for item in self._items[kind]:
-            if not self._limiter.test(item, kind, who):
+            if not self._limiter.hit(item, kind, who):
                 reset, _ = self._limiter.get_window_stats(item, kind, who)
                 return item, max(1, math.ceil(reset - time.time()))
         return None
-
-    def count(self, kind: str, who: str) -> None:
-        for item in self._items[kind]:
-            self._limiter.hit(item, kind, who)
-
-    def hit(self, kind: str, who: str) -> tuple[RateLimitItem, int] | None:
-        """check(), and count the request if it is within the limits (on the event loop this is atomic):
-        a refused request is not counted."""
-        refused = self.check(kind, who)
-        if refused is None:
-            self.count(kind, who)
-        return refused
 
 
 def address_of(scope: Mapping[str, Any]) -> str:
     """The client address a per-address budget is kept for: IPv4 as is, IPv6 by its /64 (one host
     usually holds a whole /64)."""
     client = scope.get("client")
-    host = client[0] if client else "unknown"
+    return _bucket(client[0] if client else "unknown")
+
+
+@functools.lru_cache(maxsize=4096)
+def _bucket(host: str) -> str:
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
@@ -185,23 +178,25 @@ class HttpGuard:
         if scope["type"] != "http" or scope["path"] in PROBES:
             await self.app(scope, receive, send)
             return
-        # Every request an address sends counts against it, but for those its key's own budget refuses: one
-        # key flooding does not use up the budget of other keys behind the same address.
+        # The key's budget first: a request its key's own budget refuses does not count against its
+        # address, so one key flooding does not use up the budget of other keys behind the same address.
+        # Every other request counts against its address: with a key, without one, or with a wrong one.
         address = address_of(scope)
-        if refused := self.rates.check("address", address):
-            await self._too_many(scope, receive, send, refused, f"client address {address}")
-            return
         if scope["path"].startswith(self.key_prefix) or scope["path"] == self.key_prefix.rstrip("/"):
             try:
                 name = await self.authenticate(HTTPConnection(scope))
             except HTTPException as e:
-                self.rates.count("address", address)
-                await self._early(scope, receive, send, e.status_code, str(e.detail), e.headers)
+                if refused := self.rates.hit("address", address):
+                    await self._too_many(scope, receive, send, refused, f"client address {address}")
+                else:
+                    await self._early(scope, receive, send, e.status_code, str(e.detail), e.headers)
                 return
             if refused := self.rates.hit("key", name):
                 await self._too_many(scope, receive, send, refused, f"API key {name!r}")
                 return
-        self.rates.count("address", address)
+        if refused := self.rates.hit("address", address):
+            await self._too_many(scope, receive, send, refused, f"client address {address}")
+            return
         cap = self.limits.max_body_bytes
         declared = _content_length(scope)
         if declared is not None and declared > cap:

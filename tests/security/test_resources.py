@@ -351,6 +351,74 @@ def test_one_address_without_keys_gets_429_and_probes_are_never_limited(a):
         assert all(c.get(p).status_code == 200 for p in ("/healthz", "/readyz") for _ in range(50))
 
 
+# ------------------------------------------------------------------ the middleware itself, in process
+
+def _guard(limits):
+    from console.limits_http import HttpGuard
+    from console.service import ApiKey, _err, _State
+    state = _State(None, {"k-op": ApiKey(name="alice", role="operator")})
+    reached = []
+
+    async def app(scope, receive, send):  # noqa: ANN001
+        reached.append(scope["path"])
+        while (await receive()).get("more_body"):  # the whole body, as FastAPI reads it
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+    return HttpGuard(app, limits=limits, authenticate=state.caller, reply=_err), reached
+
+
+def _call(guard, headers, path="/v1/ask"):  # noqa: ANN001
+    """One request through the guard; returns (status, headers, body bytes, how often the body was read)."""
+    import asyncio
+    reads, sent = [], []
+
+    async def receive():  # a 200 KiB body in 1 KiB pieces
+        reads.append(1)
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": len(reads) < 200}
+
+    async def send(message):  # noqa: ANN001
+        sent.append(message)
+    scope = {"type": "http", "method": "POST", "path": path, "client": ("203.0.113.9", 5000),
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    asyncio.run(guard(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], dict((k.decode(), v.decode()) for k, v in start["headers"]), body, len(reads)
+
+
+def test_early_answers_never_read_a_byte_of_the_body():
+    from console.limits_http import HttpLimits
+    guard, reached = _guard(HttpLimits(rate_per_key="2/minute", rate_per_address="off"))
+    status, headers, body, reads = _call(guard, {"Content-Length": "300000000"})
+    assert (status, reads) == (401, 0) and headers["www-authenticate"] == "Bearer"
+    assert json.loads(body) == {"detail": "an API key is required: send X-API-Key: KEY or Authorization: Bearer KEY",
+                                "errors": []}  # the service's own ErrorBody
+    assert _call(guard, {"X-API-Key": "wrong", "Content-Length": "10"})[::3] == (401, 0)
+    assert _call(guard, {"X-API-Key": "k-op", "Content-Length": "300000000"})[::3] == (413, 0)
+    status, _, _, reads = _call(guard, {"X-API-Key": "k-op", "Transfer-Encoding": "chunked"})
+    assert (status, reads) == (413, 65)  # counted as it came: refused at the first 1 KiB past 64 KiB
+    status, headers, body, reads = _call(guard, {"X-API-Key": "k-op", "Content-Length": "10"})
+    assert (status, reads) == (429, 0) and int(headers["retry-after"]) >= 1 and b"API key 'alice'" in body
+    assert reached == ["/v1/ask"]  # only the chunked request reached the app (and it sent nothing after the 413)
+    assert _call(guard, {}, path="/healthz")[0] == 200  # probes pass straight through
+
+
+def test_an_embedded_app_caps_bodies_and_rate_limits_only_when_told(monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from console.service import create_app
+    monkeypatch.delenv("RISKDESK_RATE_PER_KEY", raising=False)
+    with TestClient(create_app(None, {"k-op": ("alice", "operator")}, open_desk=lambda: None, web=False)) as c:
+        assert {c.get("/v1/me", headers={"X-API-Key": "k-op"}).status_code for _ in range(30)} == {200}
+        r = c.post("/v1/ask", content=b"x" * (CAP + 1), headers={"X-API-Key": "k-op"})
+        assert r.status_code == 413 and "at most 65536 bytes" in r.json()["detail"]
+    monkeypatch.setenv("RISKDESK_RATE_PER_KEY", "5/minute")
+    with TestClient(create_app(None, {"k-op": ("alice", "operator")}, open_desk=lambda: None, web=False)) as c:
+        codes = [c.get("/v1/me", headers={"X-API-Key": "k-op"}).status_code for _ in range(7)]
+        assert codes == [200] * 5 + [429] * 2
+
+
 # ------------------------------------------------------------------ settings
 
 @pytest.mark.parametrize("args, words", [
