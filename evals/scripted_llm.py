@@ -267,7 +267,10 @@ def create_app(model: ScriptedModel) -> Any:
             return _error(400, f"invalid JSON body: {e.msg}", "invalid_request_error")
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
             return _error(400, "'messages' must be a non-empty array", "invalid_request_error")
-        kind = model.kind(body)
+        try:
+            kind = model.kind(body)
+        except (KeyError, TypeError, AttributeError, IndexError) as e:
+            return _error(400, f"malformed request: {type(e).__name__}: {e}", "invalid_request_error")
         key = request_key(body)
         fault = model.fault(kind, key)
         with model._lock:
@@ -279,7 +282,10 @@ def create_app(model: ScriptedModel) -> Any:
             return _error(500, "The server had an error while processing your request.", "server_error")
         if fault == "timeout":
             await asyncio.sleep(model.stall_seconds)
-        message, finish = model.answer(body, kind, fault)
+        try:
+            message, finish = model.answer(body, kind, fault)
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as e:
+            return _error(400, f"malformed request: {type(e).__name__}: {e}", "invalid_request_error")
         prompt = sum(count_tokens(_text(m.get("content"))) for m in body["messages"]) + count_tokens(json.dumps(body.get("tools") or ""))
         completion = count_tokens(message.get("content") or "") + sum(
             count_tokens(c["function"]["arguments"]) for c in message.get("tool_calls") or [])
