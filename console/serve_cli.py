@@ -84,8 +84,8 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
     try:
         limits = HttpLimits(**{k: v for k, v in given.items() if v is not None})
     except ValidationError as e:
-        fail("; ".join(f"{flags.get(x['loc'][0], '--' + str(x['loc'][0]).replace('_', '-'))}: {x['msg']}"
-                       for x in e.errors()))
+        fail("; ".join(f"{flags.get(x['loc'][0], '--' + str(x['loc'][0]).replace('_', '-'))}: "
+                       f"{x['msg'].removeprefix('Value error, ')}" for x in e.errors()))
     limits, warning = limits.fit_descriptors()
     if warning:
         err.print(f"[yellow]{warning}[/]")

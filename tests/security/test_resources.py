@@ -422,12 +422,30 @@ def test_an_embedded_app_caps_bodies_and_rate_limits_only_when_told(monkeypatch)
 # ------------------------------------------------------------------ settings
 
 @pytest.mark.parametrize("args, words", [
-    (["--max-body", "10"], "--max-body"),
-    (["--rate-per-key", "lots"], "not a rate limit"),
-    (["--header-timeout", "0"], "--header-timeout"),
-    (["--max-connections", "2"], "--max-connections"),
+    (["--max-body", "10"], "--max-body: Input should be greater than or equal to 1024"),
+    (["--rate-per-key", "lots"], "--rate-per-key: 'lots' is not a rate limit"),
+    (["--rate-per-address", "0/second"], "each limit allows at least 1"),
+    (["--header-timeout", "0"], "--header-timeout: Input should be greater than 0"),
+    (["--max-connections", "2"], "--max-connections: Input should be greater than or equal to 8"),
 ])
 def test_bad_limit_settings_are_refused_before_the_service_starts(args, words):
     from console.cli import app
     r = CliRunner().invoke(app, ["serve", "--port", "0", *args])
     assert r.exit_code == 2 and words in r.output, r.output
+
+
+def test_the_connection_cap_fits_under_the_open_file_limit():
+    """Each connection is a descriptor: the cap raises the soft limit when the hard one allows, else it is
+    lowered to leave room for the service's own files (in a child process: limits cannot be raised back)."""
+    import subprocess
+    import sys
+    code = ("import resource; from console.limits_http import HttpLimits\n"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (300, 4000))\n"
+            "fit, warning = HttpLimits(max_connections=1000).fit_descriptors()\n"
+            "print(fit.max_connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0], warning)\n"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (600, 600))\n"
+            "fit, warning = HttpLimits(max_connections=1000).fit_descriptors()\n"
+            "print(fit.max_connections, resource.getrlimit(resource.RLIMIT_NOFILE)[0], warning)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout.splitlines()
+    assert out[0] == "1000 1256 None"                  # soft limit raised to the cap plus 256 of reserve
+    assert out[1].startswith("344 600 the open-file limit is 600: at most 344 connections")
