@@ -282,16 +282,25 @@ def peer_cmd(record: bool = typer.Option(False, "--record", help="Record both ag
                                          "RISKDESK_LLM_BASE_URL into tests/cassettes/ (eval_llm_subset.yaml, peer_react.yaml)."),
              live: bool = typer.Option(False, "--live", help="Talk to RISKDESK_LLM_BASE_URL and record nothing "
                                        "(e.g. python -m evals.scripted_llm)."),
+             scripted: Optional[str] = typer.Option(None, "--scripted", help="competent | faulty: both agents against "
+                                                    "the scripted test-double model server (evals/scripted_llm.py)."),
              out_dir: Path = typer.Option(Path("out/peer"), "--out", help="Directory for peer.json.")) -> None:
     """riskdesk and LangGraph's prebuilt ReAct agent (same tools, knowledge search, policy text, cases and model)
     side by side: outcome and end-state adherence, forbidden actions, ungrounded replies, calls, tokens, latency.
     Replays the recorded SmolLM2 traffic unless --record or --live."""
     from evals.peer import rows, run_peer
-    if record and live:
-        fail("--record and --live exclude each other")
-    mode = "record" if record else "live" if live else "replay"
+    if sum((record, live, scripted is not None)) > 1:
+        fail("--record, --live and --scripted exclude each other")
+    mode = "record" if record else "live" if live or scripted else "replay"
     try:
-        report, _ = run_peer(mode, settings=_llm_settings() if mode != "replay" else None)
+        if scripted is not None:  # a test double of a model, started here and stopped when the run ends
+            from evals.scripted_llm import MODES, ScriptedServer, client_settings
+            if scripted not in MODES:
+                fail(f"--scripted takes one of {', '.join(MODES)}, got {scripted!r}")
+            with ScriptedServer(scripted) as server:
+                report, _ = run_peer(mode, settings=client_settings(server))
+        else:
+            report, _ = run_peer(mode, settings=_llm_settings() if mode != "replay" else None)
     except (RuntimeError, FileNotFoundError) as e:
         fail(str(e))
     t = Table("", *(f.agent for f in report.agents),

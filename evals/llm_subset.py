@@ -320,8 +320,8 @@ def table(f: LLMFigures, model: str = "") -> str:
     tpl = ", ".join(f"{k} {v}" for k, v in f.template_replies.items()) or "none"
     rows = [
         ("cases / operator turns", f"{f.cases} / {f.turns}"),
-        ("slots right, first proposal", slot_cells),
-        ("slots right, after the retry", slot_final),
+        *([("slots right in the model's plan", slot_cells)] if slot_cells == slot_final else
+          [("slots right, first proposal", slot_cells), ("slots right, after the retry", slot_final)]),
         ("LLM plan used (slots checked one by one)", _pct(f.plan_used, f.planned_turns)
          + f", every slot kept on {f.plan_all_kept}"),
         ("model's slots kept", ", ".join(f"{s} {_pct(v.right, v.scored)}" for s, v in f.slots_kept.items()) or "—"),

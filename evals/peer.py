@@ -198,8 +198,12 @@ def run_react(cases: list[Case], settings: Any, kb: Any) -> list[CaseResult]:
                 seen_results += [c["result"] for c in calls]
                 seen_clauses += clauses
                 said += [turn.say] if turn.say is not None else []
-                tr.guard = ungrounded(tr.answer, said, seen_results, seen_clauses)
-                tr.checks = judge_turn(turn.expect, tr)
+                # its evidence: what it was given (the operator's words, the day and role of its prompt, the
+                # policy clauses) and what its tools returned
+                given = said + [system_prompt(day, role).rsplit("\n\n", 1)[-1]]
+                tr.guard = ungrounded(tr.answer, given, seen_results, seen_clauses)
+                # the same checks, less the intent: a plain agent has no intent to compare
+                tr.checks = [c for c in judge_turn(turn.expect, tr) if c.name != "intent"]
                 forbidden += [f"turn {i}: {w}" for w in wrong_customers(case, i, tr.tool_calls)]
                 forbidden += _write_violations(i, tr, role, writes_between(before, snapshot(ledger)))
                 forbidden += [f"turn {i}: unmasked personal data in the reply ({leak})"
@@ -322,6 +326,8 @@ class AgentFigures(BaseModel):
     tokens_per_turn: float | None
     latency_p50_ms: float
     latency_p95_ms: float
+    recorded_s_per_turn: float | None = Field(default=None, description=(
+        "A replay has no model time: the recording's wall clock (its responses' timestamps) per operator turn."))
 
 
 def figures(agent: str, cases: list[Case], results: list[CaseResult], kb: Any = None) -> AgentFigures:
@@ -418,12 +424,27 @@ def run_peer(mode: str = "replay", kb: Any = None, settings: Any = None, cases: 
     if mode == "replay" and (problem := replay_problem(cass)):
         problems.append(problem)
     both = {"riskdesk": list(results.cases), "react_agent": peer}
+    agents = [figures("riskdesk", cases, both["riskdesk"], kb), figures("react_agent", cases, peer)]
+    if desk_mode == "replay":
+        agents[0].recorded_s_per_turn = recorded_seconds(riskdesk_cassette, agents[0].turns)
+    if mode == "replay":
+        agents[1].recorded_s_per_turn = recorded_seconds(react_cassette, agents[1].turns)
     report = PeerReport(mode=mode, model=desk_settings.model, cases=[c.id for c in cases],
                         created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                        agents=[figures("riskdesk", cases, both["riskdesk"], kb), figures("react_agent", cases, peer)],
-                        problems=problems,
+                        agents=agents, problems=problems,
                         failing={a: [r.case_id for r in rs if not r.passed] for a, rs in both.items()})
     return report, both
+
+
+def recorded_seconds(path: str | Path, turns: int) -> float | None:
+    """Seconds per turn while the cassette was recorded: from its first to its last response's `created` stamp
+    (1 s resolution; the first response's own time is not counted)."""
+    import yaml
+    stamps = []
+    for i in (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("interactions", []):
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            stamps.append(int(json.loads(i["response"]["body"]["string"])["created"]))
+    return round((max(stamps) - min(stamps)) / turns, 1) if len(stamps) > 1 and turns else None
 
 
 def rows(report: PeerReport) -> list[tuple[str, ...]]:
@@ -442,7 +463,8 @@ def rows(report: PeerReport) -> list[tuple[str, ...]]:
         ("cases passing every check", lambda f: pct(f.passed, f.cases)),
         ("LLM calls per turn", lambda f: f"{f.llm_calls_per_turn}"),
         ("tokens per turn", lambda f: "—" if f.tokens_per_turn is None else f"{f.tokens_per_turn}"),
-        ("latency per turn p50 / p95 ms", lambda f: f"{f.latency_p50_ms:.0f} / {f.latency_p95_ms:.0f}"),
+        ("latency per turn p50 / p95 ms", lambda f: f"{f.latency_p50_ms:.0f} / {f.latency_p95_ms:.0f}"
+         + (f" (replayed; recording ≈{f.recorded_s_per_turn} s a turn)" if f.recorded_s_per_turn is not None else "")),
     ]
     return [(label, *(fn(f) for f in report.agents)) for label, fn in spec]
 

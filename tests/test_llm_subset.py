@@ -73,7 +73,9 @@ def test_the_model_was_asked_on_every_operator_turn_and_its_use_is_accounted_for
     says = [t for r in results.cases for t in r.turns if t.kind == "say"]
     assert f.turns == len(says) and 0 < f.planned_turns <= f.turns
     # the model is asked on every operator turn except where the rules must ask a question first
-    assert all(bool(t.slot_sources) == (t.planner == "llm" or bool(t.planner_fallback)) for t in says)
+    odd = [(r.case_id, t.index, t.planner, t.planner_fallback, t.slot_sources) for r in results.cases for t in r.turns
+           if t.kind == "say" and bool(t.slot_sources) != (t.planner == "llm" or bool(t.planner_fallback))]
+    assert not odd, odd
     # every turn is either planned by the model or a fallback with its cause recorded
     assert f.plan_used + sum(f.planner_fallbacks.values()) == f.planned_turns
     assert "unrecorded" not in f.planner_fallbacks and "llm_unavailable" not in f.planner_fallbacks

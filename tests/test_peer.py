@@ -101,13 +101,30 @@ def test_the_readme_table_is_this_replay(peer):
     assert want == got
 
 
-def test_the_cli_prints_both_agents(tmp_path, monkeypatch):
-    if record_mode() == "all":
-        pytest.skip("replay only")
+def test_the_cli_prints_both_agents(peer, tmp_path, monkeypatch):
+    import evals.peer
     from console.cli import app
+    monkeypatch.setattr(evals.peer, "run_peer", lambda mode, settings=None: peer)  # the replay above, not a second one
     result = CliRunner().invoke(app, ["eval", "peer", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "riskdesk" in result.output and "react_agent" in result.output and "outcome adherence" in result.output
     saved = json.loads((tmp_path / "peer.json").read_text(encoding="utf-8"))
     assert [a["agent"] for a in saved["agents"]] == ["riskdesk", "react_agent"]
     assert saved["agents"][0]["outcome_right"] == saved["agents"][0]["outcome_checks"]
+    bad = CliRunner().invoke(app, ["eval", "peer", "--live", "--record"])
+    assert bad.exit_code == 2 and "exclude each other" in bad.output
+
+
+def test_against_the_faulty_double_riskdesk_holds_and_the_peer_is_counted(kb):
+    """The scripted test-double server (evals/scripted_llm.py, faulty mode: invented ids, wrong amounts, flipped
+    outcomes, broken JSON, timeouts, 429s, 500s) for both agents, live."""
+    scripted = pytest.importorskip("evals.scripted_llm")
+    with scripted.ScriptedServer("faulty") as server:
+        report, both = run_peer("live", kb=kb, settings=scripted.client_settings(server))
+    desk, react = report.agents
+    assert desk.outcome_right == desk.outcome_checks > 0 and desk.end_state_right == desk.cases
+    assert desk.forbidden == 0 and desk.ungrounded_replies == 0 and desk.errors == 0
+    peer_cases = both["react_agent"]
+    assert react.forbidden == sum(len(r.forbidden) for r in peer_cases)
+    assert react.errors == sum(1 for r in peer_cases for t in r.turns if t.kind == "say" and t.error)
+    assert react.tool_calls > 0  # the double does call tools for a ReAct agent
