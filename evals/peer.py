@@ -28,21 +28,20 @@ import re
 import time
 import uuid
 import warnings
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agents.contract import ROLE_RANK
 from evals import metrics as M
 from evals.cases import Case
 from evals.llm_subset import CASSETTES, SUBSET_CASSETTE, cassette, load_subset, replay_problem, run_subset
-from evals.results import CaseResult, GuardView, TurnResult
+from evals.peer_figures import AgentFigures, figures, ungrounded, wrong_customers
+from evals.results import CaseResult, TurnResult
 
 REACT_CASSETTE = CASSETTES / "peer_react.yaml"
 RECURSION_LIMIT = 12  # at most 6 model calls per turn
-GROUNDED_KINDS = {"amount", "number", "percent", "days", "year", "date", "id", "customer_id", "record_id", "rule"}
-ROLE_RANK = {"viewer": 0, "operator": 1, "supervisor": 2}
 _CLAUSE_REF = re.compile(r"\[([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+)\]")
 
 
@@ -119,23 +118,19 @@ def chat_model(settings: Any) -> Any:
                       extra_body={"max_tokens": settings.max_tokens})
 
 
-class _Usage:
-    """A LangChain callback: model calls and tokens of one turn."""
+def _usage() -> Any:
+    """A LangChain callback counting one turn's model calls and tokens."""
+    from langchain_core.callbacks import BaseCallbackHandler
 
-    def __new__(cls) -> Any:
-        from langchain_core.callbacks import BaseCallbackHandler
+    class Usage(BaseCallbackHandler):
+        calls = tokens = 0
 
-        class Handler(BaseCallbackHandler):
-            def __init__(self) -> None:
-                self.calls, self.tokens = 0, 0
+        def on_chat_model_start(self, *a: Any, **kw: Any) -> None:
+            self.calls += 1
 
-            def on_chat_model_start(self, *a: Any, **kw: Any) -> None:
-                self.calls += 1
-
-            def on_llm_end(self, response: Any, **kw: Any) -> None:
-                usage = (response.llm_output or {}).get("token_usage") or {}
-                self.tokens += int(usage.get("total_tokens") or 0)
-        return Handler()
+        def on_llm_end(self, response: Any, **kw: Any) -> None:
+            self.tokens += int(((response.llm_output or {}).get("token_usage") or {}).get("total_tokens") or 0)
+    return Usage()
 
 
 def run_react(cases: list[Case], settings: Any, kb: Any) -> list[CaseResult]:
@@ -169,7 +164,7 @@ def run_react(cases: list[Case], settings: Any, kb: Any) -> list[CaseResult]:
                 clauses = policy_clauses(day)
                 t0 = time.perf_counter()
                 if turn.say is not None:
-                    usage = _Usage()
+                    usage = _usage()
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         agent = create_react_agent(model, react_tools(ledger, kb, day, seen, clauses),
@@ -262,125 +257,6 @@ def _case_result(case: Case, turns: list[TurnResult], forbidden: list[str], end:
                       passed=not failed, failed_checks=failed, turns=turns, end_state=jsonable(end),
                       end_state_diff=jsonable(diff), end_state_ok=end_ok, forbidden=forbidden, latency_ms=latency,
                       llm_calls=sum(t.llm_calls for t in turns))
-
-
-# ---------------------------------------------------------------- judging both agents alike
-def ungrounded(answer: str, operator_msgs: list[str], tool_results: list[dict], clauses: list[dict]) -> GuardView:
-    """The delivered reply's numbers, dates and ids that the evidence does not hold (agents/guard.py's check,
-    claims only: what a reply leaves out is not counted here)."""
-    from agents.guard import build_evidence, extract_claims
-    if not answer.strip():
-        return GuardView()
-    claims = extract_claims(answer, build_evidence(operator_msgs, tool_results, clauses))
-    return GuardView(checked_claims=len(claims),
-                     ungrounded=[c.label() for c in claims if c.kind in GROUNDED_KINDS and not c.grounded])
-
-
-def wrong_customers(case: Case, index: int, tool_calls: list[dict[str, Any]]) -> list[str]:
-    """Tool calls on a customer other than the turn's (when the expectation names one), or on an id no
-    operator message of the case has written so far."""
-    turn = case.turns[index]
-    if turn.say is None:
-        return []
-    e = turn.expect
-    named = {e.customer_id} if e.customer_id else set()
-    named |= {str(t.args["customer_id"]) for t in e.tool_calls or [] if "customer_id" in t.args}
-    named = {n.lower() for n in named}
-    text = " ".join(t.say or "" for t in case.turns[:index + 1]).lower()
-    out = []
-    for c in tool_calls:
-        cid = str(c.get("args", {}).get("customer_id") or "").strip()
-        if not cid:
-            continue
-        if (named and cid.lower() not in named) or (not named and not re.search(
-                r"(?<![a-z0-9_\-])" + re.escape(cid.lower()) + r"(?![a-z0-9_\-])", text)):
-            out.append(f"wrong customer: {c['tool']} on {cid}")
-    return out
-
-
-def _kind(f: str) -> str:
-    for needle, kind in (("wrong customer", "wrong customer"), ("unexpected grant", "grant not allowed"),
-                         ("unexpected approval", "approval not allowed"), ("caused a ledger write", "write by a viewer"),
-                         ("decided an approval", "decision without the role"), ("personal data", "personal data")):
-        if needle in f:
-            return kind
-    return "other"
-
-
-class AgentFigures(BaseModel):
-    agent: str
-    cases: int
-    turns: int = Field(description="Operator turns (supervisor decisions are the harness's).")
-    outcome_right: int
-    outcome_checks: int
-    end_state_right: int
-    forbidden: int
-    forbidden_by_kind: dict[str, int]
-    replies: int
-    ungrounded_replies: int = Field(description="Delivered replies with an ungrounded number, date or id.")
-    ungrounded_examples: list[str]
-    tool_calls: int
-    errors: int = Field(description="Operator turns that raised where the case expected no error.")
-    passed: int
-    llm_calls_per_turn: float
-    tokens_per_turn: float | None
-    latency_p50_ms: float
-    latency_p95_ms: float
-    recorded_s_per_turn: float | None = Field(default=None, description=(
-        "A replay has no model time: the recording's wall clock (its responses' timestamps) per operator turn."))
-
-
-def figures(agent: str, cases: list[Case], results: list[CaseResult], kb: Any = None) -> AgentFigures:
-    """One agent's row. For riskdesk (kb given) the delivered replies are re-checked here against the clauses
-    they cite; the peer's were checked as they were delivered (ungrounded())."""
-    by_id = {c.id: c for c in cases}
-    forbidden: Counter[str] = Counter()
-    says: list[TurnResult] = []
-    bad: list[str] = []
-    outcome_right = outcome_checks = errors = 0
-    for r in results:
-        case = by_id[r.case_id]
-        said: list[str] = []
-        seen: list[dict] = []
-        extra = []
-        for t in r.turns:
-            outcome_checks += sum(c.name == "outcome" for c in t.checks)
-            outcome_right += sum(c.ok for c in t.checks if c.name == "outcome")
-            seen += [c["result"] for c in t.tool_calls]
-            if t.kind != "say":
-                continue
-            says.append(t)
-            said.append(t.message)
-            errors += t.error is not None and case.turns[t.index].expect.error is None
-            if kb is not None:
-                extra += wrong_customers(case, t.index, t.tool_calls)
-                clauses = [_clause(kb, cid, r.language) for cid in t.citations]
-                view = ungrounded(t.answer, said, seen, [c for c in clauses if c])
-            else:
-                view = t.guard or GuardView()
-            if view.ungrounded:
-                bad.append(f"{r.case_id}: {', '.join(view.ungrounded[:4])}")
-        for f in list(r.forbidden) + extra:
-            forbidden[_kind(f)] += 1
-    lat = [t.latency_ms for t in says]
-    tokens = [t.llm_tokens for t in says if t.llm_tokens is not None]
-    return AgentFigures(
-        agent=agent, cases=len(results), turns=len(says), outcome_right=outcome_right, outcome_checks=outcome_checks,
-        end_state_right=sum(r.end_state_ok for r in results), forbidden=sum(forbidden.values()),
-        forbidden_by_kind=dict(sorted(forbidden.items())), replies=sum(bool(t.answer.strip()) for t in says),
-        ungrounded_replies=len(bad), ungrounded_examples=bad[:8],
-        tool_calls=sum(len(t.tool_calls) for t in says), errors=errors, passed=sum(r.passed for r in results),
-        llm_calls_per_turn=round(sum(t.llm_calls for t in says) / len(says), 2) if says else 0.0,
-        tokens_per_turn=round(sum(tokens) / len(tokens), 1) if tokens else None,
-        latency_p50_ms=round(M.percentile(lat, .5), 1), latency_p95_ms=round(M.percentile(lat, .95), 1))
-
-
-def _clause(kb: Any, clause_id: str, lang: str) -> dict[str, str] | None:
-    c = kb.get(clause_id)
-    if c is None:
-        return None
-    text = (c.text_zh if lang == "zh" else c.text_en) or c.text_en or c.text_zh
-    return {"clause_id": c.clause_id, "doc_id": c.doc_id, "title": c.title, "text": text}
 
 
 # ---------------------------------------------------------------- one run, both agents
