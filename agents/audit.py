@@ -77,7 +77,7 @@ def masked(record: AuditRecord, names: list[str] | tuple[str, ...] = (), keep: K
     record, nested or not; `keep` spares tokens such as the ledger's customer ids. Numbers in the record are
     not text and are left alone (a JSON number is never rewritten)."""
     data = record.model_dump(mode="json")
-    texts = "\n".join(_strings(data))
+    texts = "\n".join(_strings({k: v for k, v in data.items() if k not in _OWN_IDS}))
     if mask_text(texts, tuple(names), keep) == texts:  # one pass when there is nothing to mask
         return record
     return AuditRecord.model_validate(mask_strings(data, names, keep))
@@ -94,12 +94,15 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
+_OWN_IDS = frozenset({"trace_id", "approval_id"})
+
+
 def mask_strings(value: Any, names: list[str] | tuple[str, ...] = (), keep: Keep | None = None) -> Any:
     """`mask_text` applied to every string inside dicts and lists."""
     if isinstance(value, str):
         return mask_text(value, tuple(names), keep)
-    if isinstance(value, dict):
-        return {k: mask_strings(v, names, keep) for k, v in value.items()}
+    if isinstance(value, dict):  # ids the desk makes itself (hex) are no personal data: a digit run in one is not a phone
+        return {k: v if k in _OWN_IDS else mask_strings(v, names, keep) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_strings(v, names, keep) for v in value]
     return value

@@ -342,3 +342,16 @@ def test_a_clarifying_question_quotes_what_the_operator_wrote(desk, message):
         outside = outside.replace(q, "")
     assert "4000" not in outside
     assert r.guard.grounded, r.guard
+
+
+def test_ids_the_desk_makes_are_not_masked_as_phone_numbers():
+    """A trace id is 32 hex characters; about one in a few hundred holds an 11-digit run that starts like a mobile
+    number. Masking it made the audit record unfindable by its own trace id (a rare, real flake)."""
+    from agents.audit import AuditRecord, masked
+    trace = "ab13812345678cd" + "0" * 17
+    record = AuditRecord.model_validate({
+        "trace_id": trace, "thread_id": "t-1", "created_at": "2026-11-23T00:00:00Z", "caller": "c", "role": "operator",
+        "as_of": "2026-11-23", "message": "手机13812345678", "plan": {}, "planner": "rules", "agents": [], "retrieved": [],
+        "cited": [], "tool_calls": [], "reply": "ok", "guard": {"grounded": True, "checked_claims": 0}})
+    out = masked(record)
+    assert out.trace_id == trace and "13812345678" not in out.message
