@@ -20,40 +20,20 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Column, Date, Integer, MetaData, String, Table, Text, create_engine, inspect
 from typer.testing import CliRunner
 
-from agents import ApprovalDecision, Desk, PermissionDenied
-from agents.audit import AuditLog
+from agents import ApprovalDecision, PermissionDenied
 from console.service import create_app
 from factories import customer, ledger_with
 from tools import ApprovalError, Ledger, approve, list_approvals, temp_quota
 from tools.ledger import SAMPLE_LEDGER, parse_ledger
 
-TODAY = "2026-11-23"
+from security.stores import TODAY, open_desk
+
 KEYS = {"k-op": ("alice", "operator"), "k-op2": ("carol", "operator"), "k-sup": ("bob", "supervisor"),
         "k-sup2": ("dora", "supervisor")}
 OP, OP2, SUP, SUP2 = ({"X-API-Key": k} for k in ("k-op", "k-op2", "k-sup", "k-sup2"))
 PENDING = "给C1003申请8000元临时额度，买笔记本电脑工作用"      # > 5,000: a supervisor decides
 FRIDGE = "给C1004申请3000元临时额度，买冰箱"                  # tier C: a supervisor decides
 DENTIST = "给C1004申请2000元临时额度，看牙"                   # the same customer, another purpose
-
-
-@pytest.fixture
-def store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    Ledger.open(url).load(parse_ledger(SAMPLE_LEDGER.read_bytes()))
-    return url
-
-
-def open_desk(kb, tmp_path, store, today=TODAY):
-    """A desk over the persistent stores in tmp_path; a second call is the service after a restart."""
-    return Desk(Ledger.open(store), kb, audit=AuditLog(f"sqlite:///{tmp_path / 'audit.sqlite3'}"),
-                threads_path=tmp_path / "threads.sqlite3", clock=today)
-
-
-@pytest.fixture
-def desk(kb, tmp_path, store):
-    d = open_desk(kb, tmp_path, store)
-    yield d
-    d.close()
 
 
 @pytest.fixture

@@ -25,35 +25,14 @@ from agents.clock import AsOfNotAllowed, Clock, ClockError
 from console.service import create_app
 from tools import Ledger, temp_quota
 from tools.ledger import SAMPLE_LEDGER, parse_ledger
+
+from security.stores import TODAY, open_desk
 from tools.temp_quota import decide
 
-TODAY = "2026-11-23"
 KEYS = {"k-op": ("alice", "operator"), "k-sup": ("bob", "supervisor")}
 OP, SUP = {"X-API-Key": "k-op"}, {"X-API-Key": "k-sup"}
 AUTO = "给C1002申请4000元临时额度，买电动车送外卖"           # C1002: approved at once on TODAY
 PENDING = "给C1003申请8000元临时额度，买笔记本电脑工作用"     # C1003: > 5,000, a supervisor decides
-
-
-@pytest.fixture
-def store(tmp_path):
-    """A persistent ledger (not a fixture-file sandbox) holding the sample customers."""
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    Ledger.open(url).load(parse_ledger(SAMPLE_LEDGER.read_bytes()))
-    return url
-
-
-def open_desk(kb, tmp_path, store, today=TODAY):
-    ledger = Ledger.open(store)
-    assert not ledger.sandbox
-    return Desk(ledger, kb, audit=AuditLog(f"sqlite:///{tmp_path / 'audit.sqlite3'}"),
-                threads_path=tmp_path / "threads.sqlite3", clock=today)
-
-
-@pytest.fixture
-def desk(kb, tmp_path, store):
-    d = open_desk(kb, tmp_path, store)
-    yield d
-    d.close()
 
 
 @pytest.fixture
