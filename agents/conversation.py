@@ -13,9 +13,7 @@ The state is stored with the thread (LangGraph checkpoint), so it survives a res
 """
 from __future__ import annotations
 
-import datetime as dt
 import re
-from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -204,10 +202,3 @@ def after_turn(conv: Conversation, plan: Plan, missing: list[str], results: list
         c.last_results = results
     return c
 
-
-def _money(v: Any) -> Decimal | None:
-    return Decimal(str(v)) if v is not None else None
-
-
-def _day(v: Any) -> dt.date | None:
-    return dt.date.fromisoformat(v) if isinstance(v, str) else v

@@ -36,6 +36,7 @@ from agents.plan_check import check_plan, rules_sources
 from agents.planner_rules import RulesPlanner
 from agents.reading import describe
 from tools import Ledger, ToolInputError, approve, limit_lookup, reject, repair_check, temp_quota
+from tools.temp_quota import what_if as temp_quota_what_if
 
 HISTORY_TURNS = 8
 # what a clarifying question waits for: the answer completes the same request
@@ -220,18 +221,7 @@ def build_graph(deps: Deps, checkpointer: Any = None):
             args = {"customer_id": cid, "amount": plan.amount, "purpose": plan.purpose, "as_of": as_of,
                     "idempotency_key": state.get("idempotency_key"), "requested_by": turn.get("requested_by")}
             if mode == "what_if":
-                from tools.errors import validate_input
-                from tools.temp_quota import TempQuotaInput, TempQuotaResult, decide
-
-                def tool(ledger: Ledger, customer_id: str, amount: Any, purpose: str, as_of: dt.date,
-                         **_: Any) -> TempQuotaResult:  # the pure decision: nothing is written
-                    a = validate_input(TempQuotaInput, "temporary-quota request", customer_id=customer_id,
-                                       amount=amount, purpose=purpose, as_of=as_of)
-                    c = ledger.customer(a.customer_id)
-                    if c is None:
-                        return TempQuotaResult(outcome="not_found", customer_id=a.customer_id, as_of=a.as_of,
-                                               amount=a.amount, purpose=a.purpose)
-                    return decide(c, a.amount, a.purpose, a.as_of)
+                tool = temp_quota_what_if
                 args = {"customer_id": cid, "amount": plan.amount, "purpose": plan.purpose, "as_of": as_of,
                         "dry_run": True}
         else:

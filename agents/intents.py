@@ -45,7 +45,7 @@ def cues(words: str) -> dict[str, bool]:
             "lookup": bool(_LOOKUP.search(words)), "off": bool(_OFF_TOPIC.search(words))}
 
 
-def score_intents(words: str, language: str, *, has_customer: bool, has_amount: bool,
+def score_intents(words: str, *, has_customer: bool, has_amount: bool,
                   has_purpose: bool) -> dict[str, float]:
     """Scores in [0, 1] per intent (not probabilities: several can be high in one message)."""
     c = cues(words)

@@ -152,7 +152,7 @@ class Reader:
         # a customer in focus counts as named when the message points at them
         about_someone = bool(customers or unknown) or (focus is not None and (pronoun or follow_up))
         has_amount = any(a.currency or a.problem or (a.value is not None and abs(a.value) >= 100) for a in amounts)
-        scores = score_intents(words, language, has_customer=about_someone,
+        scores = score_intents(words, has_customer=about_someone,
                                has_amount=has_amount, has_purpose=purpose.category is not None)
         probs = predict(words, {**cues(words), "has_customer": about_someone, "has_amount": has_amount,
                                 "has_purpose": purpose.given})

@@ -3,13 +3,12 @@ planner and composer, replayed from tests/cassettes/eval_llm_subset.yaml (SmolLM
 record mode "none", matched on method, path and body). A weak model must leave every outcome and end state
 right. scripts/record-cassettes re-records it (RISKDESK_RECORD_MODE=all)."""
 import re
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from evals.llm_subset import (
-    SUBSET, SUBSET_CASSETTE, expected_slots, load_subset, proposal, run_subset, settings_from_cassette, slot_right,
+    SUBSET_CASSETTE, expected_slots, load_subset, proposal, run_subset, settings_from_cassette, slot_right,
     table,
 )
 

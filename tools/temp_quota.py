@@ -177,6 +177,18 @@ def decide(c: CustomerRecord, amount: Decimal, purpose: str, as_of: dt.date) -> 
                            grant=grant, rules_applied=applied + ["TQ6"])
 
 
+def what_if(ledger: Ledger, customer_id: str, amount: Decimal | int | str, purpose: str, as_of: dt.date,
+            **_: object) -> TempQuotaResult:
+    """The decision a request would get on `as_of`, with nothing written (no grant, no approval, no key)."""
+    a = validate_input(TempQuotaInput, "temporary-quota request", customer_id=customer_id, amount=amount,
+                       purpose=purpose, as_of=as_of)
+    c = ledger.customer(a.customer_id)
+    if c is None:
+        return TempQuotaResult(outcome="not_found", customer_id=a.customer_id, as_of=a.as_of, amount=a.amount,
+                               purpose=a.purpose)
+    return decide(c, a.amount, a.purpose, a.as_of)
+
+
 def _fingerprint(a: TempQuotaInput) -> str:
     return json.dumps({"customer_id": a.customer_id, "amount": str(a.amount), "purpose": a.purpose,
                        "as_of": a.as_of.isoformat()}, sort_keys=True, ensure_ascii=False)

@@ -26,7 +26,7 @@ from console.service import create_app
 from tools import Ledger, temp_quota
 from tools.ledger import SAMPLE_LEDGER, parse_ledger
 
-from security.stores import TODAY, open_desk
+from security.stores import TODAY
 from tools.temp_quota import decide
 
 KEYS = {"k-op": ("alice", "operator"), "k-sup": ("bob", "supervisor")}
