@@ -71,9 +71,19 @@ def search(query: str = typer.Argument(..., help="Question or keywords, Chinese 
 def bench(queries: Optional[Path] = typer.Option(None, "--queries", help="Labelled JSONL (default: "
                                                                           "knowledge/queries.jsonl)."),
           as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+          corpus: str = typer.Option("policy", "--corpus", help="policy: the labelled queries on the store; "
+                                     "statutes: a fresh store filled with the policy and the statutes, measured "
+                                     "at 22, 1,000, 10,000 and all clauses."),
+          law: Optional[list[str]] = typer.Option(None, "--law", help="With --corpus statutes: only these laws."),
           path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt) -> None:
     """recall@1, recall@3 and MRR for BM25, dense and hybrid; warm hybrid latency p50/p95."""
     from knowledge.bench import QUERIES, run
+    if corpus == "statutes":
+        from console.kb_bench_cli import bench_statutes
+        bench_statutes(path, law or None, as_json)
+        return
+    if corpus != "policy":
+        _fail(f"--corpus must be policy or statutes, got {corpus!r}")
     qpath = queries or QUERIES
     if not qpath.is_file():
         _fail(f"{qpath}: no such file")

@@ -117,7 +117,7 @@ def read_document(path: Path | str, opts: Options | None = None) -> tuple[Docume
         raise CorpusError(path, "no clauses found / 没有找到条款")
     title = str(pick("title") or parsed.title or path.stem).strip()
     raw = path.read_bytes()
-    version = str(pick("version") or hashlib.sha256(raw).hexdigest()[:12])
+    version = str(pick("version") or "")  # the file's content hash is the document digest below
     issuer = str(pick("issuer") or "").strip()
     clauses = []
     for p in pieces:
