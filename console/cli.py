@@ -79,9 +79,9 @@ def identity(key: str | None = None) -> Any:
     """Who this CLI acts as (an ApiKey: name and role), or None: an API key (--key, else $RISKDESK_API_KEY)
     resolved with the service's own key configuration, else the local operator configured in
     $RISKDESK_OPERATOR ("name:role")."""
-    from console.service import ApiKey, KeyConfigError, key_holder, keys_from_env
     token = key or os.environ.get(KEY_ENV)
     if token:
+        from console.service import KeyConfigError, key_holder, keys_from_env
         try:
             keys = keys_from_env()
         except KeyConfigError as e:
@@ -91,6 +91,7 @@ def identity(key: str | None = None) -> Any:
             fail("unknown API key: it is not among the keys of RISKDESK_API_KEYS / RISKDESK_API_KEYS_FILE")
         return who
     if local := os.environ.get(OPERATOR_ENV):
+        from console.service import ApiKey  # the service (FastAPI) is imported only when a key or identity is given
         name, _, role = local.partition(":")
         try:
             return ApiKey(name=name.strip(), role=role.strip())
