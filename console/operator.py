@@ -181,7 +181,18 @@ def audit_show(trace_id: str, json_out: bool = JsonOpt) -> None:
 
 @app.command()
 def bench(turns: int = typer.Option(300, "--turns", min=10, help="Warm turns to time."),
-          cold: bool = typer.Option(True, "--cold/--no-cold", help="Also time a fresh `riskdesk ask` process.")) -> None:
-    """Per-turn latency with the rules planner, split by team member (a benchmark, not a test)."""
+          cold: bool = typer.Option(True, "--cold/--no-cold", help="Also time a fresh `riskdesk ask` process."),
+          growth: bool = typer.Option(False, "--growth", help="Turn p50/p95 against thread length, ledger size (1k, "
+                                      "100k, 1M customers), audit log size (0, 1M) and knowledge base size (+10k clauses)."),
+          data: Optional[Path] = typer.Option(None, "--data", help="--growth: keep the big stores here and reuse them."),
+          json_out: bool = JsonOpt) -> None:
+    """Per-turn latency with the rules planner, split by team member and by overhead (a benchmark, not a test)."""
+    if growth:
+        from agents.bench_growth import render as render_growth, run as run_growth
+        result = run_growth(turns=min(turns, 120), data=str(data) if data else None,
+                            progress=lambda m: err.print(f"[dim]growth: {m}…[/]"))
+        out.print_json(data=result) if json_out else out.print(render_growth(result))
+        return
     from agents.bench import render, run
-    out.print(render(run(turns, cold)))
+    result = run(turns, cold)
+    out.print_json(data=result) if json_out else out.print(render(result))
