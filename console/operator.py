@@ -9,12 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import typer
-from pydantic import ValidationError
 from rich.panel import Panel
 from rich.table import Table
 
 from console.cli import AsOfOpt, JsonOpt, KeyOpt, LedgerOpt, app, err, fail, identity, out, parse_as_of
-from tools import ApprovalError, LedgerError, PermissionDenied, ToolInputError
 
 if TYPE_CHECKING:
     from agents import AskResult, Desk
@@ -27,6 +25,7 @@ app.add_typer(audit_app, name="audit")
 def open_desk(ledger: Path | None) -> "Desk":
     from agents import Desk
     from agents.clock import ClockError
+    from tools import LedgerError
     try:
         return Desk.open(ledger_file=ledger)
     except (LedgerError, ClockError) as e:
@@ -61,6 +60,8 @@ def ask(message: str, json_out: bool = JsonOpt, ledger: Optional[Path] = LedgerO
         key: Optional[str] = KeyOpt) -> None:
     """One turn: plan, tools, citations, guard. `--json` prints exactly one JSON object. A quota request on
     the persistent store is dated today; `--what-if --as-of DATE` shows the decision on another date."""
+    from pydantic import ValidationError
+
     from agents.clock import AsOfNotAllowed
     if role not in ROLES:
         fail(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
@@ -97,9 +98,12 @@ def chat(ledger: Optional[Path] = LedgerOpt, as_of: Optional[str] = AsOfOpt,
     """The terminal operator console (works offline on the embedded defaults). On the persistent store you
     act as your identity (--key / RISKDESK_API_KEY, or RISKDESK_OPERATOR=name:role): without one, as the
     operator "cli"; --role never goes above the identity's role."""
+    from pydantic import ValidationError
+
     from agents import ApprovalDecision
     from agents.clock import AsOfNotAllowed
     from agents.contract import ROLE_RANK
+    from tools import ApprovalError, PermissionDenied, ToolInputError
     if role not in ROLES:
         fail(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
     day = parse_as_of(as_of)
