@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Iterable, Literal
 
 from pydantic import BaseModel, Field
 
@@ -107,8 +107,14 @@ def repair_check(ledger: Ledger, customer_id: str, as_of: dt.date) -> RepairChec
     customer = ledger.customer(args.customer_id)
     if customer is None:
         return RepairCheckResult(outcome="not_found", customer_id=args.customer_id, as_of=args.as_of)
-    records = sorted(customer.overdue_records, key=lambda r: r.record_id)
-    verdicts = [judge_record(r, args.as_of) for r in records]
+    return assess(customer.customer_id, customer.overdue_records, args.as_of)
+
+
+def assess(customer_id: str, overdue_records: Iterable[OverdueRecord], as_of: dt.date) -> RepairCheckResult:
+    """The pure decision for one customer's records (no reads, no writes): what `repair_check` answers once it
+    has read the customer, and what a whole-ledger batch calls for every customer it streams."""
+    records = sorted(overdue_records, key=lambda r: r.record_id)
+    verdicts = [judge_record(r, as_of) for r in records]
     n_ok = sum(v.status != "ineligible" for v in verdicts)
     if not verdicts:
         outcome = "no_records"
@@ -119,5 +125,5 @@ def repair_check(ledger: Ledger, customer_id: str, as_of: dt.date) -> RepairChec
     else:
         outcome = "ineligible"
     applied = sorted({rule for v in verdicts for rule in v.rules_applied}) + ["R4"]
-    return RepairCheckResult(outcome=outcome, customer_id=customer.customer_id, as_of=args.as_of,
+    return RepairCheckResult(outcome=outcome, customer_id=customer_id, as_of=as_of,
                              records=verdicts, eligible_count=n_ok, rules_applied=applied)
