@@ -286,3 +286,6 @@ app.add_typer(kb_app, name="kb", help="The credit-policy knowledge base: ingest,
 from console.batch_cli import batch_app  # noqa: E402
 
 app.add_typer(batch_app, name="batch")
+from console.webhooks_cli import webhooks_app  # noqa: E402
+
+app.add_typer(webhooks_app, name="webhooks")
