@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from rich.panel import Panel
 from rich.table import Table
 
-from console.cli import AsOfOpt, JsonOpt, KeyOpt, LedgerOpt, app, err, fail, identity, out, parse_as_of
+from console.cli_base import AsOfOpt, JsonOpt, KeyOpt, LedgerOpt, app, err, fail, identity, out, parse_as_of
 from tools import ApprovalError, LedgerError, PermissionDenied, ToolInputError
 
 if TYPE_CHECKING:
