@@ -156,3 +156,73 @@ def check(policy: Optional[Path] = PolicyOpt(), json_out: bool = JsonOpt,
                   f"{n} parameter values checked / 不一致{len(found)}处", highlight=False)
     if found:
         raise typer.Exit(1)
+
+
+def _impact_ledger(path: Optional[Path]) -> tuple[Any, Optional[str]]:
+    """--ledger: a JSON fixture (loaded into memory) or a SQLite file (read in place, in parallel); default the
+    persistent store."""
+    from console.cli import open_ledger
+    from tools.ledger import Ledger, default_url
+    if path is not None and path.is_file() and path.open("rb").read(16) == b"SQLite format 3\x00":
+        url = f"sqlite:///{path.resolve()}"
+        return Ledger.open(url), url
+    if path is not None:
+        return open_ledger(path), None
+    url = default_url()
+    return open_ledger(None), url
+
+
+@policy_app.command("impact")
+def impact_cmd(from_version: str = typer.Option(..., "--from", help="The version in force now."),
+               to_version: str = typer.Option(..., "--to", help="The version to compare it with."),
+               policy: Optional[Path] = PolicyOpt(),
+               ledger: Optional[Path] = typer.Option(None, "--ledger", help="A JSON fixture or a SQLite ledger file "
+                                                     "(default: the persistent store)."),
+               as_of: Optional[str] = AsOfOpt,
+               requests: Optional[Path] = typer.Option(None, "--requests", help="Requests too: CSV (customer_id, "
+                                                       "amount, purpose[, as_of]) or JSON Lines."),
+               out_file: Optional[Path] = typer.Option(None, "--out", help="Every changed decision, JSON Lines."),
+               workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64, help="Processes (default: cores)."),
+               json_out: bool = JsonOpt) -> None:
+    """Decide every customer (and request) under both versions, write nothing, and show what changes: transitions
+    by deciding rule, the change in credit that could be granted, and the decisions that change."""
+    from tools.policy_impact import impact, read_requests
+    pol = activate(policy)
+    for vid in (from_version, to_version):
+        try:
+            pol.version(vid)
+        except PolicyError as e:
+            fail(str(e))
+    led, url = _impact_ledger(ledger)
+    try:
+        reqs = list(read_requests(requests)) if requests else []
+    except (OSError, ValueError) as e:
+        fail(f"--requests: {e}")
+    rep = impact(led, from_version, to_version, parse_as_of(as_of), reqs, out_file, workers, url)
+    if json_out:
+        sys.stdout.write(rep.model_dump_json() + "\n")
+        return
+    from tools.money import fmt_yuan
+    out.print(f"Policy {rep.from_version} → {rep.to_version} as of {rep.as_of}: {rep.customers} customers, "
+              f"{rep.requests} requests, {rep.seconds} s on {rep.workers} process(es); nothing written / 未写入任何数据",
+              highlight=False)
+    t = Table("kind", "before", "after", "deciding rule", "count", title="Transitions / 决定变化", title_justify="left")
+    for tr in rep.transitions:
+        t.add_row(tr.kind, tr.before, tr.after, tr.rule or "—", str(tr.count))
+    out.print(t)
+    out.print(f"credit that could be granted (caps of customers who may ask) / 可授予额度合计: ¥{fmt_yuan(rep.credit_before)}"
+              f" → ¥{fmt_yuan(rep.credit_after)} ({'+' if rep.credit_change >= 0 else '-'}¥{fmt_yuan(abs(rep.credit_change))})",
+              highlight=False)
+    out.print(f"approved without a supervisor, at most / 无需主管审批可批合计: ¥{fmt_yuan(rep.auto_before)} → "
+              f"¥{fmt_yuan(rep.auto_after)}", highlight=False)
+    out.print(f"changed: {rep.changed_customers} customers, {rep.changed_requests} requests"
+              + (f" (all in {out_file})" if out_file else f" (first {len(rep.examples)} below; --out FILE for all)"),
+              highlight=False)
+    for ch in rep.examples:
+        req = f" {ch.request['amount']} {ch.request['purpose']}" if ch.request else ""
+        def said(d: dict) -> str:
+            extra = f", at once ≤ {d['auto_max']}" if "auto_max" in d else ""
+            return f"{d['outcome']} ({d.get('deciding_rule')}, cap {d['cap']}{extra})"
+        out.print(f"  {ch.customer_id}{req}: {said(ch.before)} → {said(ch.after)}"
+                  + (f"; repair {ch.before.get('repair')} → {ch.after.get('repair')}" if 'repair' in ch.after else ""),
+                  highlight=False)
