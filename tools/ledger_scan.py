@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 from typing import Iterator
 
-from sqlalchemy import func, select
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.engine import Engine
 
 from tools.ledger import (
     AccountStatus, CreditLine, CustomerRecord, Ledger, OverdueRecord, Product, RiskTier, TempQuota, customers_t,
@@ -42,12 +45,21 @@ def _range(q, col, lo: str | None, hi: str | None):  # noqa: ANN001,ANN202
     return q
 
 
-def scan(ledger: Ledger, lo: str | None = None, hi: str | None = None) -> Iterator[CustomerRecord]:
+def read_only(url: str) -> Engine:
+    """A plain reading engine: a SQLite file opened read-only (no write lock at BEGIN), so that several
+    processes scan one ledger at once; any other URL as it is."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        path = Path(url.removeprefix("sqlite:///")).resolve()
+        return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    return create_engine(url)
+
+
+def scan(ledger: Ledger | Engine, lo: str | None = None, hi: str | None = None) -> Iterator[CustomerRecord]:
     """Customers with lo < customer_id <= hi, in id order, as the same records Ledger.customer returns."""
     c, q, o = customers_t.c, temp_quotas_t.c, overdue_t.c
     cols = [c.customer_id, c.name, c.id_number, c.phone, c.occupation, c.risk_tier, c.kyc_verified, c.opened_on,
             c.status, c.limit_fen, c.used_fen, c.extra]
-    with ledger.read() as conn:
+    with (ledger.connect() if isinstance(ledger, Engine) else ledger.read()) as conn:
         conn = conn.execution_options(yield_per=BATCH)
         cust = conn.execute(_range(select(*cols).order_by(c.customer_id), c.customer_id, lo, hi))
         quotas = conn.execute(_range(select(q.customer_id, q.amount_fen, q.purpose, q.granted_on, q.expires_on)

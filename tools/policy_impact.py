@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator
 from pydantic import BaseModel, Field
 
 from tools.ledger import CustomerRecord, Ledger
-from tools.ledger_scan import id_bounds, scan
+from tools.ledger_scan import id_bounds, read_only, scan
 from tools.policy import PolicyVersion, active
 from tools.repair_check import judge_customer
 from tools.temp_quota import TempQuotaResult, cap_for, decide
@@ -163,15 +163,15 @@ def _part(url: str, lo: str | None, hi: str | None, as_of: dt.date, a_id: str, b
     pol = active()  # a forked worker has the parent's policy; a spawned one reads $RISKDESK_POLICY
     a, b = pol.version(a_id), pol.version(b_id)
     t = Tally()
-    ledger = Ledger.open(url)
+    engine = read_only(url)
     sink = open(out, "w", encoding="utf-8") if out else None
     try:
-        for c in scan(ledger, lo, hi):
+        for c in scan(engine, lo, hi):
             customer(c, as_of, a, b, t, sink)
     finally:
         if sink:
             sink.close()
-        ledger.engine.dispose()
+        engine.dispose()
     return t
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from tools.ledger import Ledger, OverdueRecord, Product
 from tools.dates import AsOf
+from tools.registry import Tool
 from tools.errors import validate_input
 from tools.money import Yuan
 from tools.policy import PolicyVersion, RepairParams, in_force
@@ -126,3 +127,7 @@ def judge_customer(customer_id: str, overdue_records: list[OverdueRecord], as_of
     applied = sorted({rule for v in verdicts for rule in v.rules_applied}) + ["R4"]
     return RepairCheckResult(outcome=outcome, customer_id=customer_id, as_of=as_of, records=verdicts,
                              eligible_count=n_ok, rules_applied=applied, policy_version=v.id)
+
+
+TOOL = Tool("repair_check", RepairCheckInput, RepairCheckResult, repair_check,
+            rules={f"R{i}": f"PBOC-REPAIR-R{i}" for i in range(1, 5)}, writes=False, role="viewer")

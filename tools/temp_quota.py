@@ -47,6 +47,7 @@ from sqlalchemy.exc import IntegrityError
 from tools.ledger import CustomerRecord, Ledger, approvals_t, requests_t, temp_quotas_t
 from tools.limit_lookup import ActiveTempQuota
 from tools.dates import AsOf
+from tools.registry import Tool
 from tools.errors import ToolInputError, validate_input
 from tools.money import MAX_AMOUNT, Yuan, to_fen
 from tools.policy import PolicyVersion, TempQuotaParams, active, in_force
@@ -306,3 +307,7 @@ def expire_row(conn: Connection, row, day: dt.date) -> None:  # noqa: ANN001
     conn.execute(approvals_t.update().where(approvals_t.c.approval_id == row.approval_id,
                                             approvals_t.c.status == "pending")
                  .values(status="expired", decided_by="system", decided_on=day, reason=lapse_reason(row)))
+
+
+TOOL = Tool("temp_quota", TempQuotaInput, TempQuotaResult, temp_quota,
+            rules={f"TQ{i}": f"LENDER-TQ-TQ{i}" for i in range(1, 7)}, writes=True, role="operator")
