@@ -70,7 +70,8 @@ class RepairCheckResult(BaseModel):
     eligible_count: int = 0
     procedure: RepairProcedure = Field(default_factory=RepairProcedure)
     rules_applied: list[str] = Field(default_factory=list)
-    policy_version: str | None = Field(default=None, description="The policy version whose parameters decided.")
+    policy_version: str | None = Field(default=None, exclude=True,  # not in the JSON: recorded traffic stays as it is
+                                       description="The policy version whose parameters decided.")
 
 
 def _plus_years(d: dt.date, years: int) -> dt.date:

@@ -93,7 +93,8 @@ class TempQuotaResult(BaseModel):
     grant: Grant | None = None
     approval_id: str | None = None
     rules_applied: list[str] = Field(default_factory=list)
-    policy_version: str | None = Field(default=None, description="The policy version whose parameters decided.")
+    policy_version: str | None = Field(default=None, exclude=True,  # not in the JSON: recorded traffic stays as it is
+                                       description="The policy version whose parameters decided.")
     replayed: bool = Field(default=False, description="True when this is a stored answer to a retried key.")
     attached: bool = Field(default=False, description="True when an identical request was already pending: "
                                                      "this one joined its approval and wrote nothing new.")
