@@ -10,6 +10,7 @@ import unicodedata
 from decimal import Decimal
 from typing import Any
 
+from agents.plugins import reply as plugin_reply
 from agents.policy_text import drifts
 from tools.money import fmt_yuan
 from tools.policy import active, in_force
@@ -361,7 +362,7 @@ def compose(lang: str, intent: str, tool_results: list[dict], clauses: list[dict
     parts = []
     for r in tool_results:
         renderer = {"limit_lookup": limit_reply, "temp_quota": quota_reply, "repair_check": repair_reply,
-                    "approval": approval_reply}[r["tool"]]
+                    "approval": approval_reply}.get(r["tool"], plugin_reply)
         token = _DAY.set(result_day(r))
         try:
             parts.append(quota_reply(lang, r, quotes) if renderer is quota_reply else renderer(lang, r))

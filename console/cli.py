@@ -284,6 +284,7 @@ from console.kb_cli import kb_app  # noqa: E402
 
 app.add_typer(kb_app, name="kb", help="The credit-policy knowledge base: ingest, search, bench.")
 from console import policy_cli as _policy_cli  # noqa: E402
+from console import tool_cli as _tool_cli  # noqa: E402,F401
 
 app.add_typer(_policy_cli.policy_app, name="policy")
 _policy_cli.install(app, _eval_cli.eval_app)  # --policy FILE on every command that decides

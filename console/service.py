@@ -589,6 +589,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
     Operator = Annotated[ApiKey, Depends(needs("operator"))]
     Supervisor = Annotated[ApiKey, Depends(needs("supervisor"))]
     DeskDep = Annotated[Desk, Depends(ready_desk)]
+    app.include_router(__import__("console.tools_http", fromlist=["tools_router"]).tools_router(needs, ready_desk))
 
     def acting_role(who: ApiKey, asked: str | None) -> str:
         if asked is None:
