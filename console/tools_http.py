@@ -32,7 +32,11 @@ def _endpoint(tool: Tool, needs: Callable[[str], Any], ready_desk: Callable[...,
     return call
 
 
-def tools_router(needs: Callable[[str], Any], ready_desk: Callable[..., Any]) -> APIRouter:
+def tools_router(needs: Callable[[str], Any] | None = None, ready_desk: Callable[..., Any] | None = None) -> APIRouter:
+    """A fresh router per app, over the tools registered when the app is made."""
+    if needs is None or ready_desk is None:
+        from console.api import state
+        needs, ready_desk = state.needs, state.ready_desk
     router = APIRouter(prefix="/v1/tools", tags=["tools"])
 
     def list_tools(who: Annotated[Any, Depends(needs("viewer"))]) -> list[dict[str, Any]]:

@@ -74,7 +74,7 @@ def test_the_same_version_on_both_sides_changes_nothing(policy_2027):
 
 def test_a_sqlite_ledger_is_decided_in_parallel_with_the_same_figures(policy_2027, tmp_path):
     url = f"sqlite:///{tmp_path / 'syn.sqlite3'}"
-    generate(url, 3000, seed=3)
+    generate(Ledger.open(url), 3000, seed=3)
     ledger = Ledger.open(url)
     streamed = list(scan(ledger))
     assert len(streamed) == 3000

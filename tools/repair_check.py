@@ -14,7 +14,7 @@ the figures above are the shipped ones. The order and the logic live here.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Iterable, Literal
 
 from pydantic import BaseModel, Field
 
@@ -107,12 +107,14 @@ def repair_check(ledger: Ledger, customer_id: str, as_of: dt.date) -> RepairChec
     customer = ledger.customer(args.customer_id)
     if customer is None:
         return RepairCheckResult(outcome="not_found", customer_id=args.customer_id, as_of=args.as_of)
-    return judge_customer(customer.customer_id, customer.overdue_records, args.as_of)
+    return assess(customer.customer_id, customer.overdue_records, args.as_of)
 
 
-def judge_customer(customer_id: str, overdue_records: list[OverdueRecord], as_of: dt.date,
-                   version: PolicyVersion | None = None) -> RepairCheckResult:
-    """The pure check of one customer's records (no ledger): `version`, by default the one in force on as_of."""
+def assess(customer_id: str, overdue_records: Iterable[OverdueRecord], as_of: dt.date,
+           version: PolicyVersion | None = None) -> RepairCheckResult:
+    """The pure decision for one customer's records (no reads, no writes): what `repair_check` answers once it
+    has read the customer, and what a whole-ledger batch calls for every customer it streams. `version` is by
+    default the policy version in force on as_of."""
     v = version or in_force(as_of)
     records = sorted(overdue_records, key=lambda r: r.record_id)
     verdicts = [judge_record(r, as_of, v.repair) for r in records]

@@ -1,103 +1,122 @@
-"""A seeded synthetic ledger for benchmarks: N customers with credit lines, some temporary quotas and some
-overdue records, written to a SQLite (or any SQLAlchemy) store with bulk inserts.
+"""A seeded factory of synthetic customers, bulk-inserted into any ledger URL (SQLite, PostgreSQL).
 
-    python -m tools.synthetic_ledger --customers 1000000 --seed 7 --out /tmp/ledger-1m.sqlite3 [--requests 100000]
+    python -m tools.synthetic_ledger --customers 1000000 --seed 7 --url sqlite:////tmp/big.sqlite3
 
-The same seed and size give the same ledger. Ids are SYN-0000001 …; names, ID and phone numbers are
-obviously synthetic (never a real person's): ID numbers end in X and start with 999, phones with 100.
+The same seed and count always give the same ledger. Customers are `SYN` + 7 digits; names, ID numbers
+and phone numbers are made up (well-formed, so the masker treats them as the real thing). About a third
+of the customers carry one to three overdue records spread around the repair policy's boundaries (R1's
+window edges, R2's 10,000.00 / 10,000.01, R3's 2025-11-30 and 2026-03-31, unrepaid ones), and some hold
+a temporary quota. Rows go in with executemany, `chunk` customers per transaction.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import random
-import sys
 import time
-from pathlib import Path
+from typing import Any, Iterator
 
 from tools.ledger import Ledger, customers_t, overdue_t, temp_quotas_t
 
-TIERS = ("A", "B", "C", "D")
-TIER_WEIGHTS = (30, 35, 25, 10)
-PURPOSES = ("work_tools", "education", "medical", "household")
-PRODUCTS = ("credit_card", "consumer_loan", "credit_line", "cash_loan", "housing_loan", "business_loan")
-BATCH = 20_000
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂"
+INSTITUTIONS = ("某商业银行", "某消费金融公司", "某小额贷款公司", "花呗", "借呗", "某城商行信用卡中心")
+PRODUCTS = ("credit_card", "consumer_loan", "housing_loan", "business_loan", "credit_line", "cash_loan")
+OCCUPATIONS = ("外卖骑手", "教师", "护士", "程序员", "个体户", "司机", "nurse", "engineer", "")
+# Edge amounts in fen that R2 turns on, drawn now and then besides uniform ones.
+EDGE_AMOUNTS = (1_000_000, 1_000_001, 999_999, 1)
+EDGE_SINCE = (dt.date(2019, 12, 31), dt.date(2020, 1, 1), dt.date(2025, 12, 31), dt.date(2026, 1, 1))
+EDGE_REPAID = (dt.date(2025, 11, 30), dt.date(2025, 12, 1), dt.date(2026, 3, 31), dt.date(2026, 4, 1))
 
 
-def _rows(n: int, seed: int, around: dt.date):  # noqa: ANN202 - three lists of row dicts per batch
+def customer_id(i: int) -> str:
+    return f"SYN{i:07d}"
+
+
+def _day(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
+    return start + dt.timedelta(days=rng.randrange((end - start).days + 1))
+
+
+def _id_number(rng: random.Random) -> str:
+    birth = _day(rng, dt.date(1960, 1, 1), dt.date(2004, 12, 31))
+    return f"110101{birth:%Y%m%d}{rng.randrange(1000):03d}{rng.choice('0123456789X')}"
+
+
+def rows(n: int, seed: int = 7, start: int = 1) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]]:
+    """(customer row, temp-quota rows, overdue rows) for customers start .. start+n-1, in storage form (fen)."""
     rng = random.Random(seed)
-    for start in range(0, n, BATCH):
-        customers, quotas, records = [], [], []
-        for i in range(start, min(n, start + BATCH)):
-            cid = f"SYN-{i + 1:07d}"
-            opened = around - dt.timedelta(days=rng.randint(10, 3000))
-            limit = rng.choice((0, 500, 1000, 2000, 3000, 5000, 8000, 10000, 12000, 15000, 20000, 30000))
-            customers.append(dict(
-                customer_id=cid, name=f"Synthetic {i + 1}", id_number=f"999{i + 1:014d}X", phone=f"100{i + 1:08d}",
-                occupation="", risk_tier=rng.choices(TIERS, TIER_WEIGHTS)[0], kyc_verified=rng.random() < 0.95,
-                opened_on=opened, status="active" if rng.random() < 0.93 else rng.choice(("frozen", "closed")),
-                limit_fen=limit * 100, used_fen=rng.randint(0, limit) * 100, extra="{}"))
-            if rng.random() < 0.12:
-                granted = around - dt.timedelta(days=rng.randint(0, 120))
-                quotas.append(dict(customer_id=cid, amount_fen=rng.choice((1000, 3000, 5000, 8000)) * 100,
-                                   purpose=rng.choice(PURPOSES), granted_on=granted,
-                                   expires_on=granted + dt.timedelta(days=29)))
-            for k in range(rng.choices((0, 1, 2, 3), (70, 20, 7, 3))[0]):
-                since = dt.date(2018, 1, 1) + dt.timedelta(days=rng.randint(0, 3100))
-                repaid = None if rng.random() < 0.3 else since + dt.timedelta(days=rng.randint(10, 900))
-                records.append(dict(customer_id=cid, record_id=f"R{k + 1}", institution="synthetic bank",
-                                    product=rng.choice(PRODUCTS), amount_fen=rng.randint(100, 2_000_000) * 10,
-                                    overdue_since=since, repaid_on=repaid))
-        yield customers, quotas, records
+    for i in range(start, start + n):
+        cid = customer_id(i)
+        limit = rng.choice((0, 1000, 2000, 3000, 5000, 8000, 10000, 15000, 30000)) * 100
+        c = {"customer_id": cid, "name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
+             "id_number": _id_number(rng), "phone": f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}",
+             "occupation": rng.choice(OCCUPATIONS), "risk_tier": rng.choices("ABCD", (40, 30, 20, 10))[0],
+             "kyc_verified": rng.random() < 0.9, "opened_on": _day(rng, dt.date(2015, 1, 1), dt.date(2026, 10, 1)),
+             "status": rng.choices(("active", "frozen", "closed"), (90, 6, 4))[0],
+             "limit_fen": limit, "used_fen": rng.randrange(limit + 1) if limit else 0, "extra": "{}"}
+        quotas = []
+        if rng.random() < 0.05:
+            granted = _day(rng, dt.date(2025, 6, 1), dt.date(2026, 12, 31))
+            quotas.append({"customer_id": cid, "amount_fen": rng.randrange(1, 200) * 10_000, "purpose": "work_tools",
+                           "granted_on": granted, "expires_on": granted + dt.timedelta(days=29)})
+        records = []
+        if rng.random() < 0.35:
+            for k in range(rng.choice((1, 1, 1, 2, 2, 3))):
+                edge = rng.random() < 0.1
+                since = rng.choice(EDGE_SINCE) if edge else _day(rng, dt.date(2018, 1, 1), dt.date(2026, 6, 30))
+                amount = rng.choice(EDGE_AMOUNTS) if edge else rng.randrange(100, 2_000_000)
+                if rng.random() < 0.3:
+                    repaid = None
+                elif edge:
+                    repaid = max(since, rng.choice(EDGE_REPAID))
+                else:
+                    repaid = _day(rng, since, dt.date(2026, 12, 31))
+                records.append({"customer_id": cid, "record_id": f"OD{k + 1}", "institution": rng.choice(INSTITUTIONS),
+                                "product": rng.choice(PRODUCTS), "amount_fen": amount, "overdue_since": since,
+                                "repaid_on": repaid})
+        yield c, quotas, records
 
 
-def generate(url: str, customers: int, seed: int = 7, around: dt.date = dt.date(2026, 11, 23)) -> int:
-    """Write `customers` synthetic customers into the empty store at `url`; how many were written."""
-    ledger = Ledger.open(url)
-    if not ledger.is_empty():
-        raise SystemExit(f"{url}: the store is not empty; give a new file")
-    with ledger.write() as conn:
-        for cust, quotas, records in _rows(customers, seed, around):
-            conn.execute(customers_t.insert(), cust)
-            if quotas:
-                conn.execute(temp_quotas_t.insert(), quotas)
-            if records:
-                conn.execute(overdue_t.insert(), records)
-    return customers
+def generate(ledger: Ledger, n: int, seed: int = 7, chunk: int = 20_000, progress=None) -> int:  # noqa: ANN001
+    """Insert n synthetic customers (ids SYN0000001..) into `ledger`, `chunk` per transaction; returns n."""
+    done = 0
+    batch: list[tuple[dict, list, list]] = []
+
+    def flush() -> None:
+        nonlocal done
+        with ledger.write() as conn:
+            conn.execute(customers_t.insert(), [c for c, _, _ in batch])
+            if qs := [q for _, qq, _ in batch for q in qq]:
+                conn.execute(temp_quotas_t.insert(), qs)
+            if rs := [r for _, _, rr in batch for r in rr]:
+                conn.execute(overdue_t.insert(), rs)
+        done += len(batch)
+        batch.clear()
+        if progress:
+            progress(done, n)
+
+    for item in rows(n, seed):
+        batch.append(item)
+        if len(batch) >= chunk:
+            flush()
+    if batch:
+        flush()
+    return done
 
 
-def write_requests(path: Path, n: int, customers: int, seed: int = 7) -> int:
-    """`n` temporary-quota requests (JSON Lines) for random customers of a synthetic ledger of `customers`."""
-    import json
-    rng = random.Random(seed + 1)
-    purposes = PURPOSES + ("investment", "a new phone", "cash_out")
-    with open(path, "w", encoding="utf-8") as f:
-        for _ in range(n):
-            f.write(json.dumps({"customer_id": f"SYN-{rng.randint(1, customers):07d}",
-                                "amount": str(rng.choice((1000, 3000, 5000, 6000, 8000, 12000, 20000, 25000, 30000, 40000))),
-                                "purpose": rng.choice(purposes)}) + "\n")
-    return n
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Fill a ledger with N seeded synthetic customers.")
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--out", type=Path, required=True, help="A new SQLite file.")
-    ap.add_argument("--requests", type=int, default=0, help="Also write this many requests to OUT.requests.jsonl.")
+    ap.add_argument("--url", required=True, help="SQLAlchemy URL of an empty ledger, e.g. sqlite:////tmp/big.sqlite3")
     a = ap.parse_args(argv)
-    if a.requests:
-        write_requests(a.out.with_suffix(".requests.jsonl"), a.requests, a.customers, a.seed)
-    if a.out.exists():
-        if a.requests:  # requests for an existing ledger of that size
-            return 0
-        print(f"{a.out} exists; give a new file", file=sys.stderr)
-        return 2
+    ledger = Ledger.open(a.url)
+    if not ledger.is_empty():
+        raise SystemExit(f"{a.url}: the ledger already holds customers; give an empty one")
     t0 = time.perf_counter()
-    n = generate(f"sqlite:///{a.out.resolve()}", a.customers, a.seed)
-    print(f"wrote {n} customers to {a.out} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    return 0
+    generate(ledger, a.customers, a.seed)
+    print(f"customers={a.customers:,} seed={a.seed} load={time.perf_counter() - t0:.1f}s url={a.url}")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

@@ -49,7 +49,8 @@ from tools.limit_lookup import ActiveTempQuota
 from tools.dates import AsOf
 from tools.registry import Tool
 from tools.errors import ToolInputError, validate_input
-from tools.money import MAX_AMOUNT, Yuan, to_fen
+from tools import events
+from tools.money import MAX_AMOUNT, Yuan, from_fen, to_fen, yuan_str
 from tools.policy import PolicyVersion, TempQuotaParams, active, in_force
 from tools.purpose import Purpose, classify_purpose
 
@@ -275,6 +276,10 @@ def temp_quota(ledger: Ledger, customer_id: str, amount: Decimal | int | str, pu
             conn.execute(temp_quotas_t.insert().values(
                 customer_id=a.customer_id, amount_fen=to_fen(g.amount), purpose=g.purpose,
                 granted_on=g.granted_on, expires_on=g.expires_on, granted_by="auto"))
+            events.record(conn, "quota.granted", a.customer_id, g.granted_on, {
+                "amount": yuan_str(g.amount), "purpose": a.purpose, "purpose_category": g.purpose,
+                "granted_on": g.granted_on.isoformat(), "expires_on": g.expires_on.isoformat(), "granted_by": "auto",
+                "requested_by": requester, "deciding_rule": "TQ5", "reasons": result.reasons})
         elif result.outcome == "needs_approval":
             if pending := _attach_to_pending(conn, a, result):
                 result.approval_id, result.attached = pending, True
@@ -286,6 +291,11 @@ def temp_quota(ledger: Ledger, customer_id: str, amount: Decimal | int | str, pu
                     requested_on=a.as_of, reasons=json.dumps(result.reasons), status="pending",
                     requested_by=requester))
                 result.approval_id = approval_id
+                events.record(conn, "approval.requested", a.customer_id, a.as_of, {
+                    "approval_id": approval_id, "amount": yuan_str(a.amount), "purpose": a.purpose,
+                    "purpose_category": result.purpose_category.value if result.purpose_category else None,
+                    "requested_by": requester, "decide_by": decide_by(a.as_of).isoformat(), "deciding_rule": "TQ5",
+                    "reasons": result.reasons})
         if a.idempotency_key:
             try:
                 conn.execute(requests_t.insert().values(
@@ -305,9 +315,13 @@ def lapse_reason(row) -> str:  # noqa: ANN001
 
 
 def expire_row(conn: Connection, row, day: dt.date) -> None:  # noqa: ANN001
-    conn.execute(approvals_t.update().where(approvals_t.c.approval_id == row.approval_id,
-                                            approvals_t.c.status == "pending")
-                 .values(status="expired", decided_by="system", decided_on=day, reason=lapse_reason(row)))
+    done = conn.execute(approvals_t.update().where(approvals_t.c.approval_id == row.approval_id,
+                                                   approvals_t.c.status == "pending")
+                        .values(status="expired", decided_by="system", decided_on=day, reason=lapse_reason(row)))
+    if done.rowcount:
+        events.record(conn, "approval.expired", row.customer_id, day, {
+            "approval_id": row.approval_id, "amount": yuan_str(from_fen(row.amount_fen)), "purpose": row.purpose,
+            "decided_by": "system", "reason": lapse_reason(row)})
 
 
 TOOL = Tool("temp_quota", TempQuotaInput, TempQuotaResult, temp_quota,
