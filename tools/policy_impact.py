@@ -4,7 +4,7 @@ decided under two versions of the policy, with nothing written.
 Per customer and version: the temporary-quota decision on the largest amount the version would approve without
 a supervisor (min(cap, auto_approval_max), for its first allowed purpose) — which says eligibility (TQ1, TQ4),
 the cap (TQ3) and the supervisor route (TQ5) — and, for a customer with overdue records, the repair check.
-The decisions are the tools' own (tools.temp_quota.decide, tools.repair_check.judge_customer): there is no
+The decisions are the tools' own (tools.temp_quota.decide, tools.repair_check.assess): there is no
 second copy of a rule here. Counters only, so memory stays flat; a ledger on a file is split into id ranges
 decided in parallel processes.
 """
@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from tools.ledger import CustomerRecord, Ledger
 from tools.ledger_scan import id_bounds, read_only, scan
 from tools.policy import PolicyVersion, active
-from tools.repair_check import judge_customer
+from tools.repair_check import assess
 from tools.temp_quota import TempQuotaResult, cap_for, decide
 
 EXAMPLES = 20
@@ -129,8 +129,8 @@ def customer(c: CustomerRecord, as_of: dt.date, a: PolicyVersion, b: PolicyVersi
         t.transitions[("temp_quota", ra.outcome, rb.outcome, rb.deciding_rule or ra.deciding_rule)] += 1
     before, after = _customer_view(ra, credit_a, auto_a), _customer_view(rb, credit_b, auto_b)
     if c.overdue_records:
-        pa = judge_customer(c.customer_id, c.overdue_records, as_of, a)
-        pb = judge_customer(c.customer_id, c.overdue_records, as_of, b)
+        pa = assess(c.customer_id, c.overdue_records, as_of, a)
+        pb = assess(c.customer_id, c.overdue_records, as_of, b)
         if [v.status for v in pa.records] != [v.status for v in pb.records]:
             changed = True
             moved = next(x for x, y in zip(pa.records, pb.records) if x.status != y.status)
