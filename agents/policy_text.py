@@ -29,7 +29,7 @@ _EN_NUM = r"(?:\d+|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[
           r"seven|eight|nine))?|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|" \
           r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|(?:one |a )?hundred)"
 _COUNT = rf"(?P<n>[0-9]+|[{_CN}]+|{_EN_NUM})"
-_DAYS = re.compile(rf"(?<![0-9\-/年月]){_COUNT}\s*(?:个)?(?:天|日(?![期])|(?:calendar )?days?\b)", re.I)
+_DAYS = re.compile(rf"(?<![0-9\-/年月第]){_COUNT}\s*(?:个)?(?:天|日(?![期])|(?:calendar )?days?\b)", re.I)
 _YEARS = re.compile(rf"(?<![0-9]){_COUNT}\s*(?:个)?(?:年(?![0-9月度底初内末前后以]|[0-9]{{1,2}}月)|years?\b)", re.I)
 _TIMES = re.compile(rf"{_COUNT}\s*倍|(?P<w>twice|double|triple)\b|(?P<x>[0-9]+(?:\.[0-9]+)?)\s*[x×*]\s", re.I)
 _TIER_LIST = re.compile(r"(?<![A-Za-z0-9_-])([A-D](?:(?:\s*[、,，/]\s*(?:or |and |或|和|及)?|\s*(?:或|和|及)\s*|\s+(?:or|and)\s+)"

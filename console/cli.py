@@ -176,3 +176,8 @@ from console.webhooks_cli import webhooks_app  # noqa: E402
 
 app.add_typer(webhooks_app, name="webhooks")
 
+from console import policy_cli as _policy_cli  # noqa: E402
+from console import tool_cli as _tool_cli  # noqa: E402,F401
+
+app.add_typer(_policy_cli.policy_app, name="policy")
+_policy_cli.install(app, _eval_cli.eval_app, batch_app)  # --policy FILE on every command that decides

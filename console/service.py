@@ -46,6 +46,8 @@ __all__ = ["create_app", "ROUTERS", "ApiKey", "KeyConfigError", "keys_from_env",
 WEB_DIR = Path(__file__).parent / "web"
 
 # Every group of endpoints, in the order of the OpenAPI document. A new group: one APIRouter module, one line here.
+from console.tools_http import tools_router  # noqa: E402 - /v1/tools: every registered tool (tools/registry.py)
+
 ROUTERS = [
     probes.router,      # /healthz, /readyz
     auth.router,        # /v1/me
@@ -101,7 +103,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
     # an embedded app rate-limits when told to (`limits`, or RISKDESK_RATE_PER_*); `riskdesk serve` does by default
     limits = limits or HttpLimits.from_env(rate_per_key="off", rate_per_address="off")
     app.add_middleware(HttpGuard, limits=limits, authenticate=state.caller, reply=_err)
-    routers = [*ROUTERS, events_router()]  # events_router(): a fresh router per app (its dispatcher)
+    routers = [*ROUTERS, events_router(), tools_router()]  # fresh per app: its dispatcher; the tools registered now
     errors.install(app, [route for router in routers for route in router.routes])
     for router in routers:
         app.include_router(router)
