@@ -12,6 +12,7 @@ import re
 import threading
 import time
 from pathlib import Path
+from functools import lru_cache
 from typing import Callable, Literal
 from urllib.parse import urlparse
 
@@ -26,6 +27,8 @@ SCHEMA = "riskdesk-kb/3"  # bump when chunking or embedding changes: every store
 BUILTIN = "builtin"
 LANGS = ("zh", "en")
 RRF_K = 60  # rank scores of the single-retriever modes
+UNSEEN_LEXICAL = 0.25  # a clause BM25 cannot see: this fraction of its dense z-score stands for its lexical one
+MIN_SEEN = 50  # lexical scores are standardised over the clauses BM25 can see when there are at least this many
 LEXICAL_WEIGHT = 0.5  # hybrid = w * z(BM25) + (1 - w) * z(best cosine), z-scored over the clauses in force
 _CJK = re.compile(r"[\u3400-\u9fff]")
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -356,7 +359,8 @@ class KnowledgeBase:
                 i = self._order.index(meta["clause_id"])
                 best[i] = max(best[i], 1.0 - dist)
         else:
-            sims = self._emb @ q  # chunks are grouped by clause (see _mirror): one max per group
+            with _one_blas_thread():  # 2 cores: a second BLAS thread only contends with the other requests
+                sims = self._emb @ q  # chunks are grouped by clause (see _mirror): one max per group
             best[self._chunk_groups] = np.maximum.reduceat(sims, self._chunk_starts) if len(sims) else best[:0]
         best[~mask] = -np.inf
         return best
@@ -371,7 +375,8 @@ class KnowledgeBase:
         idx = np.flatnonzero(mask & (scores > 0))
         return [int(i) for i in idx[np.argsort(-scores[idx], kind="stable")]]
 
-    def ranking(self, query: str, as_of: dt.date, mode: Mode = "hybrid") -> list[tuple[int, float]]:
+    def ranking(self, query: str, as_of: dt.date, mode: Mode = "hybrid", top: int | None = None) -> list[tuple[int, float]]:
+        """(clause index, score) of the clauses in force, best first; the first ``top`` only when given."""
         mask = self._in_force(as_of)
         self._as_of = as_of
         if mode == "dense":
@@ -387,14 +392,21 @@ class KnowledgeBase:
         # averaged. Unlike rank fusion, a clear BM25 winner is not pulled down by a flat dense ranking.
         dense = self._dense_scores(query, mask)[idx].astype(np.float64)
         lexical = self._lexical.scores(query)[idx].astype(np.float64)
-        zd, zl = _standardise(dense), _standardise(lexical)
-        # BM25 cannot see a clause that has no text in the query's language: impute its lexical score with
-        # its dense score instead of letting it lose the fusion to every clause BM25 can see.
+        zd = _standardise(dense)
+        # BM25 cannot see a clause that has no text in the query's language. In a small corpus its lexical
+        # score is imputed with its dense score, so it does not lose to every clause BM25 can see. At size (an
+        # English question among the Chinese-only statutes) BM25 is standardised over the clauses it can see,
+        # so thousands of unseen zeros do not inflate the few it scores, and an unseen clause is imputed a
+        # fraction of its dense score: imputing all of it let 26,000 statutes outvote the English policy.
         seen = (self._has_zh if query_language(query) == "zh" else self._has_en)[idx]
-        zl = np.where(seen, zl, zd)
+        if seen.sum() >= MIN_SEEN and not seen.all():
+            zl = np.zeros_like(lexical)
+            zl[seen] = _standardise(lexical[seen])
+            zl = np.where(seen, zl, UNSEEN_LEXICAL * zd)
+        else:  # few seen clauses (a small corpus): over every clause in force, the unseen ones imputed whole
+            zl = np.where(seen, _standardise(lexical), zd)
         fused = LEXICAL_WEIGHT * zl + (1.0 - LEXICAL_WEIGHT) * zd
-        order = np.argsort(-fused, kind="stable")
-        return [(int(idx[j]), float(fused[j])) for j in order]
+        return [(int(idx[j]), float(fused[j])) for j in _best_first(fused, top)]
 
     def search(self, query: str, as_of: dt.date, k: int = 5, mode: Mode = "hybrid") -> list[ClauseHit]:
         """Clauses in force on ``as_of`` (effective_from <= as_of <= effective_to), best first, at most k.
@@ -406,7 +418,7 @@ class KnowledgeBase:
         self.refresh()
         lang = query_language(query)
         with self._lock:
-            ranked = self.ranking(query, as_of, mode)[:k]
+            ranked = self.ranking(query, as_of, mode, top=k)[:k]
             hits = []
             for i, score in ranked:
                 c = self._clauses[self._order[i]]
@@ -416,6 +428,26 @@ class KnowledgeBase:
                                       score=round(score, 6), effective_from=c.effective_from,
                                       effective_to=c.effective_to))
         return hits
+
+
+@lru_cache(maxsize=1)
+def _controller():  # noqa: ANN202
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController()
+
+
+def _one_blas_thread():  # noqa: ANN202
+    return _controller().limit(limits=1, user_api="blas")
+
+
+def _best_first(scores: np.ndarray, top: int | None) -> np.ndarray:
+    """Positions by descending score, ties in position order (a stable sort); only the first ``top`` when given,
+    found by a partition first (tens of thousands of clauses: a full sort per query costs milliseconds)."""
+    if top is None or top >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    kth = np.partition(-scores, top - 1)[top - 1]
+    near = np.flatnonzero(-scores <= kth)  # every position tied with the top-th too, so ties stay stable
+    return near[np.argsort(-scores[near], kind="stable")][:top]
 
 
 def _standardise(x: np.ndarray) -> np.ndarray:
