@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import re
 import threading
 import time
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from typing import Callable, Literal
 from urllib.parse import urlparse
 
@@ -28,7 +29,7 @@ BUILTIN = "builtin"
 LANGS = ("zh", "en")
 RRF_K = 60  # rank scores of the single-retriever modes
 UNSEEN_LEXICAL = 0.25  # a clause BM25 cannot see: this fraction of its dense z-score stands for its lexical one
-MIN_SEEN = 50  # lexical scores are standardised over the clauses BM25 can see when there are at least this many
+MIN_UNSEEN = 100  # this many clauses BM25 cannot see: lexical scores are standardised over the ones it can
 LEXICAL_WEIGHT = 0.5  # hybrid = w * z(BM25) + (1 - w) * z(best cosine), z-scored over the clauses in force
 _CJK = re.compile(r"[\u3400-\u9fff]")
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -37,6 +38,8 @@ Mode = Literal["hybrid", "dense", "lexical"]
 WHOLE_CLAUSE_ORIGINS = ("doc:", "statute:")
 EMBED_CHARS = 600  # a sentence encoder: the head of a long clause carries its topic; BM25 reads it all
 GENERATION_FILE = "riskdesk-kb.generation"  # beside an embedded store: bumped by every write
+TOKEN_FILE = "riskdesk-kb.tokens.json"  # beside an embedded store: BM25 tokens by clause hash (a cache)
+TOKEN_FILE_MIN = 1000  # clauses: below this, segmenting is quicker than reading a file
 SERVER_CHECK_SECONDS = 1.0  # a Chroma server's generation is asked at most this often
 
 
@@ -175,8 +178,41 @@ class KnowledgeBase:
         self._to = np.array([date_int(clauses[c].effective_to) for c in order], dtype=np.int64)
         self._has_zh = np.array([bool(clauses[c].text_zh) for c in order], dtype=bool)
         self._has_en = np.array([bool(clauses[c].text_en) for c in order], dtype=bool)
-        self._lexical = LexicalIndex([self._lexical_text(clauses[c], self._doc_titles[c]) for c in order],
-                                     known=known_word)
+        texts = [self._lexical_text(clauses[c], self._doc_titles[c]) for c in order]
+        self._lexical = LexicalIndex(texts, known=known_word, tokens=self._tokens(order, texts))
+
+    def _tokens(self, order: list[str], texts: list[str]) -> list[list[str]]:
+        """BM25 tokens of every clause, kept by clause hash: in memory across reloads, and in a file beside an
+        embedded store across processes, so a reload after adding one document segments only that document."""
+        from knowledge.lexical import tokenize
+        cache = getattr(self, "_token_cache", None)
+        path = self._token_file()
+        if cache is None:
+            cache = {}
+            if path is not None and path.is_file():
+                try:
+                    stored = json.loads(path.read_text(encoding="utf-8"))
+                    cache = stored["tokens"] if stored.get("schema") == _token_schema() else {}
+                except (OSError, ValueError, KeyError):
+                    cache = {}
+        out, fresh = [], {}
+        for c, text in zip(order, texts):
+            h = self._hashes[c]
+            got = cache.get(h)
+            if got is None:
+                got = tokenize(text)
+            fresh[h] = got
+            out.append(got)
+        if path is not None and (len(fresh) != len(cache) or fresh.keys() != cache.keys()) and len(order) >= TOKEN_FILE_MIN:
+            tmp = path.with_name(f".{path.name}.{os.getpid()}")
+            tmp.write_text(json.dumps({"schema": _token_schema(), "tokens": fresh}, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, path)
+        self._token_cache = fresh
+        return out
+
+    def _token_file(self) -> Path | None:
+        return None if getattr(self, "_client", None) is None or getattr(self, "_url", None) \
+            else Path(self.location) / TOKEN_FILE
 
     @staticmethod
     def _lexical_text(c: Clause, doc_title: str = "") -> str:
@@ -399,11 +435,11 @@ class KnowledgeBase:
         # so thousands of unseen zeros do not inflate the few it scores, and an unseen clause is imputed a
         # fraction of its dense score: imputing all of it let 26,000 statutes outvote the English policy.
         seen = (self._has_zh if query_language(query) == "zh" else self._has_en)[idx]
-        if seen.sum() >= MIN_SEEN and not seen.all():
+        if (~seen).sum() >= MIN_UNSEEN and seen.any():
             zl = np.zeros_like(lexical)
             zl[seen] = _standardise(lexical[seen])
             zl = np.where(seen, zl, UNSEEN_LEXICAL * zd)
-        else:  # few seen clauses (a small corpus): over every clause in force, the unseen ones imputed whole
+        else:  # few unseen clauses: over every clause in force, the unseen ones imputed their whole dense score
             zl = np.where(seen, _standardise(lexical), zd)
         fused = LEXICAL_WEIGHT * zl + (1.0 - LEXICAL_WEIGHT) * zd
         return [(int(idx[j]), float(fused[j])) for j in _best_first(fused, top)]
@@ -428,6 +464,14 @@ class KnowledgeBase:
                                       score=round(score, 6), effective_from=c.effective_from,
                                       effective_to=c.effective_to))
         return hits
+
+
+@lru_cache(maxsize=1)
+def _token_schema() -> str:
+    """What the cached tokens depend on: the store schema, the tokenizer's code and the domain dictionary."""
+    from knowledge import lexical
+    h = hashlib.sha256(Path(lexical.__file__).read_bytes() + lexical.DOMAIN_DICT.read_bytes()).hexdigest()[:16]
+    return f"{SCHEMA}:{h}"
 
 
 @lru_cache(maxsize=1)
