@@ -239,8 +239,8 @@ def chroma_server(tmp_path):
 
 def test_server_path_adds_and_a_second_client_sees_it(chroma_server, files, monkeypatch):
     import time
-    from knowledge import store
-    monkeypatch.setattr(store, "SERVER_CHECK_SECONDS", 0.0)
+    from knowledge import freshness
+    monkeypatch.setattr(freshness, "SERVER_CHECK_SECONDS", 0.0)
     writer = KnowledgeBase.open(url=chroma_server)
     writer.ingest()
     reader = KnowledgeBase.open(url=chroma_server)  # another client of the same server (a running service)
