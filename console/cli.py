@@ -1,154 +1,33 @@
 """`riskdesk`: the operator's command line. Tables for people, `--json` for scripts.
 
-Every JSON shape printed here is a pydantic model's `model_dump(mode="json")`.
+Every JSON shape printed here is a pydantic model's `model_dump(mode="json")`. The shared app, options and
+identity live in console/cli_base.py; the commands of other modules register on it when imported below.
+The tools (SQLAlchemy, pydantic) and the agent are imported inside the commands that use them, so
+`riskdesk --help` and the commands that need neither start fast.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from pydantic import BaseModel
-from rich.console import Console
 from rich.table import Table
 
-from tools import ApprovalError, Ledger, LedgerError, PermissionDenied, ToolInputError, limit_lookup, repair_check, temp_quota
-from tools import approve as approve_tool, list_approvals, reject as reject_tool
-from tools.dates import parse_day
-from tools.ledger import SAMPLE_LEDGER, parse_ledger
-from tools.money import fmt_yuan
-
-app = typer.Typer(help="riskdesk: trusted risk decisions for consumer credit (风控助手).",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-approvals_app = typer.Typer(help="Pending temporary-quota approvals (supervisors).", no_args_is_help=True)
-app.add_typer(approvals_app, name="approvals")
-
-out = Console()
-err = Console(stderr=True)
-
-LedgerOpt = typer.Option(None, "--ledger", help="Fixture JSON loaded into a fresh temporary store for this call.")
-AsOfOpt = typer.Option(None, "--as-of", help="Evaluate as of this date (YYYY-MM-DD; default today). A grant or decision "
-                                               "on the persistent store is always dated today.")
-JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object.")
-KeyOpt = typer.Option(None, "--key", help="Act as this API key's name and role (default $RISKDESK_API_KEY; checked "
-                                          "against RISKDESK_API_KEYS / RISKDESK_API_KEYS_FILE).")
-KEY_ENV, OPERATOR_ENV = "RISKDESK_API_KEY", "RISKDESK_OPERATOR"
-
-
-def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
-
-
-def today() -> dt.date:
-    """The deployment's today (agents/clock.py: RISKDESK_TODAY, else China's today)."""
-    from agents.clock import Clock, ClockError
-    try:
-        return Clock.from_env().today()
-    except ClockError as e:
-        fail(str(e))
-
-
-def parse_as_of(value: str | None) -> dt.date:
-    if value is None:
-        return today()
-    try:
-        return parse_day(value)
-    except ValueError as e:
-        fail(f"--as-of must be a date like 2026-01-15: {e}")
-
-
-def write_day(value: str | None, ledger: Ledger) -> dt.date:
-    """The date a grant or decision is written with: any --as-of on a sandbox (--ledger FILE), else today."""
-    if ledger.sandbox:
-        return parse_as_of(value)
-    day = today()
-    if value is not None and parse_as_of(value) != day:
-        fail(f"--as-of {value} cannot date a write on the persistent store: grants and decisions are dated today "
-             f"({day}) by the deployment's clock. Leave --as-of out; `riskdesk ask --what-if --as-of {value}` shows "
-             "the decision as of that date without writing, and --ledger FILE works on a sandbox copy.")
-    return day
-
-
-def identity(key: str | None = None) -> Any:
-    """Who this CLI acts as (an ApiKey: name and role), or None: an API key (--key, else $RISKDESK_API_KEY)
-    resolved with the service's own key configuration, else the local operator configured in
-    $RISKDESK_OPERATOR ("name:role")."""
-    from console.service import ApiKey, KeyConfigError, key_holder, keys_from_env
-    token = key or os.environ.get(KEY_ENV)
-    if token:
-        try:
-            keys = keys_from_env()
-        except KeyConfigError as e:
-            fail(str(e))
-        who = key_holder(token, keys)
-        if who is None:
-            fail("unknown API key: it is not among the keys of RISKDESK_API_KEYS / RISKDESK_API_KEYS_FILE")
-        return who
-    if local := os.environ.get(OPERATOR_ENV):
-        name, _, role = local.partition(":")
-        try:
-            return ApiKey(name=name.strip(), role=role.strip())
-        except Exception:  # noqa: BLE001 - pydantic's message is less clear than this one
-            fail(f"{OPERATOR_ENV} must be NAME:ROLE (role viewer, operator or supervisor), got {local!r}")
-    return None
-
-
-def require_identity(key: str | None, role: str, action: str) -> Any:
-    """The identity for an action that needs `role`; exits 2 saying how to give one."""
-    from agents.contract import ROLE_RANK
-    who = identity(key)
-    if who is None:
-        fail(f"to {action}, the CLI must act as a known identity: pass --key KEY (or set {KEY_ENV}) with a key of "
-             f"RISKDESK_API_KEYS / RISKDESK_API_KEYS_FILE, or set {OPERATOR_ENV}=name:{role}")
-    if ROLE_RANK[who.role] < ROLE_RANK[role]:
-        fail(f"only the {role} role may {action}; {who.name} is {who.role}")
-    return who
-
-
-def open_ledger(ledger_file: Path | None) -> Ledger:
-    """--ledger FILE: a fresh in-memory store; otherwise the persistent default seeded with the sample."""
-    try:
-        if ledger_file is not None:
-            return Ledger.from_file(ledger_file)
-        ledger = Ledger.open()
-        if ledger.is_empty():
-            ledger.load(parse_ledger(SAMPLE_LEDGER.read_bytes(), str(SAMPLE_LEDGER)))
-        return ledger
-    except LedgerError as e:
-        fail(str(e))
-
-
-def emit(model: BaseModel | list[BaseModel], as_json: bool, render) -> None:  # noqa: ANN001
-    if as_json:
-        data: Any = [m.model_dump(mode="json") for m in model] if isinstance(model, list) else model.model_dump(mode="json")
-        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
-    else:
-        render(model)
-
-
-def _kv_table(title: str, rows: list[tuple[str, Any]]) -> Table:
-    t = Table(title=title, show_header=False, title_justify="left")
-    t.add_column(style="bold")
-    t.add_column()
-    for k, v in rows:
-        t.add_row(k, "—" if v is None else str(v))
-    return t
-
-
-def _y(v: Decimal | None) -> str | None:
-    return None if v is None else f"¥{fmt_yuan(v)}"
+from console.cli_base import (  # noqa: F401 - re-exported: `from console.cli import app` is the entry point
+    KEY_ENV, OPERATOR_ENV, AsOfOpt, JsonOpt, KeyOpt, LedgerOpt, _kv_table, _y, app, approvals_app, emit, err, fail,
+    identity, open_ledger, out, parse_as_of, require_identity, today, write_day,
+)
+from console.i18n import default_lang, say
 
 
 @app.command()
 def limit(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt,
           json_out: bool = JsonOpt) -> None:
     """Credit limit, used, available, temporary quota and total available (TQ7)."""
+    from tools import ToolInputError, limit_lookup
     try:
         result = limit_lookup(open_ledger(ledger), customer_id, parse_as_of(as_of))
     except ToolInputError as e:
@@ -156,8 +35,8 @@ def limit(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pat
 
     def render(r):  # noqa: ANN001
         if r.outcome == "not_found":
-            out.print(f"Customer {r.customer_id} not found / 未找到该客户")
-            return
+            err.print(say(default_lang(), "Customer {id} not found", id=r.customer_id), markup=False)
+            raise typer.Exit(1)
         q = r.temp_quota
         out.print(_kv_table(f"{r.customer_id} as of {r.as_of}", [
             ("status", r.status.value), ("base limit", _y(r.base_limit)), ("used", _y(r.used)),
@@ -168,15 +47,18 @@ def limit(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pat
 
 
 @app.command()
-def quota(customer_id: str, amount: str, purpose: str = typer.Option(..., "--purpose", "-p", help="Category or free text."),
+def quota(customer_id: str, amount: str, purpose: Optional[str] = typer.Option(None, "--purpose", "-p", help="Category or free text (required)."),
           as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt,
           idempotency_key: Optional[str] = typer.Option(None, "--idempotency-key", help="Retries with one key grant once."),
           key: Optional[str] = KeyOpt, json_out: bool = JsonOpt) -> None:
     """Request a temporary quota (TQ1–TQ6): approved, needs_approval or denied (dated today on the persistent store)."""
+    from tools import ToolInputError, temp_quota
     try:
         value = Decimal(amount.replace(",", ""))
     except InvalidOperation:
-        fail(f"amount must be a number of yuan, got {amount!r}")
+        fail(say(default_lang(), "the amount must be a number of yuan, got {amount}", amount=repr(amount)))
+    if purpose is None:  # checked after the amount: the first thing wrong on the line is named first
+        fail("--purpose is required: a category (work_tools, education, medical, household) or free text")
     led = open_ledger(ledger)
     who = identity(key)
     try:
@@ -203,6 +85,7 @@ def quota(customer_id: str, amount: str, purpose: str = typer.Option(..., "--pur
 def repair(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt,
            json_out: bool = JsonOpt) -> None:
     """One-time credit repair check (R1–R4), record by record."""
+    from tools import ToolInputError, repair_check
     try:
         result = repair_check(open_ledger(ledger), customer_id, parse_as_of(as_of))
     except ToolInputError as e:
@@ -216,7 +99,7 @@ def repair(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pa
                 t.add_row(v.record_id, v.institution, _y(v.amount), str(v.overdue_since), str(v.repaid_on or "—"),
                           v.status, v.deciding_rule or "—", str(v.hidden_from or v.repay_by or "—"))
             out.print(t)
-        out.print("R4: nothing to apply for, no fee, no agent needed / 免申即享，无需申请、不收费、无需中介")
+        out.print(say(default_lang(), "R4 note"), markup=False)
     emit(result, json_out, render)
 
 
@@ -224,6 +107,7 @@ def repair(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pa
 def approvals_list(ledger: Optional[Path] = LedgerOpt, all_: bool = typer.Option(False, "--all", help="Include decided ones."),
                    json_out: bool = JsonOpt) -> None:
     """List pending approvals (or all with --all); on the persistent store, lapsed ones are marked expired."""
+    from tools import list_approvals
     led = open_ledger(ledger)
     items = list_approvals(led, None if all_ else "pending", today=None if led.sandbox else today())
     if json_out:
@@ -251,6 +135,7 @@ def approvals_approve(approval_id: str, key: Optional[str] = KeyOpt, as_of: Opti
                       ledger: Optional[Path] = LedgerOpt, json_out: bool = JsonOpt, by: Optional[str] = ByOpt) -> None:
     """Approve a pending temporary quota as your identity (a supervisor who did not request it): grants the
     requested amount for 30 days from today (TQ5, TQ6)."""
+    from tools import ApprovalError, PermissionDenied, ToolInputError, approve as approve_tool
     who = _decider(key, by, "approve")
     led = open_ledger(ledger)
     try:
@@ -267,6 +152,7 @@ def approvals_reject(approval_id: str, key: Optional[str] = KeyOpt, reason: str 
                      as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt, json_out: bool = JsonOpt,
                      by: Optional[str] = ByOpt) -> None:
     """Reject a pending temporary quota as your identity (a supervisor)."""
+    from tools import ApprovalError, PermissionDenied, ToolInputError, reject as reject_tool
     who = _decider(key, by, "reject")
     led = open_ledger(ledger)
     try:
@@ -283,3 +169,10 @@ from console import serve_cli as _serve_cli  # noqa: E402,F401
 from console.kb_cli import kb_app  # noqa: E402
 
 app.add_typer(kb_app, name="kb", help="The credit-policy knowledge base: ingest, search, bench.")
+from console.batch_cli import batch_app  # noqa: E402
+
+app.add_typer(batch_app, name="batch")
+from console.webhooks_cli import webhooks_app  # noqa: E402
+
+app.add_typer(webhooks_app, name="webhooks")
+
