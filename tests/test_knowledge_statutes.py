@@ -102,3 +102,16 @@ def test_cli_add_statutes_one_small_law(tmp_path):
                                  "--path", store])
     hits = json.loads(r.stdout)
     assert hits[0]["doc_id"] == "中国人民银行法" and hits[0]["title"].startswith("中国人民银行法 第")
+
+
+def test_size_bench_on_one_small_law(tmp_path):
+    from knowledge.bench_size import run
+    lines = []
+    result = run(tmp_path / "bench", ["中国人民银行法"], sizes=(22, 0), repeat=1, log=lines.append)
+    small, full = result["sizes"]
+    assert (small["clauses"], full["clauses"]) == (22, 22 + 53) and full["added"] == 53
+    assert full["disk_mb"] > small["disk_mb"] > 0 and full["clauses_per_s"] > 0
+    assert 0 < full["latency"]["p50_ms"] <= full["latency"]["p95_ms"] and len(lines) == 2
+    policy = result["recall"]["policy"]["queries"]
+    assert policy["queries"] == 96 and policy["recall@3"] >= 0.9  # the policy still answers among statutes
+    assert result["recall"]["statutes"]["queries"] == 40
