@@ -168,7 +168,7 @@ from console import eval_cli as _eval_cli  # noqa: E402,F401
 from console import serve_cli as _serve_cli  # noqa: E402,F401
 from console.kb_cli import kb_app  # noqa: E402
 
-app.add_typer(kb_app, name="kb", help="The credit-policy knowledge base: ingest, search, bench.")
+app.add_typer(kb_app, name="kb", help="The knowledge base: policy, your own documents, statutes; search, bench.")
 from console.batch_cli import batch_app  # noqa: E402
 
 app.add_typer(batch_app, name="batch")
