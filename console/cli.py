@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
     from tools import Ledger
 
+from console.i18n import default_lang, say  # noqa: E402  (light: the catalogue is read on first use)
+
 app = typer.Typer(help="riskdesk: trusted risk decisions for consumer credit (风控助手).",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 approvals_app = typer.Typer(help="Pending temporary-quota approvals (supervisors).", no_args_is_help=True)
@@ -161,8 +163,8 @@ def limit(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pat
 
     def render(r):  # noqa: ANN001
         if r.outcome == "not_found":
-            out.print(f"Customer {r.customer_id} not found / 未找到该客户")
-            return
+            err.print(say(default_lang(), "Customer {id} not found", id=r.customer_id), markup=False)
+            raise typer.Exit(1)
         q = r.temp_quota
         out.print(_kv_table(f"{r.customer_id} as of {r.as_of}", [
             ("status", r.status.value), ("base limit", _y(r.base_limit)), ("used", _y(r.used)),
@@ -173,7 +175,7 @@ def limit(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pat
 
 
 @app.command()
-def quota(customer_id: str, amount: str, purpose: str = typer.Option(..., "--purpose", "-p", help="Category or free text."),
+def quota(customer_id: str, amount: str, purpose: Optional[str] = typer.Option(None, "--purpose", "-p", help="Category or free text (required)."),
           as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt,
           idempotency_key: Optional[str] = typer.Option(None, "--idempotency-key", help="Retries with one key grant once."),
           key: Optional[str] = KeyOpt, json_out: bool = JsonOpt) -> None:
@@ -182,7 +184,9 @@ def quota(customer_id: str, amount: str, purpose: str = typer.Option(..., "--pur
     try:
         value = Decimal(amount.replace(",", ""))
     except InvalidOperation:
-        fail(f"amount must be a number of yuan, got {amount!r}")
+        fail(say(default_lang(), "the amount must be a number of yuan, got {amount}", amount=repr(amount)))
+    if purpose is None:  # checked after the amount: the first thing wrong on the line is named first
+        fail("--purpose is required: a category (work_tools, education, medical, household) or free text")
     led = open_ledger(ledger)
     who = identity(key)
     try:
@@ -223,7 +227,7 @@ def repair(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pa
                 t.add_row(v.record_id, v.institution, _y(v.amount), str(v.overdue_since), str(v.repaid_on or "—"),
                           v.status, v.deciding_rule or "—", str(v.hidden_from or v.repay_by or "—"))
             out.print(t)
-        out.print("R4: nothing to apply for, no fee, no agent needed / 免申即享，无需申请、不收费、无需中介")
+        out.print(say(default_lang(), "R4 note"), markup=False)
     emit(result, json_out, render)
 
 
@@ -293,3 +297,9 @@ from console import serve_cli as _serve_cli  # noqa: E402,F401
 from console.kb_cli import kb_app  # noqa: E402
 
 app.add_typer(kb_app, name="kb", help="The credit-policy knowledge base: ingest, search, bench.")
+from console.batch_cli import batch_app  # noqa: E402
+
+app.add_typer(batch_app, name="batch")
+from console.webhooks_cli import webhooks_app  # noqa: E402
+
+app.add_typer(webhooks_app, name="webhooks")

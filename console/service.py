@@ -46,6 +46,8 @@ from agents.audit import AuditRecord
 from agents.clock import AsOfNotAllowed
 from agents.contract import RESERVED_THREAD_PREFIX, ROLE_RANK, ApprovalDecision, AskRequest, AskResult, Role
 from agents.desk import Desk, PermissionDenied
+from console.events_http import events_router
+from console.desk_routes import router as desk_router
 from console.limits_http import HttpGuard, HttpLimits
 from console.turn_processes import TurnProcesses, TurnProcessError
 from tools import ApprovalError, ToolInputError
@@ -512,7 +514,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         for p in done:
             p.shutdown(wait=True, cancel_futures=False)  # turns under way finish before the process exits
 
-    app = FastAPI(title="riskdesk", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="riskdesk", version="0.1.0", lifespan=lifespan, docs_url=None,  # /docs: console/desk_routes.py
                   description="Trusted risk decisions for consumer credit: ask, threads with SSE progress, "
                               "supervisor approvals, audit. Auth: `X-API-Key` or `Authorization: Bearer`.")
     app.state.riskdesk = state
@@ -767,6 +769,8 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
             raise HTTPException(404, f"no audit record with trace id {trace_id!r}")
         return record
 
+    app.include_router(events_router())  # /v1/events (SSE) and the webhook dispatcher (console/events_http.py)
+    app.include_router(desk_router)  # the operator desk: card, search, exports, inbox, offline /docs
     if web and WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="console")
     return app
