@@ -232,19 +232,18 @@ def run(turns: int = 120, data: str | None = None, ledger_sizes: tuple[int, ...]
         with _home(base, "kb"):
             kb = KnowledgeBase.open(base / "kb")
             kb.ingest()
-        groups = {}
-        say("thread length")
-        groups["thread length"] = thread_length(base, kb, length=thread_len)
-        say("ledger size")
-        groups["ledger size"] = ledger_size(base, kb, store, ledger_sizes, turns)
-        say("audit log size")
-        groups["audit log size"] = audit_size(base, kb, store, audit_sizes, turns)
-        say("knowledge base size")
-        groups["knowledge base size"] = kb_size(base, store, kb_extra, turns)
-    for rows in groups.values():
-        for r in rows:
-            r["vs_small_p50"] = r["p50_ms"] / rows[0]["p50_ms"]
-            r["vs_small_p95"] = r["p95_ms"] / rows[0]["p95_ms"]
+        groups: dict[str, list[dict[str, Any]]] = {}
+        steps = [("thread length", lambda: thread_length(base, kb, length=thread_len)),
+                 ("ledger size", lambda: ledger_size(base, kb, store, ledger_sizes, turns)),
+                 ("audit log size", lambda: audit_size(base, kb, store, audit_sizes, turns)),
+                 ("knowledge base size", lambda: kb_size(base, store, kb_extra, turns))]
+        for name, step in steps:
+            say(name)
+            rows = groups[name] = step()
+            for r in rows:
+                r["vs_small_p50"] = r["p50_ms"] / rows[0]["p50_ms"]
+                r["vs_small_p95"] = r["p95_ms"] / rows[0]["p95_ms"]
+            say(render({"turns": turns, "groups": {name: rows}}).split("\n", 2)[-1])  # each group as it is done
     return {"turns": turns, "groups": groups}
 
 
