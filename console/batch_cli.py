@@ -27,6 +27,7 @@ OutOpt = typer.Option(..., "--out", "-o", help="Output file (.csv or .jsonl); an
 
 
 def _count_rows(path: Path) -> int | None:
+    from tools.batch_io import file_format  # the tools package (SQLAlchemy) only when a batch runs, not for --help
     try:
         with path.open("rb") as f:
             n = sum(1 for line in f if line.strip())
@@ -52,6 +53,7 @@ def _counts_table(title: str, counts: dict[str, int]) -> Table:
 def _run(kind: str, source: Path, dest: Path, as_of: Optional[str], ledger: Optional[Path], commit: bool,
          key: Optional[str], json_out: bool) -> None:
     from tools.batch import run_batch
+    from tools.batch_io import RowFileError, file_format
     from tools.errors import ToolInputError
     if not source.is_file():
         fail(f"{source}: no such input file / 输入文件不存在")
@@ -96,6 +98,7 @@ def repair(source: Optional[Path] = typer.Argument(None, help="CSV / JSON Lines 
             fail("--out is required / 需要 --out")
         return _run("repair", source, dest, as_of, ledger, False, None, json_out)
     from tools.batch import scan_ledger
+    from tools.batch_io import RowFileError, file_format
     if dest is not None:
         try:
             file_format(dest)
