@@ -289,3 +289,4 @@ app.add_typer(batch_app, name="batch")
 from console.webhooks_cli import webhooks_app  # noqa: E402
 
 app.add_typer(webhooks_app, name="webhooks")
+from console import mcp_cli as _mcp_cli  # noqa: E402,F401

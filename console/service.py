@@ -48,6 +48,7 @@ from agents.contract import RESERVED_THREAD_PREFIX, ROLE_RANK, ApprovalDecision,
 from agents.desk import Desk, PermissionDenied
 from console.events_http import events_router
 from console.limits_http import HttpGuard, HttpLimits
+from console.mcp_http import mcp_router
 from console.turn_processes import TurnProcesses, TurnProcessError
 from tools import ApprovalError, ToolInputError
 from tools.home import riskdesk_home
@@ -519,7 +520,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
     app.state.riskdesk = state
     # an embedded app rate-limits when told to (`limits`, or RISKDESK_RATE_PER_*); `riskdesk serve` does by default
     limits = limits or HttpLimits.from_env(rate_per_key="off", rate_per_address="off")
-    app.add_middleware(HttpGuard, limits=limits, authenticate=state.caller, reply=_err)
+    app.add_middleware(HttpGuard, limits=limits, authenticate=state.caller, reply=_err, key_prefix=("/v1/", "/mcp"))
 
     # ---------------------------------------------------------- errors
     @app.exception_handler(RequestValidationError)
@@ -769,6 +770,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         return record
 
     app.include_router(events_router())  # /v1/events (SSE) and the webhook dispatcher (console/events_http.py)
+    app.include_router(mcp_router())  # /mcp: the MCP streamable HTTP transport (console/mcp_http.py)
     if web and WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="console")
     return app
