@@ -47,6 +47,7 @@ from agents.clock import AsOfNotAllowed
 from agents.contract import RESERVED_THREAD_PREFIX, ROLE_RANK, ApprovalDecision, AskRequest, AskResult, Role
 from agents.desk import Desk, PermissionDenied
 from console.events_http import events_router
+from console.desk_routes import router as desk_router
 from console.limits_http import HttpGuard, HttpLimits
 from console.mcp_http import mcp_router
 from console.turn_processes import TurnProcesses, TurnProcessError
@@ -514,7 +515,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         for p in done:
             p.shutdown(wait=True, cancel_futures=False)  # turns under way finish before the process exits
 
-    app = FastAPI(title="riskdesk", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="riskdesk", version="0.1.0", lifespan=lifespan, docs_url=None,  # /docs: console/desk_routes.py
                   description="Trusted risk decisions for consumer credit: ask, threads with SSE progress, "
                               "supervisor approvals, audit. Auth: `X-API-Key` or `Authorization: Bearer`.")
     app.state.riskdesk = state
@@ -771,6 +772,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
 
     app.include_router(events_router())  # /v1/events (SSE) and the webhook dispatcher (console/events_http.py)
     app.include_router(mcp_router())  # /mcp: the MCP streamable HTTP transport (console/mcp_http.py)
+    app.include_router(desk_router)  # the operator desk: card, search, exports, inbox, offline /docs
     if web and WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="console")
     return app

@@ -22,8 +22,9 @@ from tools.ledger import Ledger, approvals_t, temp_quotas_t
 from tools import events
 from tools.money import Yuan, from_fen, yuan_str
 from tools.purpose import Purpose
+from tools.policy import active
 from tools.temp_quota import (
-    VALIDITY_DAYS, Grant, expire_row, lapse_reason, decide_by, expiry_for, overlapping_temp_quota,
+    Grant, expire_row, lapse_reason, decide_by, expiry_for, overlapping_temp_quota,
 )
 
 
@@ -64,11 +65,14 @@ def _approval(row) -> Approval:  # noqa: ANN001
 
 def expire_lapsed(ledger: Ledger, today: dt.date) -> int:
     """Mark every pending approval whose decide-by day is before `today` as expired; how many."""
-    last_request_day = today - dt.timedelta(days=VALIDITY_DAYS)  # requested on or before: decide_by < today
+    # requested on or before: decide_by < today under the shortest validity of any version (each row checked)
+    shortest = min(v.temp_quota.validity_days for v in active().versions)
+    last_request_day = today - dt.timedelta(days=shortest)
     with ledger.write() as conn:
         rows = conn.execute(select(approvals_t).where(approvals_t.c.status == "pending",
                                                       approvals_t.c.requested_on <= last_request_day)
                             .with_for_update()).all()
+        rows = [row for row in rows if decide_by(row.requested_on) < today]
         for row in rows:
             expire_row(conn, row, today)
     return len(rows)
