@@ -19,7 +19,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from console.cli import AsOfOpt, JsonOpt, KeyOpt, LedgerOpt, err, fail, identity, open_ledger, out, parse_as_of, today
-from tools.batch_io import RowFileError, file_format
 
 batch_app = typer.Typer(help="Batch decisions over CSV / JSON Lines files or the whole ledger, no LLM (批量决策).",
                         no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -27,6 +26,7 @@ OutOpt = typer.Option(..., "--out", "-o", help="Output file (.csv or .jsonl); an
 
 
 def _count_rows(path: Path) -> int | None:
+    from tools.batch_io import file_format
     try:
         with path.open("rb") as f:
             n = sum(1 for line in f if line.strip())
@@ -52,6 +52,7 @@ def _counts_table(title: str, counts: dict[str, int]) -> Table:
 def _run(kind: str, source: Path, dest: Path, as_of: Optional[str], ledger: Optional[Path], commit: bool,
          key: Optional[str], json_out: bool) -> None:
     from tools.batch import run_batch
+    from tools.batch_io import RowFileError, file_format
     from tools.errors import ToolInputError
     if not source.is_file():
         fail(f"{source}: no such input file / 输入文件不存在")
@@ -96,6 +97,7 @@ def repair(source: Optional[Path] = typer.Argument(None, help="CSV / JSON Lines 
             fail("--out is required / 需要 --out")
         return _run("repair", source, dest, as_of, ledger, False, None, json_out)
     from tools.batch import scan_ledger
+    from tools.batch_io import RowFileError, file_format
     if dest is not None:
         try:
             file_format(dest)

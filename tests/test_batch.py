@@ -50,6 +50,14 @@ def test_the_scan_equals_the_tool_for_every_customer(synthetic, as_of):
         assert scanned[cid] == repair_check(synthetic, cid, as_of), cid
 
 
+def test_the_scan_equals_the_tool_on_postgres(pg):
+    led = Ledger.open(pg)
+    generate(led, 1200, seed=9, chunk=500)
+    scanned = list(scan_repair(led, DAY, page=100))
+    assert [r.customer_id for r in scanned] == led.customer_ids()
+    assert all(r == repair_check(led, r.customer_id, DAY) for r in scanned)
+
+
 def test_whole_ledger_scan_counts_and_writes_the_eligible(synthetic, tmp_path):
     out = tmp_path / "eligible.jsonl"
     tally = scan_ledger(synthetic, DAY, out, page=500)
