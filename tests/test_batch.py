@@ -72,6 +72,16 @@ def test_whole_ledger_scan_counts_and_writes_the_eligible(synthetic, tmp_path):
     assert "110101" not in out.read_text()  # no ID number (nor any personal field) leaves in the output
 
 
+def test_two_worker_processes_give_the_same_counts_and_file(synthetic, tmp_path):
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    a = scan_ledger(synthetic, DAY, one, page=400).summary()
+    b = scan_ledger(synthetic, DAY, two, page=400, workers=2).summary()
+    assert a == b and a.customers == 3000
+    assert one.read_bytes() == two.read_bytes() and a.written > 0
+    with pytest.raises(ValueError, match="in-memory"):
+        scan_ledger(Ledger.from_file(SAMPLE_LEDGER), DAY, None, workers=2)
+
+
 def _write(path, rows):  # noqa: ANN001
     if path.suffix == ".csv":
         keys = list(rows[0])

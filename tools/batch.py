@@ -173,14 +173,26 @@ SCAN_COLUMNS = ["customer_id", "as_of", "outcome", "deciding_rule", "clause_id",
 
 
 def scan_ledger(ledger: Ledger, as_of: dt.date, out: Path | None, page: int = 5000,
-                progress: Callable[[int], None] | None = None) -> Tally:
+                progress: Callable[[int], None] | None = None, workers: int = 1) -> Tally:
     """The whole ledger's repair scan: counts for every customer; the eligible and partially eligible ones,
-    with their records, written to `out` (replaced)."""
+    with their records, written to `out` (replaced). `workers` > 1 decides pages in that many processes
+    (tools/batch_parallel.py); the counts and the file are the same."""
     tally = Tally(as_of)
     if out is not None and out.exists():
         out.unlink()
     writer = RowWriter(out, SCAN_COLUMNS) if out is not None else None
     try:
+        if workers > 1:
+            from tools.batch_parallel import merge, scan_pages
+            for counts, rows, _ in scan_pages(ledger, as_of, workers, page):
+                merge(tally, counts)
+                for row in rows:
+                    if writer is not None:
+                        writer.write(row)
+                        tally.written += 1
+                if progress:
+                    progress(counts["n"])
+            return tally
         for r in scan_repair(ledger, as_of, page):
             tally.add(r)
             if writer is not None and r.outcome in ("eligible", "partially_eligible"):
