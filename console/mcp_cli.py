@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from console.cli import KEY_ENV, OPERATOR_ENV, KeyOpt, LedgerOpt, app, fail, identity
+from console.cli_base import KEY_ENV, OPERATOR_ENV, KeyOpt, LedgerOpt, app, fail, identity
 
 
 @app.command("mcp")
