@@ -181,3 +181,4 @@ from console import tool_cli as _tool_cli  # noqa: E402,F401
 
 app.add_typer(_policy_cli.policy_app, name="policy")
 _policy_cli.install(app, _eval_cli.eval_app, batch_app)  # --policy FILE on every command that decides
+from console import mcp_cli as _mcp_cli  # noqa: E402,F401
