@@ -4,7 +4,7 @@ export const STRINGS = {
   zh: {
     subtitle: "风控助手", signInTitle: "登录", signInHint: "输入 API 密钥。密钥仅保存在本标签页（sessionStorage）。",
     apiKey: "API 密钥", signIn: "登录", signOut: "退出", badKey: "密钥无效",
-    tabChat: "对话", threads: "会话", newThread: "新会话", noThreads: "暂无会话", turnsN: (n) => `${n} 轮`,
+    tabChat: "对话", tabInbox: "审批", tabDetails: "详情", threads: "会话", newThread: "新会话", noThreads: "暂无会话", turnsN: (n) => `${n} 轮`,
     search: "搜索会话", searchHint: "搜索：客户号、内容…", filters: "筛选与导出", customer: "客户", outcome: "结果",
     operator: "操作人", since: "起始日期", until: "截止日期", anyOutcome: "全部结果",
     exportDecisions: "导出决定（CSV）", exportAudit: "导出审计记录（CSV）",
@@ -38,7 +38,7 @@ export const STRINGS = {
   en: {
     subtitle: "risk desk", signInTitle: "Sign in", signInHint: "Enter your API key. It is kept in this tab only (sessionStorage).",
     apiKey: "API key", signIn: "Sign in", signOut: "Sign out", badKey: "Unknown API key",
-    tabChat: "Chat", threads: "Threads", newThread: "New thread", noThreads: "No threads yet",
+    tabChat: "Chat", tabInbox: "Approvals", tabDetails: "Details", threads: "Threads", newThread: "New thread", noThreads: "No threads yet",
     turnsN: (n) => `${n} turn${n === 1 ? "" : "s"}`,
     search: "Search threads", searchHint: "Search: customer id, words…", filters: "Filters and export", customer: "Customer",
     outcome: "Outcome", operator: "Operator", since: "From", until: "To", anyOutcome: "Any outcome",
