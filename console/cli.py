@@ -10,19 +10,20 @@ import os
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from tools import ApprovalError, Ledger, LedgerError, PermissionDenied, ToolInputError, limit_lookup, repair_check, temp_quota
-from tools import approve as approve_tool, list_approvals, reject as reject_tool
-from tools.dates import parse_day
-from tools.ledger import SAMPLE_LEDGER, parse_ledger
-from tools.money import fmt_yuan
-from console.i18n import default_lang, say
+# The tools (SQLAlchemy, pydantic) and the agent are imported inside the commands that use them, so
+# `riskdesk --help` and the commands that need neither start fast.
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from tools import Ledger
+
+from console.i18n import default_lang, say  # noqa: E402  (light: the catalogue is read on first use)
 
 app = typer.Typer(help="riskdesk: trusted risk decisions for consumer credit (风控助手).",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -56,6 +57,7 @@ def today() -> dt.date:
 
 
 def parse_as_of(value: str | None) -> dt.date:
+    from tools.dates import parse_day
     if value is None:
         return today()
     try:
@@ -80,9 +82,9 @@ def identity(key: str | None = None) -> Any:
     """Who this CLI acts as (an ApiKey: name and role), or None: an API key (--key, else $RISKDESK_API_KEY)
     resolved with the service's own key configuration, else the local operator configured in
     $RISKDESK_OPERATOR ("name:role")."""
-    from console.service import ApiKey, KeyConfigError, key_holder, keys_from_env
     token = key or os.environ.get(KEY_ENV)
     if token:
+        from console.service import KeyConfigError, key_holder, keys_from_env
         try:
             keys = keys_from_env()
         except KeyConfigError as e:
@@ -92,6 +94,7 @@ def identity(key: str | None = None) -> Any:
             fail("unknown API key: it is not among the keys of RISKDESK_API_KEYS / RISKDESK_API_KEYS_FILE")
         return who
     if local := os.environ.get(OPERATOR_ENV):
+        from console.service import ApiKey  # the service (FastAPI) is imported only when a key or identity is given
         name, _, role = local.partition(":")
         try:
             return ApiKey(name=name.strip(), role=role.strip())
@@ -114,6 +117,7 @@ def require_identity(key: str | None, role: str, action: str) -> Any:
 
 def open_ledger(ledger_file: Path | None) -> Ledger:
     """--ledger FILE: a fresh in-memory store; otherwise the persistent default seeded with the sample."""
+    from tools.ledger import SAMPLE_LEDGER, Ledger, LedgerError, parse_ledger
     try:
         if ledger_file is not None:
             return Ledger.from_file(ledger_file)
@@ -143,6 +147,7 @@ def _kv_table(title: str, rows: list[tuple[str, Any]]) -> Table:
 
 
 def _y(v: Decimal | None) -> str | None:
+    from tools.money import fmt_yuan
     return None if v is None else f"¥{fmt_yuan(v)}"
 
 
@@ -150,6 +155,7 @@ def _y(v: Decimal | None) -> str | None:
 def limit(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt,
           json_out: bool = JsonOpt) -> None:
     """Credit limit, used, available, temporary quota and total available (TQ7)."""
+    from tools import ToolInputError, limit_lookup
     try:
         result = limit_lookup(open_ledger(ledger), customer_id, parse_as_of(as_of))
     except ToolInputError as e:
@@ -174,6 +180,7 @@ def quota(customer_id: str, amount: str, purpose: Optional[str] = typer.Option(N
           idempotency_key: Optional[str] = typer.Option(None, "--idempotency-key", help="Retries with one key grant once."),
           key: Optional[str] = KeyOpt, json_out: bool = JsonOpt) -> None:
     """Request a temporary quota (TQ1–TQ6): approved, needs_approval or denied (dated today on the persistent store)."""
+    from tools import ToolInputError, temp_quota
     try:
         value = Decimal(amount.replace(",", ""))
     except InvalidOperation:
@@ -206,6 +213,7 @@ def quota(customer_id: str, amount: str, purpose: Optional[str] = typer.Option(N
 def repair(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt,
            json_out: bool = JsonOpt) -> None:
     """One-time credit repair check (R1–R4), record by record."""
+    from tools import ToolInputError, repair_check
     try:
         result = repair_check(open_ledger(ledger), customer_id, parse_as_of(as_of))
     except ToolInputError as e:
@@ -227,6 +235,7 @@ def repair(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pa
 def approvals_list(ledger: Optional[Path] = LedgerOpt, all_: bool = typer.Option(False, "--all", help="Include decided ones."),
                    json_out: bool = JsonOpt) -> None:
     """List pending approvals (or all with --all); on the persistent store, lapsed ones are marked expired."""
+    from tools import list_approvals
     led = open_ledger(ledger)
     items = list_approvals(led, None if all_ else "pending", today=None if led.sandbox else today())
     if json_out:
@@ -254,6 +263,7 @@ def approvals_approve(approval_id: str, key: Optional[str] = KeyOpt, as_of: Opti
                       ledger: Optional[Path] = LedgerOpt, json_out: bool = JsonOpt, by: Optional[str] = ByOpt) -> None:
     """Approve a pending temporary quota as your identity (a supervisor who did not request it): grants the
     requested amount for 30 days from today (TQ5, TQ6)."""
+    from tools import ApprovalError, PermissionDenied, ToolInputError, approve as approve_tool
     who = _decider(key, by, "approve")
     led = open_ledger(ledger)
     try:
@@ -270,6 +280,7 @@ def approvals_reject(approval_id: str, key: Optional[str] = KeyOpt, reason: str 
                      as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt, json_out: bool = JsonOpt,
                      by: Optional[str] = ByOpt) -> None:
     """Reject a pending temporary quota as your identity (a supervisor)."""
+    from tools import ApprovalError, PermissionDenied, ToolInputError, reject as reject_tool
     who = _decider(key, by, "reject")
     led = open_ledger(ledger)
     try:
@@ -286,3 +297,9 @@ from console import serve_cli as _serve_cli  # noqa: E402,F401
 from console.kb_cli import kb_app  # noqa: E402
 
 app.add_typer(kb_app, name="kb", help="The credit-policy knowledge base: ingest, search, bench.")
+from console.batch_cli import batch_app  # noqa: E402
+
+app.add_typer(batch_app, name="batch")
+from console.webhooks_cli import webhooks_app  # noqa: E402
+
+app.add_typer(webhooks_app, name="webhooks")

@@ -9,11 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import typer
-from pydantic import ValidationError
 
 from console.cli import AsOfOpt, JsonOpt, KeyOpt, LedgerOpt, app, err, fail, identity, out, parse_as_of
-from tools import ApprovalError, LedgerError, PermissionDenied, ToolInputError
-from tools.money import fmt_yuan
 
 if TYPE_CHECKING:
     from agents import AskResult, Desk
@@ -26,6 +23,7 @@ app.add_typer(audit_app, name="audit")
 def open_desk(ledger: Path | None) -> "Desk":
     from agents import Desk
     from agents.clock import ClockError
+    from tools import LedgerError
     try:
         return Desk.open(ledger_file=ledger)
     except (LedgerError, ClockError) as e:
@@ -45,6 +43,8 @@ def ask(message: str, json_out: bool = JsonOpt, ledger: Optional[Path] = LedgerO
         key: Optional[str] = KeyOpt) -> None:
     """One turn: plan, tools, citations, guard. `--json` prints exactly one JSON object. A quota request on
     the persistent store is dated today; `--what-if --as-of DATE` shows the decision on another date."""
+    from pydantic import ValidationError
+
     from agents.clock import AsOfNotAllowed
     if role not in ROLES:
         fail(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
@@ -77,9 +77,13 @@ def chat(ledger: Optional[Path] = LedgerOpt, as_of: Optional[str] = AsOfOpt,
     """The terminal operator console (works offline on the embedded defaults). On the persistent store you
     act as your identity (--key / RISKDESK_API_KEY, or RISKDESK_OPERATOR=name:role): without one, as the
     operator "cli"; --role never goes above the identity's role."""
+    from pydantic import ValidationError
+
     from agents import ApprovalDecision
     from agents.clock import AsOfNotAllowed
     from agents.contract import ROLE_RANK
+    from tools import ApprovalError, PermissionDenied, ToolInputError
+    from tools.money import fmt_yuan
     if role not in ROLES:
         fail(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
     day = parse_as_of(as_of)
@@ -193,7 +197,18 @@ def audit_show(trace_id: str, json_out: bool = JsonOpt) -> None:
 
 @app.command()
 def bench(turns: int = typer.Option(300, "--turns", min=10, help="Warm turns to time."),
-          cold: bool = typer.Option(True, "--cold/--no-cold", help="Also time a fresh `riskdesk ask` process.")) -> None:
-    """Per-turn latency with the rules planner, split by team member (a benchmark, not a test)."""
+          cold: bool = typer.Option(True, "--cold/--no-cold", help="Also time a fresh `riskdesk ask` process."),
+          growth: bool = typer.Option(False, "--growth", help="Turn p50/p95 against thread length, ledger size (1k, "
+                                      "100k, 1M customers), audit log size (0, 1M) and knowledge base size (+10k clauses)."),
+          data: Optional[Path] = typer.Option(None, "--data", help="--growth: keep the big stores here and reuse them."),
+          json_out: bool = JsonOpt) -> None:
+    """Per-turn latency with the rules planner, split by team member and by overhead (a benchmark, not a test)."""
+    if growth:
+        from agents.bench_growth import render as render_growth, run as run_growth
+        result = run_growth(turns=min(turns, 120), data=str(data) if data else None,
+                            progress=lambda m: err.print(f"[dim]growth: {m}…[/]"))
+        out.print_json(data=result) if json_out else out.print(render_growth(result))
+        return
     from agents.bench import render, run
-    out.print(render(run(turns, cold)))
+    result = run(turns, cold)
+    out.print_json(data=result) if json_out else out.print(render(result))

@@ -46,6 +46,7 @@ from agents.audit import AuditRecord
 from agents.clock import AsOfNotAllowed
 from agents.contract import RESERVED_THREAD_PREFIX, ROLE_RANK, ApprovalDecision, AskRequest, AskResult, Role
 from agents.desk import Desk, PermissionDenied
+from console.events_http import events_router
 from console.desk_routes import router as desk_router
 from console.limits_http import HttpGuard, HttpLimits
 from console.turn_processes import TurnProcesses, TurnProcessError
@@ -768,6 +769,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
             raise HTTPException(404, f"no audit record with trace id {trace_id!r}")
         return record
 
+    app.include_router(events_router())  # /v1/events (SSE) and the webhook dispatcher (console/events_http.py)
     app.include_router(desk_router)  # the operator desk: card, search, exports, inbox, offline /docs
     if web and WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="console")
