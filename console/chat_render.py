@@ -149,3 +149,22 @@ def print_lines(console: Console, lines: Iterable[str]) -> None:
             console.print(Text("\n".join(wrap(line, console.width))), no_wrap=True, overflow="ignore")
         else:
             plain(line, console.file)
+
+
+def records(console: Console, title: str, headers: list[str], rows: list[list[str]]) -> None:
+    """Rows for people: a table when the terminal is wide enough to show every cell whole (no column is
+    cut or folded: dates and amounts stay on one line); else one block per row ("header: value" lines);
+    plain lines when stdout is not a terminal."""
+    widths = [max([cell_len(h)] + [cell_len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    if is_terminal(console) and sum(widths) + 3 * len(widths) + 1 <= console.width:
+        t = Table(*headers, title=title or None, title_justify="left")
+        for col in t.columns:
+            col.no_wrap = True
+        for r in rows:
+            t.add_row(*(Text(c) for c in r))
+        console.print(t)
+        return
+    lines = [title] if title else []
+    for r in rows:
+        lines += [f"{h}: {c}" for h, c in zip(headers, r)] + [""]
+    print_lines(console, lines)
