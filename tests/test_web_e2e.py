@@ -212,7 +212,14 @@ def test_operator_and_supervisor_round_trip(server, browser, size, lang):
     c.tab("inbox")
     item = c.one(f'.approval[data-approval="{ap}"]')
     assert "olivia" in item.text and "C1003" in item.text and "TQ5" in item.text
-    item.find_element("css selector", "button.reject").click()
+    if size == "desktop":  # the keyboard: n selects the next pending approval, r opens its rejection
+        from selenium.webdriver.common.action_chains import ActionChains
+        c.js("document.activeElement.blur()")
+        ActionChains(c.d).send_keys("n").perform()
+        c.wait.until(lambda _: c.by(f'.approval.focused[data-approval="{ap}"]'))
+        ActionChains(c.d).send_keys("r").perform()
+    else:
+        item.find_element("css selector", "button.reject").click()
     c.wait.until(lambda _: c.js("return document.getElementById('decide').open"))
     c.one("#decide-confirm").click()                                           # no reason: refused in the dialog
     c.wait.until(lambda _: c.one("#decide-error").text)
@@ -268,6 +275,16 @@ def test_layout_and_accessibility(server, browser, size, lang):
     c.shot("console")
     bad = c.axe()
     assert bad == [], bad
+    if size == "desktop":  # dark mode follows the system setting, and keeps its contrast
+        c.d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+        try:
+            bg = c.js("return getComputedStyle(document.body).backgroundColor")
+            assert bg not in ("rgb(244, 246, 249)", "rgb(255, 255, 255)"), bg
+            c.shot("dark")
+            bad = c.axe()
+            assert bad == [], bad
+        finally:
+            c.d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
     # the shortcut sheet
     c.js("document.activeElement.blur()")
     from selenium.webdriver.common.action_chains import ActionChains
@@ -290,6 +307,9 @@ def test_server_down_keeps_the_text_and_retries(server, browser):
         c.wait.until(lambda _: TEXT["en"]["offline"] in err.text)
         assert c.one("#message").get_attribute("value") == "What's C1001's available credit?"   # kept
         c.shot("offline")
+        c.one("#message").send_keys(Keys.ENTER)           # Enter on the kept text retries that turn: no second one
+        time.sleep(0.5)
+        assert len(c.by(".msg.user")) == 1 and len(c.by(".msg.bot")) == 1
     finally:
         c.d.set_network_conditions(offline=False, latency=0, download_throughput=-1, upload_throughput=-1)
     c.wait.until(lambda _: c.by(".msg.bot.clickable"))                        # retried on its own

@@ -2,7 +2,7 @@
 // approvals inbox, the details pane, keyboard shortcuts. Modules: chat, threads, inbox, details, ui.
 import { api, session } from "./api.js";
 import { applyStrings, getLang, haveLabels, label, setLabels, setLang, t } from "./i18n.js";
-import { EMPTY, relabel, send, state, whenThreadCreated } from "./chat.js";
+import { EMPTY, pending, relabel, send, state, whenThreadCreated } from "./chat.js";
 import { currentTurn, showDetails } from "./details.js";
 import { decideFocused, nextApproval, render as renderInbox, startInbox, stopInbox, wireInbox } from "./inbox.js";
 import { fillOutcomes, loadThreads, onOpen, remember, renderThreads, restore, wireSearch } from "./threads.js";
@@ -134,6 +134,7 @@ function init() {
     ev.preventDefault();
     const text = $("message").value.trim();
     if (!text || $("send").disabled) return;
+    if (pending.now && text === pending.message) { pending.now(); return; }  // the kept text: retry that turn
     $("message").value = "";
     const r = await send(text, $("as-of").value || null);
     if (r) loadThreads();

@@ -107,7 +107,8 @@ export async function send(message, asOf, key = newKey(), retryBubble = null) {
     bot.className = "msg bot error";
     if (e instanceof ApiError && e.offline) {
       $("message").value = message;  // the typed text is kept
-      waitForServer(bot, () => send(message, asOf, key, bot));
+      pending.message = message;
+      waitForServer(bot, () => { pending.message = pending.now = null; return send(message, asOf, key, bot); });
     } else {
       bot.replaceChildren(errorText(e));
       if (e instanceof ApiError && e.status === 401) document.dispatchEvent(new Event("riskdesk:signout"));
@@ -119,11 +120,15 @@ export async function send(message, asOf, key = newKey(), retryBubble = null) {
   }
 }
 
+// A turn waiting for the server: Enter on its kept text retries it (same idempotency key), never a second turn.
+export const pending = { message: null, now: null };
+
 function waitForServer(bubble, retry) {
   let delay = 2, left = delay;
   const status = el("span", { class: "small" });
   const now = el("button", { type: "button", class: "small retry", onclick: () => { clearInterval(timer); tryAgain(); } }, t("retryNow"));
   bubble.replaceChildren(el("div", {}, t("offline")), el("div", { class: "retry-row" }, status, now));
+  pending.now = () => { clearInterval(timer); tryAgain(); };
   const tick = () => { status.textContent = t("retrying", left); };
   tick();
   const tryAgain = async () => {
