@@ -18,7 +18,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from console.cli import AsOfOpt, JsonOpt, KeyOpt, LedgerOpt, err, fail, identity, open_ledger, out, parse_as_of, today
+from console.cli_base import AsOfOpt, JsonOpt, KeyOpt, LedgerOpt, err, fail, identity, open_ledger, out, parse_as_of, today
 from tools.batch_io import RowFileError, file_format
 
 batch_app = typer.Typer(help="Batch decisions over CSV / JSON Lines files or the whole ledger, no LLM (批量决策).",

@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from console.cli import app, err, fail, out
+from console.cli_base import app, err, fail, out
 
 eval_app = typer.Typer(help="Offline evals: rule adherence, hallucination before/after the guard, the guard's own "
                             "precision/recall, retrieval; reports, baselines and a CI gate.", no_args_is_help=True)

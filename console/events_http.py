@@ -76,14 +76,14 @@ def events_router() -> APIRouter:
                      types: Annotated[str | None, Query(max_length=200, description="Comma-separated event "
                                                                                     "types (default all the role may see).")] = None) -> Any:
         """Decision events as they commit, resumable; filtered to what the key's role may see."""
-        from console.service import _api_key_header, _bearer
+        from console.api.state import _api_key_header, _bearer
         state = request.app.state.riskdesk
         bearer = await _bearer(request)
         who = state.identify(await _api_key_header(request) or (bearer.credentials if bearer else None))
         allowed = visible_types(who.role)
         wanted = allowed if not types else [t.strip() for t in types.split(",") if t.strip()]
         if bad := [t for t in wanted if t not in allowed]:
-            from console.service import _bad
+            from console.api.errors import bad as _bad
             raise _bad(["query", "types"], f"unknown event type, or one the {who.role} role may not see: {bad[0]!r}")
         if state.desk is None:
             from starlette.exceptions import HTTPException

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from console.cli import AsOfOpt, JsonOpt, KeyOpt, LedgerOpt, app, err, fail, identity, out, parse_as_of
+from console.cli_base import AsOfOpt, JsonOpt, KeyOpt, LedgerOpt, app, err, fail, identity, out, parse_as_of
 
 if TYPE_CHECKING:
     from agents import AskResult, Desk

@@ -23,7 +23,7 @@ from typing import Optional
 
 import typer
 
-from console.cli import LedgerOpt, app, err, fail
+from console.cli_base import LedgerOpt, app, err, fail
 
 # The service (FastAPI, the agent) is imported when `serve` runs, so other commands start fast.
 KEYS_FILE_ENV = "RISKDESK_API_KEYS_FILE"
@@ -39,7 +39,7 @@ def is_loopback(host: str) -> bool:
 
 
 def dev_keys() -> dict:
-    from console.service import ApiKey
+    from console.api_keys import ApiKey
     return {f"dev-{role}-{secrets.token_urlsafe(12)}": ApiKey(name=f"dev-{role}", role=role)
             for role in ("viewer", "operator", "supervisor")}
 
@@ -105,7 +105,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
     import uvicorn
 
     from console.operator import open_desk
-    from console.service import settle
+    from console.turns import settle
     from tools.ledger import default_url
     if workers > 1 and ledger is not None:
         fail("--workers needs a ledger every worker shares: --ledger FILE loads an in-memory copy per process "
@@ -139,7 +139,7 @@ def keys_new(name: str = typer.Argument(..., help="The caller named in audit rec
              role: str = typer.Argument(..., help="viewer, operator or supervisor."),
              file: Path = typer.Option(..., "--file", help="The TOML key file to add the key to (created if missing).")) -> None:
     """Make a new API key: print it once, and store only its SHA-256 digest in the key file."""
-    from console.service import KeyConfigError, _key_entry, hashed, load_keys_file
+    from console.api_keys import KeyConfigError, _key_entry, hashed, load_keys_file
     key = f"rk-{secrets.token_urlsafe(24)}"
     try:
         _key_entry(key, name, role, where="the new key")

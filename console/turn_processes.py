@@ -24,6 +24,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from console.locks import _Stripes
+from console.turns import TurnProcessError, error_reply, locked_turn, settle
 from tools.privacy import MaskingFilter
 
 log = logging.getLogger("riskdesk.turns")
@@ -31,14 +33,9 @@ log.addFilter(MaskingFilter())  # a failed turn's traceback can carry the operat
 STARTUP_TIMEOUT = 300  # seconds for a turn process to open its desk
 
 
-class TurnProcessError(RuntimeError):
-    """A turn process died while running a turn, or could not start."""
-
-
 def _child(conn: Connection, kb_replica: str) -> None:
     """A turn process: open a Desk on the shared stores, then answer turns until told to stop."""
     from agents import Desk
-    from console.service import _Stripes, error_reply, locked_turn, settle
     from knowledge.replica import Replica
     try:
         desk = Desk.open(kb=Replica.open(kb_replica))

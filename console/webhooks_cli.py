@@ -17,7 +17,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from console.cli import JsonOpt, app, err, fail, open_ledger, out
+from console.cli_base import JsonOpt, app, err, fail, open_ledger, out
 
 webhooks_app = typer.Typer(help="Decision events delivered by signed webhooks (决策事件推送).", no_args_is_help=True,
                            pretty_exceptions_enable=False, add_completion=False)
