@@ -33,6 +33,7 @@ MIN_UNSEEN = 100  # this many clauses BM25 cannot see: lexical scores are standa
 LEXICAL_WEIGHT = 0.5  # hybrid = w * z(BM25) + (1 - w) * z(best cosine), z-scored over the clauses in force
 _CJK = re.compile(r"[\u3400-\u9fff]")
 Mode = Literal["hybrid", "dense", "lexical"]
+RELOAD_PAGE = 5000  # chunks per get when the in-memory mirror is rebuilt
 # Origins of documents added one by one (`kb add`, `kb add-statutes`): each clause is embedded as one chunk
 # (its context header and text), so tens of thousands of clauses stay one matrix product per query.
 WHOLE_CLAUSE_ORIGINS = ("doc:", "statute:")
@@ -142,9 +143,20 @@ class KnowledgeBase(Freshness):
 
     # ------------------------------------------------------------------ state
     def _reload(self) -> None:
-        got = self._col.get(include=["metadatas", "embeddings"])
-        self._mirror(got["ids"], got["metadatas"] or [],
-                     got["embeddings"] if got["embeddings"] is not None else np.zeros((0, 512)))
+        # in pages: one get of every chunk fails past SQLite's variable limit ("too many SQL variables", ~40,000
+        # chunks: 10,000 clauses of two sentences in two languages)
+        ids: list[str] = []
+        metas: list[dict] = []
+        embs: list[np.ndarray] = []
+        while True:
+            got = self._col.get(include=["metadatas", "embeddings"], limit=RELOAD_PAGE, offset=len(ids))
+            ids += got["ids"]
+            metas += got["metadatas"] or []
+            if got["embeddings"] is not None and len(got["ids"]):
+                embs.append(np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), 512))
+            if len(got["ids"]) < RELOAD_PAGE:
+                break
+        self._mirror(ids, metas, np.concatenate(embs) if embs else np.zeros((0, 512)))
 
     def _mirror(self, ids: list[str], metas: list[dict], emb: np.ndarray) -> None:
         """Rebuild the in-memory mirror (clauses, chunk embeddings, BM25) from the store's chunks."""
