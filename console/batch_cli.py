@@ -26,7 +26,7 @@ OutOpt = typer.Option(..., "--out", "-o", help="Output file (.csv or .jsonl); an
 
 
 def _count_rows(path: Path) -> int | None:
-    from tools.batch_io import file_format
+    from tools.batch_io import file_format  # the tools package (SQLAlchemy) only when a batch runs, not for --help
     try:
         with path.open("rb") as f:
             n = sum(1 for line in f if line.strip())
