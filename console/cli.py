@@ -182,7 +182,7 @@ from console import eval_cli as _eval_cli  # noqa: E402,F401
 from console import serve_cli as _serve_cli  # noqa: E402,F401
 from console.kb_cli import kb_app  # noqa: E402
 
-app.add_typer(kb_app, name="kb", help="The credit-policy knowledge base: ingest, search, bench.")
+app.add_typer(kb_app, name="kb", help="The knowledge base: policy, your own documents, statutes; search, bench.")
 from console.batch_cli import batch_app  # noqa: E402
 
 app.add_typer(batch_app, name="batch")
@@ -190,3 +190,9 @@ from console.webhooks_cli import webhooks_app  # noqa: E402
 
 app.add_typer(webhooks_app, name="webhooks")
 
+from console import policy_cli as _policy_cli  # noqa: E402
+from console import tool_cli as _tool_cli  # noqa: E402,F401
+
+app.add_typer(_policy_cli.policy_app, name="policy")
+_policy_cli.install(app, _eval_cli.eval_app, batch_app)  # --policy FILE on every command that decides
+from console import mcp_cli as _mcp_cli  # noqa: E402,F401
