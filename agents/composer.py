@@ -54,7 +54,7 @@ PURPOSE_CATEGORIES = frozenset(p.value for p in Purpose)
 _TQ1_REASONS = {
     "account_frozen": ("account is frozen", "账户已冻结"),
     "account_closed": ("account is closed", "账户已关闭"),
-    "kyc_not_verified": ("KYC is not verified", "未完成实名认证(KYC)"),
+    "kyc_not_verified": ("KYC is not verified", "未完成实名认证（KYC）"),
     "account_under_90_days": ("account was opened less than {age} days before the request", "开户未满{age}天"),
     "unrepaid_overdue": ("an overdue record is still unrepaid", "存在尚未还清的逾期记录"),
     "risk_tier_d": ("risk tier D is always denied", "风险等级为D，一律拒绝"),
@@ -92,33 +92,10 @@ def _t(lang: str, en: str, zh: str) -> str:
     return zh if lang == "zh" else en
 
 
-# The template as an LLM composer's prompt shows it: internal codes as the evidence JSON spells them (work_tools,
-# "中文 / English" clause titles). Operators never read this form: they read the worded template, or the LLM's
-# draft. (The recorded model traffic, tests/cassettes, was recorded on this form.)
-_CODES = contextvars.ContextVar("riskdesk_codes_as_written", default=False)
-
-
-class codes_as_written:
-    def __enter__(self) -> None:
-        self._token = _CODES.set(True)
-
-    def __exit__(self, *_: Any) -> None:
-        _CODES.reset(self._token)
-
-
-def _words(kind: str, code: str | None, lang: str) -> str:
-    """A code in the operator's words (the message catalogue), or as written inside codes_as_written()."""
-    return (code or "") if _CODES.get() else label(kind, code, lang)
-
-
-def _join(lang: str) -> str:
-    return "; " if _CODES.get() else _t(lang, "; ", "；")
-
-
 def heading(lang: str, title: str) -> str:
     """A clause title in the operator's language: the knowledge base titles clauses "中文 / English"."""
     parts = [p.strip() for p in str(title).split(" / ")]
-    if _CODES.get() or len(parts) != 2 or not all(parts):
+    if len(parts) != 2 or not all(parts):
         return title
     zh = [p for p in parts if any("\u4e00" <= ch <= "\u9fff" for ch in p)]
     en = [p for p in parts if p not in zh]
@@ -161,7 +138,7 @@ def escape_user(text: str) -> str:
 def _purpose(lang: str, purpose: str, quotes: list[str] | None, category_as_is: bool = True) -> str:
     """A purpose in a reply: a category name is the system's word; anything else is the operator's, quoted."""
     if category_as_is and purpose in PURPOSE_CATEGORIES:  # the category's name in the operator's language
-        return _t(lang, f"purpose: {_words('purpose', purpose, lang)}", f"用途：{_words('purpose', purpose, lang)}")
+        return _t(lang, f"purpose: {label('purpose', purpose, lang)}", f"用途：{label('purpose', purpose, lang)}")
     return _t(lang, "stated purpose ", "所述用途") + quote_user(lang, purpose, quotes)
 
 
@@ -200,7 +177,7 @@ def quota_reply(lang: str, r: dict, quotes: list[str] | None = None) -> str:
             f"已批准（TQ5）：为客户{cid}发放临时额度{y(g['amount'])}（{_purpose(lang, g['purpose'], quotes)}），"
             f"有效期{g['granted_on']}至{g['expires_on']}（含当日）{cite('TQ5', 'TQ6')}。")
     if r["outcome"] == "needs_approval":
-        why = _join(lang).join(_reason(lang, k, _REVIEW_REASONS, "") for k in r["reasons"])
+        why = _t(lang, "; ", "；").join(_reason(lang, k, _REVIEW_REASONS, "") for k in r["reasons"])
         rules = ("TQ5", "TQ2") if "purpose_unclassified" in r["reasons"] else ("TQ5",)
         return prefix + _t(
             lang,
@@ -209,13 +186,13 @@ def quota_reply(lang: str, r: dict, quotes: list[str] | None = None) -> str:
             f"需主管审批（TQ5：{why}）：客户{cid}申请{amt}。待审批编号：{r['approval_id']} {cite(*rules)}。")
     rule = r["deciding_rule"]
     if rule == "TQ1":
-        why = _join(lang).join(_reason(lang, k, _TQ1_REASONS, " is not eligible") for k in r["reasons"])
+        why = _t(lang, "; ", "；").join(_reason(lang, k, _TQ1_REASONS, " is not eligible") for k in r["reasons"])
         body = _t(lang, f"the TQ1 conditions are not met ({why})", f"未达到TQ1申请条件（{why}）")
     elif rule == "TQ4":
         body = _t(lang, f"an unexpired temporary quota is in force until {r['active_quota_expires_on']}, one at a time",
                   f"已有未到期的临时额度（有效至{r['active_quota_expires_on']}），同一时间只能有一笔")
     elif rule == "TQ2":
-        cat = _words("purpose", r.get("purpose_category"), lang)
+        cat = label("purpose", r.get("purpose_category"), lang)
         body = _t(lang, "the ", "") + _purpose(lang, r["purpose"], quotes, category_as_is=False) \
             + _t(lang, f" is prohibited ({cat})", f"属于禁止类别（{cat}）")
     else:
@@ -282,7 +259,7 @@ def policy_reply(lang: str, clauses: list[dict], question: str = "", period: dic
                         f"按{period['as_of']}时有效的政策（您问的是{asked}）："))
     if question and (answer := answer_sentence(question, clauses[0]["text"])):
         lines.append(f"{answer} [{clauses[0]['clause_id']}]")
-    lines += [f"[{c['clause_id']}] {heading(lang, c['title'])}{': ' if _CODES.get() else _t(lang, ': ', '：')}{c['text']}" for c in clauses[:2]]
+    lines += [f"[{c['clause_id']}] {heading(lang, c['title'])}{_t(lang, ': ', '：')}{c['text']}" for c in clauses[:2]]
     for c in clauses[2:3]:
         lines.append(_t(lang, f"See also [{c['clause_id']}] {heading(lang, c['title'])}.",
                         f"另见 [{c['clause_id']}] {heading(lang, c['title'])}。"))

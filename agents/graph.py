@@ -285,28 +285,19 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         if plan.intent == Intent.explain:
             results = list(state.get("context_results") or [])
         quotes: list[str] = list(state.get("notice_quotes") or [])
-
-        def build(quotes: list[str]) -> str:
-            body = "" if state.get("notice") and not results else \
-                templates.compose(plan.language, plan.intent.value, results, state.get("clauses", []), state.get("period"),
-                                  state["message"], quotes=quotes)
-            if (state.get("reading") or {}).get("purpose", {}).get("disguised") and any(
-                    r.get("deciding_rule") == "TQ2" for r in results):
-                body = templates.purpose_differs(plan.language) + "\n" + body
-            return "\n".join(filter(None, [state.get("notice"), body, state.get("aside")]))
-        if deps.llm_planner is None and deps.llm_composer is None:
-            template = build(quotes)
-        else:  # with a model, the turn keeps the codes as written until its recorded traffic is re-recorded
-            with templates.codes_as_written():
-                template = build(quotes)
+        body = "" if state.get("notice") and not results else \
+            templates.compose(plan.language, plan.intent.value, results, state.get("clauses", []), state.get("period"),
+                              state["message"], quotes=quotes)
+        if (state.get("reading") or {}).get("purpose", {}).get("disguised") and any(
+                r.get("deciding_rule") == "TQ2" for r in results):
+            body = templates.purpose_differs(plan.language) + "\n" + body
+        template = "\n".join(filter(None, [state.get("notice"), body, state.get("aside")]))
         if deps.llm_composer is None or not (results or state.get("clauses")):
             return {"template": template, "draft": template, "draft_source": "template", "quotes": quotes}
         evidence = {"tool_results": results, "clauses": state.get("clauses", [])}
         if state.get("revisions"):
             evidence["problems_in_previous_draft"] = (state.get("draft_guard") or {}).get("ungrounded", [])
-        with templates.codes_as_written():  # the model reads the codes as the evidence JSON spells them
-            prompt_template = build([])
-        outcome = deps.llm_composer.compose(plan.language, state["message"], evidence, prompt_template)
+        outcome = deps.llm_composer.compose(plan.language, state["message"], evidence, template)
         calls, tokens = state.get("llm_calls", 0) + 1, (state.get("llm_tokens") or 0) + _usage_tokens(outcome)
         if outcome.text:
             return {"template": template, "draft": outcome.text, "draft_source": "llm", "llm_calls": calls,
