@@ -132,8 +132,9 @@ def said(parameter: str, text: str) -> list[str]:
 
 
 def drifts(results: list[dict], clauses: list[dict]) -> list[dict]:
-    """Parameters a decision rested on whose clause, as given (`clauses`: clause_id and text), does not state the
-    value applied: one entry per (parameter, clause), with the version, the value and what the clause says."""
+    """Parameters a decision rested on whose clause, as given (`clauses`: clause_id and text), contradicts the value
+    applied (states another figure of its kind): one entry per (parameter, clause), with the version, the value
+    and what the clause says."""
     from agents.evidence import rules_to_cite
     from tools.policy import PARAMETER_RULES, in_force
     from tools.rules import result_day
@@ -150,8 +151,10 @@ def drifts(results: list[dict], clauses: list[dict]) -> list[dict]:
                 cid = v.clause_for(p) if owner == rule else None
                 if cid is None or cid not in texts or states(p, v.value(p), texts[cid]):
                     continue
-                d = {"parameter": p, "version": v.id, "clause_id": cid, "value": plain(v.value(p)),
-                     "clause_says": said(p, texts[cid])}
+                says = said(p, texts[cid])
+                if not says:  # the text states no figure of this kind: nothing to contradict (policy check is strict)
+                    continue
+                d = {"parameter": p, "version": v.id, "clause_id": cid, "value": plain(v.value(p)), "clause_says": says}
                 if d not in out:
                     out.append(d)
     return out
