@@ -132,9 +132,10 @@ def said(parameter: str, text: str) -> list[str]:
 
 
 def drifts(results: list[dict], clauses: list[dict]) -> list[dict]:
-    """Parameters a decision rested on whose clause, as given (`clauses`: clause_id and text), contradicts the value
-    applied (states another figure of its kind): one entry per (parameter, clause), with the version, the value
-    and what the clause says."""
+    """Parameters a decision rested on whose clause, as given (`clauses`: clause_id and text), states another value
+    than the one applied (a contradiction, not an omission: a cited excerpt may leave a figure out): one entry per
+    (parameter, clause), with the version, the value and what the clause says. `riskdesk policy check` is
+    stricter: there the clause's full text must state the value."""
     from agents.evidence import rules_to_cite
     from tools.policy import PARAMETER_RULES, in_force
     from tools.rules import result_day
@@ -152,9 +153,10 @@ def drifts(results: list[dict], clauses: list[dict]) -> list[dict]:
                 if cid is None or cid not in texts or states(p, v.value(p), texts[cid]):
                     continue
                 says = said(p, texts[cid])
-                if not says:  # the text states no figure of this kind: nothing to contradict (policy check is strict)
+                if not says:  # the text at hand (often an excerpt) states no other value: silent, not contradicting
                     continue
-                d = {"parameter": p, "version": v.id, "clause_id": cid, "value": plain(v.value(p)), "clause_says": says}
+                d = {"parameter": p, "version": v.id, "clause_id": cid, "value": plain(v.value(p)),
+                     "clause_says": says}
                 if d not in out:
                     out.append(d)
     return out
