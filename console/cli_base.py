@@ -18,7 +18,6 @@ from rich.table import Table
 
 from tools import Ledger, LedgerError
 from tools.dates import parse_day
-from tools.ledger import SAMPLE_LEDGER, parse_ledger
 from tools.money import fmt_yuan
 
 app = typer.Typer(help="riskdesk: trusted risk decisions for consumer credit (风控助手).",
@@ -36,6 +35,19 @@ JsonOpt = typer.Option(False, "--json", help="Print exactly one JSON object.")
 KeyOpt = typer.Option(None, "--key", help="Act as this API key's name and role (default $RISKDESK_API_KEY; checked "
                                           "against RISKDESK_API_KEYS / RISKDESK_API_KEYS_FILE).")
 KEY_ENV, OPERATOR_ENV = "RISKDESK_API_KEY", "RISKDESK_OPERATOR"
+
+
+def _use_db(url: str | None) -> str | None:
+    """--db URL: the shared database for this process and the processes it starts (storage/__init__.py)."""
+    if url:
+        os.environ["RISKDESK_DATABASE_URL"] = url
+    return url
+
+
+DbOpt = typer.Option(None, "--db", callback=_use_db, metavar="URL",
+                     help="The shared database (e.g. postgresql+psycopg://user@host/riskdesk): ledger, approvals, "
+                          "audit log, thread checkpoints [default: $RISKDESK_DATABASE_URL, else SQLite files under "
+                          "$RISKDESK_HOME].")
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -116,7 +128,7 @@ def open_ledger(ledger_file: Path | None) -> Ledger:
             return Ledger.from_file(ledger_file)
         ledger = Ledger.open()
         if ledger.is_empty():
-            ledger.load(parse_ledger(SAMPLE_LEDGER.read_bytes(), str(SAMPLE_LEDGER)))
+            ledger.seed_sample()  # once, even when several processes start together
         return ledger
     except LedgerError as e:
         fail(str(e))

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from rich.panel import Panel
 from rich.table import Table
 
-from console.cli_base import AsOfOpt, JsonOpt, KeyOpt, LedgerOpt, app, err, fail, identity, out, parse_as_of
+from console.cli_base import AsOfOpt, DbOpt, JsonOpt, KeyOpt, LedgerOpt, app, err, fail, identity, out, parse_as_of
 from tools import ApprovalError, LedgerError, PermissionDenied, ToolInputError
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def ask(message: str, json_out: bool = JsonOpt, ledger: Optional[Path] = LedgerO
         role: str = typer.Option("operator", "--role", help="viewer | operator | supervisor"),
         thread: Optional[str] = typer.Option(None, "--thread", help="Continue this conversation thread."),
         what_if: bool = typer.Option(False, "--what-if", help="Run the rules as of --as-of and write nothing."),
-        key: Optional[str] = KeyOpt) -> None:
+        key: Optional[str] = KeyOpt, db: Optional[str] = DbOpt) -> None:
     """One turn: plan, tools, citations, guard. `--json` prints exactly one JSON object. A quota request on
     the persistent store is dated today; `--what-if --as-of DATE` shows the decision on another date."""
     from agents.clock import AsOfNotAllowed
@@ -93,7 +93,7 @@ HELP = """[bold]riskdesk chat[/] — ask in Chinese or English. Commands:
 def chat(ledger: Optional[Path] = LedgerOpt, as_of: Optional[str] = AsOfOpt,
          role: str = typer.Option("operator", "--role"),
          name: str = typer.Option("supervisor", "--name", help="Your name in approvals, on a --ledger sandbox only."),
-         key: Optional[str] = KeyOpt) -> None:
+         key: Optional[str] = KeyOpt, db: Optional[str] = DbOpt) -> None:
     """The terminal operator console (works offline on the embedded defaults). On the persistent store you
     act as your identity (--key / RISKDESK_API_KEY, or RISKDESK_OPERATOR=name:role): without one, as the
     operator "cli"; --role never goes above the identity's role."""

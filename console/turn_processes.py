@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from console.locks import _Stripes
+from console.locks import locks_for
 from console.turns import TurnProcessError, error_reply, locked_turn, settle
 from tools.privacy import MaskingFilter
 
@@ -43,7 +43,7 @@ def _child(conn: Connection, kb_replica: str) -> None:
     except Exception as e:  # noqa: BLE001 - reported to the service, which refuses to become ready
         conn.send(("failed", f"{type(e).__name__}: {e}"))
         return
-    locks = _Stripes()
+    locks = locks_for(desk)
     conn.send(("ready", os.getpid()))
     while True:
         try:

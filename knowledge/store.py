@@ -2,7 +2,10 @@
 mirror (clauses, embeddings, BM25) rebuilt at open time and after every ingest so queries stay in-process.
 
 Chroma's PersistentClient is owned by one process: open a store from one process at a time (use
-``url=``/RISKDESK_CHROMA_URL and a Chroma server to share one)."""
+``url=``/RISKDESK_CHROMA_URL and a Chroma server to share one). On a server, every ingest that changes the
+store writes a new `generation` into the collection's metadata, last; each process reads it before a
+search (at most once a second, RISKDESK_KB_REFRESH_SECONDS) and rebuilds its mirror when it changed, so a
+re-ingest on one host is seen by every host without a restart."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,6 +13,8 @@ import hashlib
 import os
 import re
 import threading
+import time
+import uuid
 from pathlib import Path
 from typing import Callable, Literal
 from urllib.parse import urlparse
@@ -104,9 +109,12 @@ class KnowledgeBase:
         self.location = location
         self.dense_backend = dense_backend
         self._client = client
-        self._col = client.get_or_create_collection(COLLECTION, embedding_function=UsemEmbeddingFunction(),
+        self._ef = UsemEmbeddingFunction()
+        self._col = client.get_or_create_collection(COLLECTION, embedding_function=self._ef,
                                                     configuration={"hnsw": {"space": "cosine"}})
         self._lock = threading.RLock()
+        self._refresh_every: float | None = None  # seconds between generation checks (a shared server only)
+        self._checked = time.monotonic()
         self._reload()
 
     @classmethod
@@ -114,10 +122,14 @@ class KnowledgeBase:
         """Embedded Chroma at ``path`` (default: see default_path()), or a Chroma server at ``url``
         (or RISKDESK_CHROMA_URL)."""
         client, location = _client(path, url)
-        return cls(client, location, **kw)
+        kb = cls(client, location, **kw)
+        if url or os.environ.get("RISKDESK_CHROMA_URL"):
+            kb._refresh_every = float(os.environ.get("RISKDESK_KB_REFRESH_SECONDS", "1"))
+        return kb
 
     # ------------------------------------------------------------------ state
     def _reload(self) -> None:
+        self._generation = (self._col.metadata or {}).get("generation")
         got = self._col.get(include=["metadatas", "embeddings"])
         self._mirror(got["ids"], got["metadatas"] or [],
                      got["embeddings"] if got["embeddings"] is not None else np.zeros((0, 512)))
@@ -213,10 +225,27 @@ class KnowledgeBase:
             self._col.delete(ids=stale)
         meta = dict(self._col.metadata or {})
         meta[f"digest:{origin}"] = corpus_digest(docs) + ":" + SCHEMA
+        if ids or stale:  # other processes on a shared server rebuild their mirror when this changes
+            meta["generation"] = uuid.uuid4().hex
         self._col.modify(metadata=meta)
         if ids or stale:
             self._reload()
         return report
+
+    def refresh(self, force: bool = False) -> bool:
+        """On a shared Chroma server: rebuild the mirror if another process re-ingested since (its
+        `generation` changed). Checked at most once per `_refresh_every` seconds; True when rebuilt."""
+        every = getattr(self, "_refresh_every", None)  # a read-only replica (knowledge/replica.py) never refreshes
+        if every is None or (not force and time.monotonic() - self._checked < every):
+            return False
+        self._checked = time.monotonic()
+        col = self._client.get_collection(COLLECTION, embedding_function=self._ef)
+        if (col.metadata or {}).get("generation") == self._generation:
+            return False
+        with self._lock:
+            self._col = col
+            self._reload()
+        return True
 
     def _origins_of_chunk(self, chunk_id: str) -> str | None:
         return self._origins.get(chunk_id.split("#", 1)[0])
@@ -288,6 +317,7 @@ class KnowledgeBase:
         if k <= 0 or not query.strip():
             return []
         lang = query_language(query)
+        self.refresh()
         with self._lock:
             ranked = self.ranking(query, as_of, mode)[:k]
             hits = []
