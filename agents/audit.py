@@ -161,6 +161,23 @@ class AuditLog:
             row = conn.execute(select(audit_t.c.record).where(audit_t.c.trace_id == trace_id)).first()
         return self._read(row[0]) if row else None
 
+    def records(self, caller: str | None = None, limit: int = 500) -> list[AuditRecord]:
+        """The newest records first (of one caller, or everyone's), at most `limit`."""
+        q = select(audit_t.c.record).order_by(audit_t.c.created_at.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        out = [self._read(r[0]) for r in rows]
+        return [r for r in out if caller is None or r.caller == caller]
+
+    def matching(self, prefix: str, limit: int = 2) -> list[str]:
+        """Trace ids starting with `prefix` (at most `limit`): a unique prefix names one record."""
+        if not prefix or not all(c.isalnum() or c in "_-" for c in prefix):
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(audit_t.c.trace_id).where(audit_t.c.trace_id.startswith(prefix, autoescape=True))
+                                .order_by(audit_t.c.trace_id).limit(limit)).all()
+        return [r[0] for r in rows]
+
     def for_thread(self, thread_id: str) -> list[AuditRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(audit_t.c.record).where(audit_t.c.thread_id == thread_id)

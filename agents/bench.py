@@ -3,8 +3,10 @@
     .venv/bin/riskdesk bench --turns 300
 
 Prints p50/p95 per warm turn and per node (planner = supervisor, tools = risk_operator,
-retrieval = policy_researcher, composer, guard = compliance_reviewer), LLM calls per turn,
-and the cold start of a fresh `riskdesk ask` process.
+retrieval = policy_researcher, composer, guard = compliance_reviewer), LLM calls per turn, where the rest
+of the turn goes (checkpoint read/write, (de)serialisation, audit masking and write, graph and desk
+overhead: agents/bench_breakdown.py), and the cold start of a fresh `riskdesk ask` process.
+`--growth` times turns against thread length, ledger, audit log and knowledge base size (agents/bench_growth.py).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run(turns: int = 300, cold: bool = True) -> dict:
+    from agents.bench_breakdown import probed, split
     from agents.desk import Desk
     from tools.ledger import SAMPLE_LEDGER
 
@@ -40,20 +43,27 @@ def run(turns: int = 300, cold: bool = True) -> dict:
         desk = Desk.open(ledger_file=SAMPLE_LEDGER)
         for m in MIXED_TURNS:  # warm-up: imports, jieba, embeddings, first queries
             desk.ask(m, as_of="2026-11-23")
-        totals, per_node, llm_calls = [], {n: [] for n in NODES}, []
-        for i in range(turns):
-            m = MIXED_TURNS[i % len(MIXED_TURNS)]
-            t0 = time.perf_counter()
-            r = desk.ask(m, as_of="2026-11-23")
-            totals.append((time.perf_counter() - t0) * 1000)
-            rec = desk.audit.get(r.trace_id)
-            for n in NODES:
-                if n in rec.timings_ms:
-                    per_node[n].append(rec.timings_ms[n])
-            llm_calls.append(rec.llm_calls)
+        totals, per_node, llm_calls, parts = [], {n: [] for n in NODES}, [], []
+        with probed(desk) as probe:  # agents/bench_breakdown.py: checkpoint, audit and graph time of each turn
+            for i in range(turns):
+                m = MIXED_TURNS[i % len(MIXED_TURNS)]
+                probe.take()
+                t0 = time.perf_counter()
+                r = desk.ask(m, as_of="2026-11-23")
+                totals.append((time.perf_counter() - t0) * 1000)
+                acc = probe.take()
+                rec = desk.audit.get(r.trace_id)
+                for n in NODES:
+                    if n in rec.timings_ms:
+                        per_node[n].append(rec.timings_ms[n])
+                llm_calls.append(rec.llm_calls)
+                parts.append(split(totals[-1], sum(rec.timings_ms.get(n, 0.0) for n in NODES), acc))
         result = {"turns": turns, "p50_ms": pct(totals, .5), "p95_ms": pct(totals, .95),
                   "nodes": {n: (pct(v, .5), pct(v, .95)) for n, v in per_node.items()},
-                  "llm_calls_per_turn": statistics.mean(llm_calls), "planner": desk.llm_model or "rules"}
+                  "llm_calls_per_turn": statistics.mean(llm_calls), "planner": desk.llm_model or "rules",
+                  "parts_p50_ms": {k: pct([p[k] for p in parts], .5) for k in parts[0]}}
+        nodes = result["parts_p50_ms"]["nodes"]
+        result["overhead_per_node"] = (result["p50_ms"] - nodes) / nodes if nodes else float("nan")
         desk.close()
         if cold:
             colds = []
@@ -76,6 +86,11 @@ def render(result: dict) -> str:
     for n, (p50, p95) in result["nodes"].items():
         lines.append(f"  {labels[n]:<10} ({n}): {p50:.2f} / {p95:.2f}")
     lines.append(f"LLM calls per turn: {result['llm_calls_per_turn']:.2f}")
+    if "parts_p50_ms" in result:
+        lines.append("where a warm turn's time goes (medians, ms; agents/bench_breakdown.py):")
+        for k, v in result["parts_p50_ms"].items():
+            lines.append(f"  {k:<20} {v:7.3f}")
+        lines.append(f"overhead / node work (p50 turn - p50 nodes) / p50 nodes: {result['overhead_per_node']:.2f}")
     if "cold_ask_ms" in result:
         lines.append(f"cold `riskdesk ask` (new process, median of 3): {result['cold_ask_ms']:.0f} ms")
     return "\n".join(lines)

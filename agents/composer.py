@@ -3,14 +3,21 @@ cited clauses only. It is the default composer, and the fallback whenever an LLM
 guard. Every figure it writes is copied from the evidence."""
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
 import re
 import unicodedata
 from decimal import Decimal
 from typing import Any
 
+from agents.policy_text import drifts
+from console.i18n import label
 from tools.money import fmt_yuan
+from tools.policy import active, in_force
 from tools.purpose import Purpose
-from tools.rules import RULE_CLAUSES
+from tools.rules import clause_for, result_day
+
+_DAY = contextvars.ContextVar("riskdesk_cite_day", default=None)  # the result being written: its policy version
 
 
 def y(v: Any) -> str:
@@ -18,7 +25,26 @@ def y(v: Any) -> str:
 
 
 def cite(*rules: str) -> str:
-    return "".join(f"[{RULE_CLAUSES[r]}]" for r in rules)
+    """The clauses of these rules, as the policy version of the result being written names them."""
+    return "".join(f"[{clause_for(r, _DAY.get())}]" for r in rules)
+
+
+def _figures(text: str) -> str:
+    """A reason's figures from the policy version in force for the result being written."""
+    if "{" not in text:
+        return text
+    day = _DAY.get()
+    tq = (in_force(dt.date.fromisoformat(str(day)[:10])) if day else active().versions[0]).temp_quota
+    return text.format(age=tq.min_account_age_days, auto=y(tq.auto_approval_max))
+
+
+def drift_note(lang: str, d: dict) -> str:
+    """A parameter applied that its clause does not state: said plainly, never quoted as the clause's support."""
+    says = ", ".join(d["clause_says"]) or _t(lang, "no such figure", "无此数值")
+    return _t(lang, f"Note: the policy text [{d['clause_id']}] and the parameter applied disagree: {d['parameter']} "
+                    f"applied is {d['value']}, the clause states {says}.",
+              f"注意：政策条款[{d['clause_id']}]与所适用的参数不一致：参数{d['parameter']}按{d['value']}执行，"
+              f"条款写的是{says}。")
 
 
 PURPOSE_CATEGORIES = frozenset(p.value for p in Purpose)
@@ -27,24 +53,54 @@ PURPOSE_CATEGORIES = frozenset(p.value for p in Purpose)
 _TQ1_REASONS = {
     "account_frozen": ("account is frozen", "账户已冻结"),
     "account_closed": ("account is closed", "账户已关闭"),
-    "kyc_not_verified": ("KYC is not verified", "未完成实名认证(KYC)"),
-    "account_under_90_days": ("account was opened less than 90 days before the request", "开户未满90天"),
+    "kyc_not_verified": ("KYC is not verified", "未完成实名认证（KYC）"),
+    "account_under_90_days": ("account was opened less than {age} days before the request", "开户未满{age}天"),
     "unrepaid_overdue": ("an overdue record is still unrepaid", "存在尚未还清的逾期记录"),
     "risk_tier_d": ("risk tier D is always denied", "风险等级为D，一律拒绝"),
 }
 _REVIEW_REASONS = {
-    "amount_over_5000": ("amount above ¥5,000", "金额超过¥5,000"),
+    "amount_over_5000": ("amount above {auto}", "金额超过{auto}"),
     "risk_tier_c": ("risk tier C", "风险等级为C"),
     "purpose_unclassified": ("purpose could not be classified", "用途无法归类"),
 }
-_STATUS = {"eligible": ("eligible", "符合"), "eligible_if_repaid": ("eligible if repaid in full by 2026-03-31", "若于2026-03-31前全额还清则符合"),
+_STATUS = {"eligible": ("eligible", "符合"), "eligible_if_repaid": ("eligible if repaid in full by {repay_by}", "若于{repay_by}前全额还清则符合"),
            "ineligible": ("not eligible", "不符合")}
 _REPAIR_OUTCOME = {"eligible": ("eligible", "符合"), "partially_eligible": ("partially eligible", "部分符合"),
                    "ineligible": ("not eligible", "不符合"), "no_records": ("no overdue records on file", "无逾期记录")}
 
 
+def _tier(code: str, en_tail: str) -> tuple[str, str]:
+    """A tier reason the tables above do not name (a lender's own tier lists): risk_tier_b -> risk tier B."""
+    if m := re.fullmatch(r"risk_tier_([a-d])", code):
+        t = m.group(1).upper()
+        return f"risk tier {t}{en_tail}", f"风险等级为{t}" + ("，不符合申请条件" if en_tail else "")
+    return code, code
+
+
+def _reason(lang: str, code: str, table: dict[str, tuple[str, str]], en_tail: str) -> str:
+    """One reason code in the operator's words: the rule's own wording with the policy's figures, a tier the
+    lender lists, else the message catalogue's label (never the raw code)."""
+    if code in table:
+        return _figures(_t(lang, *table[code]))
+    if re.fullmatch(r"risk_tier_[a-d]", code):
+        return _t(lang, *_tier(code, en_tail))
+    return label("reason", code, lang)
+
+
 def _t(lang: str, en: str, zh: str) -> str:
     return zh if lang == "zh" else en
+
+
+def heading(lang: str, title: str) -> str:
+    """A clause title in the operator's language: the knowledge base titles clauses "中文 / English"."""
+    parts = [p.strip() for p in str(title).split(" / ")]
+    if len(parts) != 2 or not all(parts):
+        return title
+    zh = [p for p in parts if any("\u4e00" <= ch <= "\u9fff" for ch in p)]
+    en = [p for p in parts if p not in zh]
+    if len(zh) != 1 or len(en) != 1:
+        return title
+    return _t(lang, en[0], zh[0])
 
 
 # ---------------------------------------------------------------- operator text quoted back
@@ -80,8 +136,8 @@ def escape_user(text: str) -> str:
 
 def _purpose(lang: str, purpose: str, quotes: list[str] | None, category_as_is: bool = True) -> str:
     """A purpose in a reply: a category name is the system's word; anything else is the operator's, quoted."""
-    if category_as_is and purpose in PURPOSE_CATEGORIES:
-        return _t(lang, f"purpose: {purpose}", f"用途：{purpose}")
+    if category_as_is and purpose in PURPOSE_CATEGORIES:  # the category's name in the operator's language
+        return _t(lang, f"purpose: {label('purpose', purpose, lang)}", f"用途：{label('purpose', purpose, lang)}")
     return _t(lang, "stated purpose ", "所述用途") + quote_user(lang, purpose, quotes)
 
 
@@ -120,7 +176,7 @@ def quota_reply(lang: str, r: dict, quotes: list[str] | None = None) -> str:
             f"已批准（TQ5）：为客户{cid}发放临时额度{y(g['amount'])}（{_purpose(lang, g['purpose'], quotes)}），"
             f"有效期{g['granted_on']}至{g['expires_on']}（含当日）{cite('TQ5', 'TQ6')}。")
     if r["outcome"] == "needs_approval":
-        why = "; ".join(_t(lang, *_REVIEW_REASONS[k]) for k in r["reasons"])
+        why = _t(lang, "; ", "；").join(_reason(lang, k, _REVIEW_REASONS, "") for k in r["reasons"])
         rules = ("TQ5", "TQ2") if "purpose_unclassified" in r["reasons"] else ("TQ5",)
         return prefix + _t(
             lang,
@@ -129,13 +185,13 @@ def quota_reply(lang: str, r: dict, quotes: list[str] | None = None) -> str:
             f"需主管审批（TQ5：{why}）：客户{cid}申请{amt}。待审批编号：{r['approval_id']} {cite(*rules)}。")
     rule = r["deciding_rule"]
     if rule == "TQ1":
-        why = "; ".join(_t(lang, *_TQ1_REASONS.get(k, (k, k))) for k in r["reasons"])
+        why = _t(lang, "; ", "；").join(_reason(lang, k, _TQ1_REASONS, " is not eligible") for k in r["reasons"])
         body = _t(lang, f"the TQ1 conditions are not met ({why})", f"未达到TQ1申请条件（{why}）")
     elif rule == "TQ4":
         body = _t(lang, f"an unexpired temporary quota is in force until {r['active_quota_expires_on']}, one at a time",
                   f"已有未到期的临时额度（有效至{r['active_quota_expires_on']}），同一时间只能有一笔")
     elif rule == "TQ2":
-        cat = r.get("purpose_category") or ""
+        cat = label("purpose", r.get("purpose_category"), lang)
         body = _t(lang, "the ", "") + _purpose(lang, r["purpose"], quotes, category_as_is=False) \
             + _t(lang, f" is prohibited ({cat})", f"属于禁止类别（{cat}）")
     else:
@@ -152,7 +208,7 @@ def repair_reply(lang: str, r: dict) -> str:
     lines = [_t(lang, f"One-time credit repair for {r['customer_id']} as of {r['as_of']}: {head}.",
                 f"客户{r['customer_id']}一次性信用修复（截至{r['as_of']}）：{head}。")]
     for v in r["records"]:
-        status = _t(lang, *_STATUS[v["status"]])
+        status = _t(lang, *_STATUS[v["status"]]).format(repay_by=v.get("repay_by"))
         if v["status"] == "eligible":
             extra = _t(lang, f", no longer shown from {v['hidden_from']} {cite('R3')}", f"，自{v['hidden_from']}起不再展示 {cite('R3')}")
         elif v["status"] == "eligible_if_repaid":
@@ -171,7 +227,7 @@ def repair_reply(lang: str, r: dict) -> str:
     return "\n".join(lines)
 
 
-def approval_reply(lang: str, r: dict) -> str:
+def approval_reply(lang: str, r: dict, quotes: list[str] | None = None) -> str:
     a = r["approval"]
     if r["outcome"] == "approved":
         g = r["grant"]
@@ -183,8 +239,11 @@ def approval_reply(lang: str, r: dict) -> str:
         return _t(lang, f"Approval {a['approval_id']} expired: it was not decided by {a['decide_by']}, so no temporary "
                         f"quota for {a['customer_id']} {cite('TQ5')}.",
                   f"审批{a['approval_id']}已过期：未在{a['decide_by']}前处理，客户{a['customer_id']}不发放临时额度 {cite('TQ5')}。")
+    why = ""
+    if (a.get("reason") or "").strip():  # the supervisor's words, quoted as theirs
+        why = _t(lang, " Reason given: ", "驳回理由：") + quote_user(lang, a["reason"], quotes) + _t(lang, ".", "。")
     return _t(lang, f"Approval {a['approval_id']} rejected by {a['decided_by']}: no temporary quota for {a['customer_id']} {cite('TQ5')}.",
-              f"审批{a['approval_id']}已被{a['decided_by']}驳回：客户{a['customer_id']}不发放临时额度 {cite('TQ5')}。")
+              f"审批{a['approval_id']}已被{a['decided_by']}驳回：客户{a['customer_id']}不发放临时额度 {cite('TQ5')}。") + why
 
 
 def policy_reply(lang: str, clauses: list[dict], question: str = "", period: dict | None = None,
@@ -199,9 +258,10 @@ def policy_reply(lang: str, clauses: list[dict], question: str = "", period: dic
                         f"按{period['as_of']}时有效的政策（您问的是{asked}）："))
     if question and (answer := answer_sentence(question, clauses[0]["text"])):
         lines.append(f"{answer} [{clauses[0]['clause_id']}]")
-    lines += [f"[{c['clause_id']}] {c['title']}: {c['text']}" for c in clauses[:2]]
+    lines += [f"[{c['clause_id']}] {heading(lang, c['title'])}{_t(lang, ': ', '：')}{c['text']}" for c in clauses[:2]]
     for c in clauses[2:3]:
-        lines.append(_t(lang, f"See also [{c['clause_id']}] {c['title']}.", f"另见 [{c['clause_id']}] {c['title']}。"))
+        lines.append(_t(lang, f"See also [{c['clause_id']}] {heading(lang, c['title'])}.",
+                        f"另见 [{c['clause_id']}] {heading(lang, c['title'])}。"))
     return "\n".join(lines)
 
 
@@ -254,8 +314,11 @@ def missing_slots(lang: str, cid: str | None, missing: list[str], intent: str = 
 
 
 def role_refusal(lang: str, needed: str, role: str) -> str:
-    return _t(lang, f"Requesting a temporary quota needs the {needed} role; you are signed in as {role}. Nothing was changed.",
-              f"申请临时额度需要{needed}角色，当前角色为{role}，未做任何更改。")
+    return _t(lang, f"Requesting a temporary quota needs the {label('role', needed, lang)} role; you are signed in as "
+                    f"{label('role', role, lang)}. Nothing was changed.",
+              # the role's own name in brackets: what /role and --role take
+              f"申请临时额度需要{label('role', needed, lang)}（{needed}）角色，当前角色为{label('role', role, lang)}（{role}），"
+              "未做任何更改。")
 
 
 _CLARIFY = {
@@ -315,7 +378,8 @@ def explain(lang: str, results: list[dict], clauses: list[dict], quotes: list[st
     lines = [_t(lang, "The last decision and the rule behind it:", "上一个决定及其依据：")]
     lines += [compose(lang, r["tool"], [r], [], quotes=quotes) for r in results]
     for c in clauses[:2]:  # the rule as the policy states it: cited by title (its text is one click away)
-        lines.append(_t(lang, f"The rule: [{c['clause_id']}] {c['title']}.", f"依据：[{c['clause_id']}] {c['title']}。"))
+        lines.append(_t(lang, f"The rule: [{c['clause_id']}] {heading(lang, c['title'])}.",
+                        f"依据：[{c['clause_id']}] {heading(lang, c['title'])}。"))
     return "\n".join(lines)
 
 
@@ -329,7 +393,12 @@ def compose(lang: str, intent: str, tool_results: list[dict], clauses: list[dict
     for r in tool_results:
         renderer = {"limit_lookup": limit_reply, "temp_quota": quota_reply, "repair_check": repair_reply,
                     "approval": approval_reply}[r["tool"]]
-        parts.append(quota_reply(lang, r, quotes) if renderer is quota_reply else renderer(lang, r))
+        token = _DAY.set(result_day(r))
+        try:
+            parts.append(renderer(lang, r, quotes) if renderer in (quota_reply, approval_reply) else renderer(lang, r))
+        finally:
+            _DAY.reset(token)
+    parts += [drift_note(lang, d) for d in drifts(tool_results, clauses)]
     if intent == "policy_qa":
         parts.append(policy_reply(lang, clauses, question, period, quotes))
     if intent == "out_of_scope":

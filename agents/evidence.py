@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tools.rules import RULE_CLAUSES
+from tools.rules import clause_for, result_day
 
 
 def rules_to_cite(result: dict[str, Any]) -> list[str]:
@@ -38,7 +38,7 @@ def clauses_to_cite(results: list[dict[str, Any]]) -> list[str]:
     out: list[str] = []
     for r in results:
         for rule in rules_to_cite(r):
-            cid = RULE_CLAUSES[rule]
+            cid = clause_for(rule, result_day(r))
             if cid not in out:
                 out.append(cid)
     return out

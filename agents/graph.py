@@ -371,9 +371,11 @@ def apply_decision(deps: Deps, approval_id: str, decision: dict[str, Any], lang:
     tool_calls = [{"tool": decision["decision"], "args": {"approval_id": approval_id, "supervisor": decision["supervisor"],
                                                           "as_of": as_of.isoformat()}, "result": result}]
     clauses = [_clause_view(c, lang) for c in map(deps.kb.get, clauses_to_cite([result])) if c]
-    reply = templates.compose(lang, "approval", [result], clauses)
-    verdict, _ = check(reply, build_evidence([], [result], clauses))
+    quotes: list[str] = []  # the supervisor's reason, shown as their quoted words
+    reply = templates.compose(lang, "approval", [result], clauses, quotes=quotes)
+    verdict, _ = check(reply, build_evidence([], [result], clauses), quoted=quotes)
     return {"reply": reply, "draft": reply, "template": reply, "draft_source": "template", "tool_calls": tool_calls,
+            "quotes": quotes,
             "clauses": clauses, "guard": verdict.model_dump(), "draft_guard": verdict.model_dump(),
             "agents": ["await_approval"], "timings": {}, "revisions": 0, "llm_calls": 0, "llm_tokens": None, "slot_sources": {},
             "planner_fallback": None, "retrieved": [], "approval_id": None}

@@ -19,6 +19,7 @@ from agents.contract import GuardVerdict
 from agents.evidence import rules_to_cite
 from agents.linking import candidates, id_like
 from agents.parsing import _date_spans, extract_amounts, extract_dates
+from agents.policy_text import drifts
 
 _ID = re.compile(r"(?<![A-Za-z0-9-])[A-Z][A-Z0-9]*-(?:[A-Z0-9]+-)*[A-Z0-9]+(?![A-Za-z0-9-])")
 _RULE = re.compile(r"(?<![A-Za-z0-9-])(TQ[0-9]|R[0-9])(?![A-Za-z0-9-])")
@@ -56,6 +57,7 @@ _OUTCOME_SUPPORT = {
     "not_found": {"not_found"}, "eligible": {"eligible"}, "partially_eligible": {"partially_eligible"},
     "eligible_if_repaid": {"eligible_if_repaid"}, "ineligible": {"ineligible"}, "no_records": {"no_records"},
 }
+_DISAGREE = re.compile(r"\bdisagree|不一致", re.I)
 _DECIMAL_STR = re.compile(r"-?\d+\.\d{1,2}")
 _RECORD_REF = re.compile(r"(?:record|记录)\s*(R\d+)", re.I)
 
@@ -84,6 +86,9 @@ class Evidence:
     written_amounts: set[Decimal] = field(default_factory=set)  # amounts the operator wrote, read exactly
     requested_amounts: set[Decimal] = field(default_factory=set)  # amounts a temporary quota was decided on
     strict_outcomes: bool = False
+    # parameters applied that the clause given does not state (agents/policy_text.drifts): a reply citing such
+    # a clause must say that text and parameter disagree
+    drift: list[dict] = field(default_factory=list)
     # Claims on a line that names a customer or an overdue record must hold for that subject.
     by_customer: dict[str, "Scope"] = field(default_factory=dict)
     by_record: dict[str, "Scope"] = field(default_factory=dict)
@@ -191,6 +196,12 @@ def build_evidence(messages: Iterable[str], tool_results: list[dict], clauses: l
             span = dt.date.fromisoformat(g["expires_on"]) - dt.date.fromisoformat(g["granted_on"])
             ev.days.add(span.days + 1)
     ev.strict_outcomes = bool(tool_results)
+    ev.drift = drifts(tool_results, clauses)
+    for d in ev.drift:  # both figures may be said, in the statement that they disagree
+        for v in [d["value"], *d["clause_says"]]:
+            ev.add_value(v if not re.fullmatch(r"\d+", v) else int(v))
+            if re.fullmatch(r"\d+", v):
+                ev.days.add(int(v))
     facts = (set(ev.tiers), set(ev.words))
     for c in clauses:
         ev.ids.add(c["clause_id"])
@@ -347,6 +358,9 @@ def check(reply: str, ev: Evidence, require_complete: bool = True,
     quotes of operator text the composer wrote into this reply (never a draft's own quotes)."""
     claims = extract_claims(reply, ev, quoted)
     bad = [c.label() for c in claims if not c.grounded]
+    cited = {c.text for c in claims if c.kind == "id"}
+    if not _DISAGREE.search(reply):  # a clause quoted as support for a number it contradicts, silently
+        bad += [f"silent_contradiction:{d['clause_id']}:{d['parameter']}" for d in ev.drift if d["clause_id"] in cited]
     if require_complete:
         bad += omissions(reply, claims, ev)
     return GuardVerdict(grounded=not bad, checked_claims=len(claims), ungrounded=bad), claims

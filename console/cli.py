@@ -2,6 +2,8 @@
 
 Every JSON shape printed here is a pydantic model's `model_dump(mode="json")`. The shared app, options and
 identity live in console/cli_base.py; the commands of other modules register on it when imported below.
+The tools (SQLAlchemy, pydantic) and the agent are imported inside the commands that use them, so
+`riskdesk --help` and the commands that need neither start fast.
 """
 from __future__ import annotations
 
@@ -18,14 +20,14 @@ from console.cli_base import (  # noqa: F401 - re-exported: `from console.cli im
     KEY_ENV, OPERATOR_ENV, AsOfOpt, JsonOpt, KeyOpt, LedgerOpt, _kv_table, _y, app, approvals_app, emit, err, fail,
     identity, open_ledger, out, parse_as_of, require_identity, today, write_day,
 )
-from tools import ApprovalError, PermissionDenied, ToolInputError, limit_lookup, repair_check, temp_quota
-from tools import approve as approve_tool, list_approvals, reject as reject_tool
+from console.i18n import default_lang, say
 
 
 @app.command()
 def limit(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt,
           json_out: bool = JsonOpt) -> None:
     """Credit limit, used, available, temporary quota and total available (TQ7)."""
+    from tools import ToolInputError, limit_lookup
     try:
         result = limit_lookup(open_ledger(ledger), customer_id, parse_as_of(as_of))
     except ToolInputError as e:
@@ -33,8 +35,8 @@ def limit(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pat
 
     def render(r):  # noqa: ANN001
         if r.outcome == "not_found":
-            out.print(f"Customer {r.customer_id} not found / 未找到该客户")
-            return
+            err.print(say(default_lang(), "Customer {id} not found", id=r.customer_id), markup=False)
+            raise typer.Exit(1)
         q = r.temp_quota
         out.print(_kv_table(f"{r.customer_id} as of {r.as_of}", [
             ("status", r.status.value), ("base limit", _y(r.base_limit)), ("used", _y(r.used)),
@@ -45,15 +47,18 @@ def limit(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pat
 
 
 @app.command()
-def quota(customer_id: str, amount: str, purpose: str = typer.Option(..., "--purpose", "-p", help="Category or free text."),
+def quota(customer_id: str, amount: str, purpose: Optional[str] = typer.Option(None, "--purpose", "-p", help="Category or free text (required)."),
           as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt,
           idempotency_key: Optional[str] = typer.Option(None, "--idempotency-key", help="Retries with one key grant once."),
           key: Optional[str] = KeyOpt, json_out: bool = JsonOpt) -> None:
     """Request a temporary quota (TQ1–TQ6): approved, needs_approval or denied (dated today on the persistent store)."""
+    from tools import ToolInputError, temp_quota
     try:
         value = Decimal(amount.replace(",", ""))
     except InvalidOperation:
-        fail(f"amount must be a number of yuan, got {amount!r}")
+        fail(say(default_lang(), "the amount must be a number of yuan, got {amount}", amount=repr(amount)))
+    if purpose is None:  # checked after the amount: the first thing wrong on the line is named first
+        fail("--purpose is required: a category (work_tools, education, medical, household) or free text")
     led = open_ledger(ledger)
     who = identity(key)
     try:
@@ -80,6 +85,7 @@ def quota(customer_id: str, amount: str, purpose: str = typer.Option(..., "--pur
 def repair(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt,
            json_out: bool = JsonOpt) -> None:
     """One-time credit repair check (R1–R4), record by record."""
+    from tools import ToolInputError, repair_check
     try:
         result = repair_check(open_ledger(ledger), customer_id, parse_as_of(as_of))
     except ToolInputError as e:
@@ -93,7 +99,7 @@ def repair(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pa
                 t.add_row(v.record_id, v.institution, _y(v.amount), str(v.overdue_since), str(v.repaid_on or "—"),
                           v.status, v.deciding_rule or "—", str(v.hidden_from or v.repay_by or "—"))
             out.print(t)
-        out.print("R4: nothing to apply for, no fee, no agent needed / 免申即享，无需申请、不收费、无需中介")
+        out.print(say(default_lang(), "R4 note"), markup=False)
     emit(result, json_out, render)
 
 
@@ -101,6 +107,7 @@ def repair(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pa
 def approvals_list(ledger: Optional[Path] = LedgerOpt, all_: bool = typer.Option(False, "--all", help="Include decided ones."),
                    json_out: bool = JsonOpt) -> None:
     """List pending approvals (or all with --all); on the persistent store, lapsed ones are marked expired."""
+    from tools import list_approvals
     led = open_ledger(ledger)
     items = list_approvals(led, None if all_ else "pending", today=None if led.sandbox else today())
     if json_out:
@@ -128,6 +135,7 @@ def approvals_approve(approval_id: str, key: Optional[str] = KeyOpt, as_of: Opti
                       ledger: Optional[Path] = LedgerOpt, json_out: bool = JsonOpt, by: Optional[str] = ByOpt) -> None:
     """Approve a pending temporary quota as your identity (a supervisor who did not request it): grants the
     requested amount for 30 days from today (TQ5, TQ6)."""
+    from tools import ApprovalError, PermissionDenied, ToolInputError, approve as approve_tool
     who = _decider(key, by, "approve")
     led = open_ledger(ledger)
     try:
@@ -144,6 +152,7 @@ def approvals_reject(approval_id: str, key: Optional[str] = KeyOpt, reason: str 
                      as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt, json_out: bool = JsonOpt,
                      by: Optional[str] = ByOpt) -> None:
     """Reject a pending temporary quota as your identity (a supervisor)."""
+    from tools import ApprovalError, PermissionDenied, ToolInputError, reject as reject_tool
     who = _decider(key, by, "reject")
     led = open_ledger(ledger)
     try:
@@ -155,9 +164,16 @@ def approvals_reject(approval_id: str, key: Optional[str] = KeyOpt, reason: str 
 
 # Commands that live in their own modules register themselves on `app` when imported.
 from console import db_cli as _db_cli  # noqa: E402,F401
-from console import eval_cli as _eval_cli  # noqa: E402,F401
 from console import operator as _operator  # noqa: E402,F401
+from console import eval_cli as _eval_cli  # noqa: E402,F401
 from console import serve_cli as _serve_cli  # noqa: E402,F401
 from console.kb_cli import kb_app  # noqa: E402
 
 app.add_typer(kb_app, name="kb", help="The credit-policy knowledge base: ingest, search, bench.")
+from console.batch_cli import batch_app  # noqa: E402
+
+app.add_typer(batch_app, name="batch")
+from console.webhooks_cli import webhooks_app  # noqa: E402
+
+app.add_typer(webhooks_app, name="webhooks")
+

@@ -9,16 +9,19 @@ import os
 import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from tools import Ledger, LedgerError
-from tools.dates import parse_day
-from tools.money import fmt_yuan
+# The tools (SQLAlchemy, pydantic) and the agent are imported inside the commands that use them, so
+# `riskdesk --help` and the commands that need neither start fast.
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from tools import Ledger
+
 
 app = typer.Typer(help="riskdesk: trusted risk decisions for consumer credit (风控助手).",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -65,6 +68,7 @@ def today() -> dt.date:
 
 
 def parse_as_of(value: str | None) -> dt.date:
+    from tools.dates import parse_day
     if value is None:
         return today()
     try:
@@ -89,9 +93,9 @@ def identity(key: str | None = None) -> Any:
     """Who this CLI acts as (an ApiKey: name and role), or None: an API key (--key, else $RISKDESK_API_KEY)
     resolved with the service's own key configuration, else the local operator configured in
     $RISKDESK_OPERATOR ("name:role")."""
-    from console.api_keys import ApiKey, KeyConfigError, key_holder, keys_from_env
     token = key or os.environ.get(KEY_ENV)
     if token:
+        from console.api_keys import KeyConfigError, key_holder, keys_from_env
         try:
             keys = keys_from_env()
         except KeyConfigError as e:
@@ -101,6 +105,7 @@ def identity(key: str | None = None) -> Any:
             fail("unknown API key: it is not among the keys of RISKDESK_API_KEYS / RISKDESK_API_KEYS_FILE")
         return who
     if local := os.environ.get(OPERATOR_ENV):
+        from console.api_keys import ApiKey
         name, _, role = local.partition(":")
         try:
             return ApiKey(name=name.strip(), role=role.strip())
@@ -123,6 +128,7 @@ def require_identity(key: str | None, role: str, action: str) -> Any:
 
 def open_ledger(ledger_file: Path | None) -> Ledger:
     """--ledger FILE: a fresh in-memory store; otherwise the persistent default seeded with the sample."""
+    from tools.ledger import Ledger, LedgerError
     try:
         if ledger_file is not None:
             return Ledger.from_file(ledger_file)
@@ -152,4 +158,5 @@ def _kv_table(title: str, rows: list[tuple[str, Any]]) -> Table:
 
 
 def _y(v: Decimal | None) -> str | None:
+    from tools.money import fmt_yuan
     return None if v is None else f"¥{fmt_yuan(v)}"

@@ -7,36 +7,15 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-kb_app = typer.Typer(help="Credit-policy knowledge base (知识库): ingest, search, bench.", no_args_is_help=True,
-                     pretty_exceptions_enable=False, add_completion=False)
-out = Console()
-err = Console(stderr=True)
+from console import kb_docs_cli
+from console.kb_common import PathOpt, UrlOpt, _fail, _open, err, out
 
-PathOpt = typer.Option(None, "--path", help="Embedded Chroma directory (default: $RISKDESK_CHROMA_PATH, "
-                                              "else $RISKDESK_HOME/chroma, else ~/.riskdesk/chroma).")
-UrlOpt = typer.Option(None, "--url", help="Chroma server URL (default: $RISKDESK_CHROMA_URL); overrides --path.")
-
-
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
-
-
-def _open(path: Optional[Path], url: Optional[str], ensure_shipped: bool = True):  # noqa: ANN202
-    from knowledge import KnowledgeBase, default_kb
-    try:
-        if path is None and url is None:
-            return default_kb() if ensure_shipped else KnowledgeBase.open()
-        kb = KnowledgeBase.open(path=path, url=url)
-        if ensure_shipped and len(kb) == 0:
-            kb.ingest()
-        return kb
-    except Exception as e:  # noqa: BLE001 (a store that cannot be opened is a usage problem here)
-        _fail(f"cannot open the knowledge base: {e}")
+kb_app = typer.Typer(help="Knowledge base (知识库): policy clauses, your own documents, the statutes; search, bench.",
+                     no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+kb_docs_cli.register(kb_app)
 
 
 @kb_app.command()
@@ -92,9 +71,19 @@ def search(query: str = typer.Argument(..., help="Question or keywords, Chinese 
 def bench(queries: Optional[Path] = typer.Option(None, "--queries", help="Labelled JSONL (default: "
                                                                           "knowledge/queries.jsonl)."),
           as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+          corpus: str = typer.Option("policy", "--corpus", help="policy: the labelled queries on the store; "
+                                     "statutes: a fresh store filled with the policy and the statutes, measured "
+                                     "at 22, 1,000, 10,000 and all clauses."),
+          law: Optional[list[str]] = typer.Option(None, "--law", help="With --corpus statutes: only these laws."),
           path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt) -> None:
     """recall@1, recall@3 and MRR for BM25, dense and hybrid; warm hybrid latency p50/p95."""
     from knowledge.bench import QUERIES, run
+    if corpus == "statutes":
+        from console.kb_bench_cli import bench_statutes
+        bench_statutes(path, law or None, as_json)
+        return
+    if corpus != "policy":
+        _fail(f"--corpus must be policy or statutes, got {corpus!r}")
     qpath = queries or QUERIES
     if not qpath.is_file():
         _fail(f"{qpath}: no such file")

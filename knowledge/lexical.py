@@ -36,6 +36,13 @@ def _jieba():  # noqa: ANN202
     import jieba
     jieba.setLogLevel(logging.WARNING)
     tok = jieba.Tokenizer()
+    try:  # jieba's prefix-dictionary cache with ours ($RISKDESK_CACHE_DIR, else $RISKDESK_HOME/cache), not in /tmp
+        from knowledge.model_cache import cache_root
+        cache = cache_root()
+        cache.mkdir(parents=True, exist_ok=True)
+        tok.tmp_dir = str(cache)
+    except OSError:
+        pass  # jieba then uses the system's temporary directory, as before
     tok.load_userdict(str(DOMAIN_DICT))
     return tok
 

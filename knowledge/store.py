@@ -2,10 +2,7 @@
 mirror (clauses, embeddings, BM25) rebuilt at open time and after every ingest so queries stay in-process.
 
 Chroma's PersistentClient is owned by one process: open a store from one process at a time (use
-``url=``/RISKDESK_CHROMA_URL and a Chroma server to share one). On a server, every ingest that changes the
-store writes a new `generation` into the collection's metadata, last; each process reads it before a
-search (at most once a second, RISKDESK_KB_REFRESH_SECONDS) and rebuilds its mirror when it changed, so a
-re-ingest on one host is seen by every host without a restart."""
+``url=``/RISKDESK_CHROMA_URL and a Chroma server to share one)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,7 +11,6 @@ import os
 import re
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Callable, Literal
 from urllib.parse import urlparse
@@ -33,6 +29,12 @@ RRF_K = 60  # rank scores of the single-retriever modes
 LEXICAL_WEIGHT = 0.5  # hybrid = w * z(BM25) + (1 - w) * z(best cosine), z-scored over the clauses in force
 _CJK = re.compile(r"[\u3400-\u9fff]")
 Mode = Literal["hybrid", "dense", "lexical"]
+# Origins of documents added one by one (`kb add`, `kb add-statutes`): each clause is embedded as one chunk
+# (its context header and text), so tens of thousands of clauses stay one matrix product per query.
+WHOLE_CLAUSE_ORIGINS = ("doc:", "statute:")
+EMBED_CHARS = 600  # a sentence encoder: the head of a long clause carries its topic; BM25 reads it all
+GENERATION_FILE = "riskdesk-kb.generation"  # beside an embedded store: bumped by every write
+SERVER_CHECK_SECONDS = 1.0  # a Chroma server's generation is asked at most this often
 
 
 def default_path() -> Path:
@@ -82,7 +84,10 @@ def _chunks(clause: Clause, origin: str, doc_title: str = "") -> list[tuple[str,
                 "effective_from": date_int(clause.effective_from), "effective_to": date_int(clause.effective_to),
                 "hash": h, "origin": origin, "doc_title": doc_title}
         head = f"{context[lang]} / {titles[lang]}" if context else titles[lang]
-        pieces = [head] + [f"{titles[lang]}: {s}" for s in sentences(text) or [text]]
+        if origin.startswith(WHOLE_CLAUSE_ORIGINS):  # added documents and statutes: one chunk per clause
+            pieces = [f"{head}: {text[:EMBED_CHARS]}"]
+        else:
+            pieces = [head] + [f"{titles[lang]}: {s}" for s in sentences(text) or [text]]
         out.extend((f"{clause.clause_id}#{lang}#{n}", piece, meta) for n, piece in enumerate(pieces))
     return out
 
@@ -104,17 +109,20 @@ def _client(path: str | Path | None, url: str | None):  # noqa: ANN202
 class KnowledgeBase:
     """Bilingual policy clauses with as-of-aware hybrid (BM25 + USE multilingual) retrieval."""
 
-    def __init__(self, client, location: str, dense_backend: Literal["memory", "chroma"] = "memory"):  # noqa: ANN001
+    def __init__(self, client, location: str, dense_backend: Literal["memory", "chroma"] = "memory",  # noqa: ANN001
+                 url: str | None = None):
         from knowledge.embedding import UsemEmbeddingFunction
         self.location = location
         self.dense_backend = dense_backend
         self._client = client
-        self._ef = UsemEmbeddingFunction()
-        self._col = client.get_or_create_collection(COLLECTION, embedding_function=self._ef,
+        self._col = client.get_or_create_collection(COLLECTION, embedding_function=UsemEmbeddingFunction(),
                                                     configuration={"hnsw": {"space": "cosine"}})
         self._lock = threading.RLock()
-        self._refresh_every: float | None = None  # seconds between generation checks (a shared server only)
+        self._url = url
         self._checked = time.monotonic()
+        marker = self._marker()
+        self._stamp = marker.stat().st_mtime_ns if marker is not None and marker.exists() else None
+        self._generation = self._current_generation()
         self._reload()
 
     @classmethod
@@ -122,14 +130,11 @@ class KnowledgeBase:
         """Embedded Chroma at ``path`` (default: see default_path()), or a Chroma server at ``url``
         (or RISKDESK_CHROMA_URL)."""
         client, location = _client(path, url)
-        kb = cls(client, location, **kw)
-        if url or os.environ.get("RISKDESK_CHROMA_URL"):
-            kb._refresh_every = float(os.environ.get("RISKDESK_KB_REFRESH_SECONDS", "1"))
-        return kb
+        server = bool(url or os.environ.get("RISKDESK_CHROMA_URL"))
+        return cls(client, location, url=location if server else None, **kw)
 
     # ------------------------------------------------------------------ state
     def _reload(self) -> None:
-        self._generation = (self._col.metadata or {}).get("generation")
         got = self._col.get(include=["metadatas", "embeddings"])
         self._mirror(got["ids"], got["metadatas"] or [],
                      got["embeddings"] if got["embeddings"] is not None else np.zeros((0, 512)))
@@ -155,9 +160,14 @@ class KnowledgeBase:
         self._origins = {m["clause_id"]: m["origin"] for m in metas}
         self._hashes = {m["clause_id"]: m["hash"] for m in metas}
         self._doc_titles = {m["clause_id"]: m.get("doc_title", "") for m in metas}
-        self._chunk_ids = list(ids)
-        self._chunk_clause = np.array([pos[m["clause_id"]] for m in metas], dtype=np.int64)
-        self._emb = np.asarray(emb, dtype=np.float32).reshape(len(ids), 512)
+        chunk_clause = np.array([pos[m["clause_id"]] for m in metas], dtype=np.int64)
+        by_clause = np.argsort(chunk_clause, kind="stable")
+        self._chunk_ids = [ids[i] for i in by_clause]
+        self._chunk_clause = chunk_clause[by_clause]
+        self._chunk_starts = np.flatnonzero(np.r_[True, self._chunk_clause[1:] != self._chunk_clause[:-1]]) \
+            if len(ids) else np.zeros(0, dtype=np.int64)
+        self._chunk_groups = self._chunk_clause[self._chunk_starts]
+        self._emb = np.ascontiguousarray(np.asarray(emb, dtype=np.float32).reshape(len(ids), 512)[by_clause])
         self._from = np.array([date_int(clauses[c].effective_from) for c in order], dtype=np.int64)
         self._to = np.array([date_int(clauses[c].effective_to) for c in order], dtype=np.int64)
         self._has_zh = np.array([bool(clauses[c].text_zh) for c in order], dtype=bool)
@@ -195,15 +205,25 @@ class KnowledgeBase:
             return self._apply(docs, origin, progress)
 
     def _apply(self, docs: list[Document], origin: str, progress: Callable[[int, int], None] | None) -> IngestReport:
-        new = {c.clause_id: (c, d) for d in docs for c in d.clauses}
-        for clause_id, (_, doc) in new.items():
-            other = self._origins.get(clause_id)
-            if other is not None and other != origin:
-                raise CorpusError(doc.path, f"clause_id {clause_id} already exists in the store from {other}")
-        old = {cid: h for cid, h in self._hashes.items() if self._origins.get(cid) == origin}
-        report = IngestReport(documents=len(docs), clauses=len(new))
+        return self.replace({origin: docs}, progress)
+
+    def replace(self, groups: dict[str, list[Document]],
+                progress: Callable[[int, int], None] | None = None) -> IngestReport:
+        """Make each origin of ``groups`` hold exactly its documents' clauses: upsert new and changed clauses
+        (content hash), delete the origin's clauses that left; other origins are left alone. All checks run
+        before the first write."""
+        new: dict[str, tuple[Clause, Document, str]] = {}
+        for origin, docs in groups.items():
+            for d in docs:
+                for c in d.clauses:
+                    other = new[c.clause_id][2] if c.clause_id in new else self._origins.get(c.clause_id)
+                    if other is not None and other != origin:
+                        raise CorpusError(d.path, f"clause_id {c.clause_id} already exists in the store from {other}")
+                    new[c.clause_id] = (c, d, origin)
+        old = {cid: h for cid, h in self._hashes.items() if self._origins.get(cid) in groups}
+        report = IngestReport(documents=sum(len(docs) for docs in groups.values()), clauses=len(new))
         ids, texts, metas = [], [], []
-        for clause_id, (clause, doc) in new.items():
+        for clause_id, (clause, doc, origin) in new.items():
             if clause_id not in old:
                 report.added += 1
             elif old[clause_id] != clause_hash(clause, doc.title):
@@ -213,37 +233,103 @@ class KnowledgeBase:
                 continue
             for cid, text, meta in _chunks(clause, origin, doc.title):
                 ids.append(cid), texts.append(text), metas.append(meta)
-        keep = {cid for clause, doc in new.values() for cid, _, _ in _chunks(clause, origin, doc.title)}
-        stale = [cid for cid in self._chunk_ids if self._origins_of_chunk(cid) == origin and cid not in keep]
+        keep = {cid for clause, doc, origin in new.values() for cid, _, _ in _chunks(clause, origin, doc.title)}
+        stale = [cid for cid in self._chunk_ids if self._origins_of_chunk(cid) in groups and cid not in keep]
         report.deleted = len(set(old) - set(new))
         batch = 64
         for i in range(0, len(ids), batch):
             self._col.upsert(ids=ids[i:i + batch], documents=texts[i:i + batch], metadatas=metas[i:i + batch])
             if progress:
                 progress(min(i + batch, len(ids)), len(ids))
-        if stale:
-            self._col.delete(ids=stale)
-        meta = dict(self._col.metadata or {})
-        meta[f"digest:{origin}"] = corpus_digest(docs) + ":" + SCHEMA
-        if ids or stale:  # other processes on a shared server rebuild their mirror when this changes
-            meta["generation"] = uuid.uuid4().hex
-        self._col.modify(metadata=meta)
+        for i in range(0, len(stale), 5000):
+            self._col.delete(ids=stale[i:i + 5000])
+        if BUILTIN in groups or any(not o.startswith(WHOLE_CLAUSE_ORIGINS) for o in groups):
+            meta = dict(self._col.metadata or {})
+            for origin, docs in groups.items():
+                meta[f"digest:{origin}"] = corpus_digest(docs) + ":" + SCHEMA
+            self._col.modify(metadata=meta)
         if ids or stale:
+            self._bump()
             self._reload()
         return report
 
+    def remove_documents(self, doc_ids: list[str]) -> int:
+        """Delete every clause of these documents (added documents and statutes); the number deleted."""
+        with self._lock:
+            gone = {c for c, clause in self._clauses.items() if clause.doc_id in doc_ids}
+            stale = [cid for cid in self._chunk_ids if cid.split("#", 1)[0] in gone]
+            for i in range(0, len(stale), 5000):
+                self._col.delete(ids=stale[i:i + 5000])
+            if stale:
+                self._bump()
+                self._reload()
+            return len(gone)
+
+    def origin_of(self, clause_id: str) -> str | None:
+        return self._origins.get(clause_id)
+
+    def doc_title(self, clause_id: str) -> str:
+        return self._doc_titles.get(clause_id, "")
+
+    # ------------------------------------------------------------------ freshness
+    def _marker(self) -> Path | None:
+        return None if self._client is None or self._url else Path(self.location) / GENERATION_FILE
+
+    def _bump(self) -> None:
+        """Tell other processes that the store changed: a new generation beside an embedded store, and in the
+        collection's metadata (what a Chroma server's other clients read)."""
+        import uuid
+        gen = uuid.uuid4().hex
+        marker = self._marker()
+        if marker is not None:
+            tmp = marker.with_name(f".{marker.name}.{os.getpid()}")
+            tmp.write_text(gen, encoding="utf-8")
+            os.replace(tmp, marker)
+        meta = dict(self._col.metadata or {})
+        meta["generation"] = gen
+        self._col.modify(metadata=meta)
+        self._generation = gen
+
+    def _current_generation(self) -> str | None:
+        marker = self._marker()
+        if marker is not None:
+            try:
+                return marker.read_text(encoding="utf-8").strip() or None
+            except OSError:
+                return None
+        col = self._client.get_collection(COLLECTION, embedding_function=self._col._embedding_function)
+        return (col.metadata or {}).get("generation")
+
     def refresh(self, force: bool = False) -> bool:
-        """On a shared Chroma server: rebuild the mirror if another process re-ingested since (its
-        `generation` changed). Checked at most once per `_refresh_every` seconds; True when rebuilt."""
-        every = getattr(self, "_refresh_every", None)  # a read-only replica (knowledge/replica.py) never refreshes
-        if every is None or (not force and time.monotonic() - self._checked < every):
+        """Reload if another process changed the store since this one read it (``kb add`` while the service
+        runs); True if it reloaded. Embedded: one stat of the generation file per call; server: one request
+        at most every SERVER_CHECK_SECONDS."""
+        if self._client is None:
             return False
-        self._checked = time.monotonic()
-        col = self._client.get_collection(COLLECTION, embedding_function=self._ef)
-        if (col.metadata or {}).get("generation") == self._generation:
+        marker = self._marker()
+        if marker is not None:
+            try:
+                stamp = marker.stat().st_mtime_ns
+            except OSError:
+                stamp = None
+            if stamp == self._stamp and not force:
+                return False
+            self._stamp = stamp
+        elif not force:
+            now = time.monotonic()
+            if now - self._checked < SERVER_CHECK_SECONDS:
+                return False
+            self._checked = now
+        gen = self._current_generation()
+        if gen == self._generation and not force:
             return False
         with self._lock:
-            self._col = col
+            if marker is not None:  # embedded Chroma caches one system per path: open it afresh from disk
+                from chromadb.api.shared_system_client import SharedSystemClient
+                SharedSystemClient._identifier_to_system.pop(str(self.location), None)
+                self._client, _ = _client(self.location, None)
+            self._col = self._client.get_collection(COLLECTION, embedding_function=self._col._embedding_function)
+            self._generation = gen
             self._reload()
         return True
 
@@ -270,7 +356,8 @@ class KnowledgeBase:
                 i = self._order.index(meta["clause_id"])
                 best[i] = max(best[i], 1.0 - dist)
         else:
-            np.maximum.at(best, self._chunk_clause, self._emb @ q)
+            sims = self._emb @ q  # chunks are grouped by clause (see _mirror): one max per group
+            best[self._chunk_groups] = np.maximum.reduceat(sims, self._chunk_starts) if len(sims) else best[:0]
         best[~mask] = -np.inf
         return best
 
@@ -316,8 +403,8 @@ class KnowledgeBase:
             as_of = dt.date.fromisoformat(as_of)
         if k <= 0 or not query.strip():
             return []
-        lang = query_language(query)
         self.refresh()
+        lang = query_language(query)
         with self._lock:
             ranked = self.ranking(query, as_of, mode)[:k]
             hits = []

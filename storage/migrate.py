@@ -29,6 +29,7 @@ from storage.schema import METADATA
 MIGRATIONS = Path(__file__).parent / "migrations"
 STORES = ("ledger", "audit")
 FIRST = {"ledger": "l0001", "audit": "a0001"}  # the revision a store made before migrations is stamped at
+PRE_MIGRATION = "pre-migration"  # what `upgrade` says a store was at when it had tables but no version
 _heads: dict[str, str] = {}
 
 
@@ -81,7 +82,8 @@ def ensure(engine: Engine, store: str) -> str | None:
 
 
 def upgrade(engine: Engine, store: str) -> str | None:
-    """Upgrade one store to head under the migration lock; returns the revision it was at."""
+    """Upgrade one store to head under the migration lock; returns the revision it was at (None: a new
+    database; PRE_MIGRATION: a store made before migrations, adopted in place)."""
     lock = _file_lock(engine) if engine.dialect.name == "sqlite" else _nothing()
     with lock, engine.connect() as conn, conn.begin():
         if conn.dialect.name == "postgresql":  # one migration at a time across every host
@@ -91,6 +93,7 @@ def upgrade(engine: Engine, store: str) -> str | None:
             return at
         if at is None and _legacy(conn, store):
             command.stamp(_config(store, conn), FIRST[store])
+            at = PRE_MIGRATION
         command.upgrade(_config(store, conn), "heads")
         return at
 

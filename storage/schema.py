@@ -8,7 +8,10 @@ in one database (PostgreSQL for several hosts), next to LangGraph's own checkpoi
 """
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Date, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean, Column, Date, Float, ForeignKey, Integer, MetaData, PrimaryKeyConstraint, String, Table, Text,
+    UniqueConstraint,
+)
 
 ledger_meta = MetaData()
 
@@ -75,6 +78,45 @@ requests_t = Table(
     Column("fingerprint", Text, nullable=False),
     Column("result", Text, nullable=False),
     UniqueConstraint("idempotency_key"),
+)
+
+
+# Decision events (an outbox written in the change's own transaction, tools/events.py) and webhook
+# subscriptions with their deliveries (tools/webhooks.py).
+events_t = Table(
+    "decision_events", ledger_meta,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(40), nullable=False, unique=True),
+    Column("type", String(32), nullable=False),
+    Column("customer_id", String(32), nullable=False, index=True),
+    Column("occurred_on", Date, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("min_role", String(16), nullable=False),
+    Column("data", Text, nullable=False),
+)
+
+webhooks_t = Table(
+    "webhooks", ledger_meta,
+    Column("webhook_id", String(40), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("events", Text, nullable=False),  # JSON list of event types
+    Column("role", String(16), nullable=False),
+    Column("cursor", Integer, nullable=False, default=0),
+    Column("created_at", String(40), nullable=False),
+)
+
+deliveries_t = Table(
+    "webhook_deliveries", ledger_meta,
+    Column("webhook_id", String(40), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("event_id", String(40), nullable=False),
+    Column("status", String(16), nullable=False),  # pending / delivered / dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", String(40), nullable=True),
+    PrimaryKeyConstraint("webhook_id", "seq"),
 )
 
 

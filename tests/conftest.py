@@ -58,6 +58,7 @@ def riskdesk_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("riskdesk-home")
     mp = pytest.MonkeyPatch()
     mp.setenv("RISKDESK_HOME", str(home))
+    mp.setenv("RISKDESK_CACHE_DIR", str(home / "cache"))  # one encoder cache for the session, whatever home a test uses
     for var in ("RISKDESK_LEDGER_URL", "RISKDESK_LLM_BASE_URL", "RISKDESK_CONFIG"):
         mp.delenv(var, raising=False)
     yield home

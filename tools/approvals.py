@@ -19,10 +19,12 @@ from sqlalchemy.engine import Connection
 from tools.dates import check_as_of
 from tools.errors import PermissionDenied, ToolInputError
 from tools.ledger import Ledger, approvals_t, temp_quotas_t
-from tools.money import Yuan, from_fen
+from tools import events
+from tools.money import Yuan, from_fen, yuan_str
 from tools.purpose import Purpose
+from tools.policy import active
 from tools.temp_quota import (
-    VALIDITY_DAYS, Grant, expire_row, lapse_reason, decide_by, expiry_for, overlapping_temp_quota,
+    Grant, expire_row, lapse_reason, decide_by, expiry_for, overlapping_temp_quota,
 )
 
 
@@ -63,11 +65,14 @@ def _approval(row) -> Approval:  # noqa: ANN001
 
 def expire_lapsed(ledger: Ledger, today: dt.date) -> int:
     """Mark every pending approval whose decide-by day is before `today` as expired; how many."""
-    last_request_day = today - dt.timedelta(days=VALIDITY_DAYS)  # requested on or before: decide_by < today
+    # requested on or before: decide_by < today under the shortest validity of any version (each row checked)
+    shortest = min(v.temp_quota.validity_days for v in active().versions)
+    last_request_day = today - dt.timedelta(days=shortest)
     with ledger.write() as conn:
         rows = conn.execute(select(approvals_t).where(approvals_t.c.status == "pending",
                                                       approvals_t.c.requested_on <= last_request_day)
                             .with_for_update()).all()
+        rows = [row for row in rows if decide_by(row.requested_on) < today]
         for row in rows:
             expire_row(conn, row, today)
     return len(rows)
@@ -148,6 +153,11 @@ def approve(ledger: Ledger, approval_id: str, supervisor: str, as_of: dt.date) -
                 granted_by=supervisor))
             conn.execute(approvals_t.update().where(approvals_t.c.approval_id == approval_id)
                          .values(status="approved", decided_by=supervisor, decided_on=as_of))
+            events.record(conn, "approval.approved", row.customer_id, as_of, {
+                "approval_id": approval_id, "amount": yuan_str(grant.amount), "purpose": row.purpose,
+                "purpose_category": row.category, "requested_by": row.requested_by, "decided_by": supervisor,
+                "granted_on": grant.granted_on.isoformat(), "expires_on": grant.expires_on.isoformat(),
+                "deciding_rule": "TQ5"})
             row = _load_for_decision(conn, approval_id)
             return ApprovalResult(approval=_approval(row), grant=grant, changed=True, rules_applied=["TQ4", "TQ5", "TQ6"])
     raise ApprovalError(f"approval {approval_id} {lapse_reason(row)}")
@@ -166,4 +176,7 @@ def reject(ledger: Ledger, approval_id: str, supervisor: str, reason: str, as_of
             raise ApprovalError(f"approval {approval_id} was already approved by {row.decided_by}; it cannot be rejected")
         conn.execute(approvals_t.update().where(approvals_t.c.approval_id == approval_id)
                      .values(status="rejected", decided_by=supervisor, decided_on=as_of, reason=reason or ""))
+        events.record(conn, "approval.rejected", row.customer_id, as_of, {
+            "approval_id": approval_id, "amount": yuan_str(from_fen(row.amount_fen)), "purpose": row.purpose,
+            "requested_by": row.requested_by, "decided_by": supervisor, "reason": reason or ""})
         return ApprovalResult(approval=_approval(_load_for_decision(conn, approval_id)), changed=True)

@@ -180,19 +180,73 @@ def mask_name(value: str) -> str:
     return v[0] + "*" * (len(v) - 1)
 
 
+# Up to this many names, one compiled alternation (fastest for a small ledger); above it, a set looked up by
+# length at each position where a name's first character occurs: the same matches (leftmost, longest first),
+# at a cost that does not grow with the number of names (a regex alternation of a million names is O(n) per
+# position, and compiling it takes minutes).
+_ALTERNATION_MAX = 2000
+
+
+class _NameSet:
+    """Finds the given names in text exactly as the alternation `name1|name2|...` (longest first) would."""
+
+    def __init__(self, names: set[str]) -> None:
+        self.names = frozenset(names)
+        self.lengths = sorted({len(n) for n in names}, reverse=True)
+        self.first = re.compile("[" + "".join(sorted(map(re.escape, {n[0] for n in names}))) + "]")
+
+    def sub(self, repl: Callable[[str], str], text: str) -> str:
+        out, pos = [], 0
+        for m in self.first.finditer(text):
+            i = m.start()
+            if i < pos:
+                continue
+            for n in self.lengths:
+                piece = text[i:i + n]
+                if len(piece) == n and piece in self.names:
+                    out += [text[pos:i], repl(piece)]
+                    pos = i + n
+                    break
+        out.append(text[pos:])
+        return "".join(out)
+
+
+def _matcher(usable: set[str]) -> "re.Pattern[str] | _NameSet":
+    if len(usable) <= _ALTERNATION_MAX:
+        return re.compile("|".join(map(re.escape, sorted(usable, key=len, reverse=True))))
+    return _NameSet(usable)
+
+
+# Matchers of the name lists in use, by the list's identity: a ledger's names are one tuple for the life of a
+# desk, and hashing a tuple of a million names on every call would itself cost O(n).
+_by_identity: dict[int, tuple[tuple[str, ...], object]] = {}
+
+
 @lru_cache(maxsize=8)
-def _names_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One alternation of every name, longest first, compiled once per set of names."""
-    usable = sorted({n for n in names if n and len(n.strip()) >= 2}, key=len, reverse=True)
-    return re.compile("|".join(map(re.escape, usable))) if usable else None
+def _names_pattern_of(names: tuple[str, ...]) -> "re.Pattern[str] | _NameSet | None":
+    """One matcher of every name, compiled once per set of names."""
+    usable = {n for n in names if n and len(n.strip()) >= 2}
+    return _matcher(usable) if usable else None
+
+
+def _names_pattern(names: tuple[str, ...]) -> "re.Pattern[str] | _NameSet | None":
+    hit = _by_identity.get(id(names))
+    if hit is not None and hit[0] is names:
+        return hit[1]  # type: ignore[return-value]
+    pattern = _names_pattern_of(names)
+    if len(names) > _ALTERNATION_MAX:
+        if len(_by_identity) >= 8:
+            _by_identity.clear()
+        _by_identity[id(names)] = (names, pattern)  # holds the tuple, so its id is not reused meanwhile
+    return pattern
 
 
 def mask_text(text: str, names: list[str] | tuple[str, ...] = (), keep: Keep | None = None) -> str:
     """Mask ID numbers and mobile numbers anywhere in free text, in any notation, and the given names.
     `keep(token)` true leaves that token as it is (a customer id of the ledger that looks like a number)."""
     out = _mask_numbers(text, keep)
-    pattern = _names_pattern(tuple(names))
-    return pattern.sub(lambda m: mask_name(m.group(0)), out) if pattern else out
+    pattern = _names_pattern(names if isinstance(names, tuple) else tuple(names))
+    return pattern.sub(lambda m: mask_name(m if isinstance(m, str) else m.group(0)), out) if pattern else out
 
 
 class MaskingFilter(logging.Filter):

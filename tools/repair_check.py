@@ -7,12 +7,14 @@ R3 repayment: repaid in full by 2026-03-31 inclusive. Repaid on or before 2025-1
    Unrepaid on as_of <= 2026-03-31: eligible if repaid in full by 2026-03-31. Otherwise the
    ordinary rule applies (kept 5 years from the day the default ends).
 R4 procedure: nothing to apply for, no fee, no agent (paid "repair" intermediaries are a scam).
+
+The dates and amounts are the policy version in force on the check's as_of (tools/policy.py, table `repair`);
+the figures above are the shipped ones. The order and the logic live here.
 """
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
-from typing import Literal
+from typing import Iterable, Literal
 
 from pydantic import BaseModel, Field
 
@@ -20,14 +22,7 @@ from tools.ledger import Ledger, OverdueRecord, Product
 from tools.dates import AsOf
 from tools.errors import validate_input
 from tools.money import Yuan
-
-WINDOW_START = dt.date(2020, 1, 1)
-WINDOW_END = dt.date(2025, 12, 31)
-MAX_AMOUNT = Decimal("10000.00")
-EARLY_REPAID_BY = dt.date(2025, 11, 30)
-EARLY_HIDDEN_FROM = dt.date(2026, 1, 1)
-REPAY_DEADLINE = dt.date(2026, 3, 31)
-ORDINARY_YEARS = 5
+from tools.policy import PolicyVersion, RepairParams, in_force
 
 RecordStatus = Literal["eligible", "eligible_if_repaid", "ineligible"]
 
@@ -74,6 +69,7 @@ class RepairCheckResult(BaseModel):
     eligible_count: int = 0
     procedure: RepairProcedure = Field(default_factory=RepairProcedure)
     rules_applied: list[str] = Field(default_factory=list)
+    policy_version: str | None = Field(default=None, description="The policy version whose parameters decided.")
 
 
 def _plus_years(d: dt.date, years: int) -> dt.date:
@@ -83,23 +79,25 @@ def _plus_years(d: dt.date, years: int) -> dt.date:
         return d.replace(year=d.year + years, day=28)
 
 
-def judge_record(r: OverdueRecord, as_of: dt.date) -> RecordVerdict:
-    """One record, rules in order R1, R2, R3; the first failing rule decides."""
+def judge_record(r: OverdueRecord, as_of: dt.date, p: RepairParams | None = None) -> RecordVerdict:
+    """One record, rules in order R1, R2, R3; the first failing rule decides (parameters: `p`, by default the
+    policy version in force on `as_of`)."""
+    p = p or in_force(as_of).repair
     base = dict(record_id=r.record_id, institution=r.institution, product=r.product, amount=r.amount,
                 overdue_since=r.overdue_since, repaid_on=r.repaid_on)
-    if not (WINDOW_START <= r.overdue_since <= WINDOW_END):
+    if not (p.window_start <= r.overdue_since <= p.window_end):
         return RecordVerdict(**base, status="ineligible", deciding_rule="R1", rules_applied=["R1"])
-    if r.amount > MAX_AMOUNT:
+    if r.amount > p.max_single_amount:
         return RecordVerdict(**base, status="ineligible", deciding_rule="R2", rules_applied=["R1", "R2"])
     applied = ["R1", "R2", "R3"]
     repaid = r.repaid_on if r.repaid_on is not None and r.repaid_on <= as_of else None
-    if repaid is not None and repaid <= REPAY_DEADLINE:
-        hidden = EARLY_HIDDEN_FROM if repaid <= EARLY_REPAID_BY else repaid
+    if repaid is not None and repaid <= p.repay_by:
+        hidden = p.early_hidden_from if repaid <= p.early_repaid_by else repaid
         return RecordVerdict(**base, status="eligible", hidden_from=hidden, rules_applied=applied)
-    if repaid is None and as_of <= REPAY_DEADLINE:
-        return RecordVerdict(**base, status="eligible_if_repaid", repay_by=REPAY_DEADLINE, rules_applied=applied)
+    if repaid is None and as_of <= p.repay_by:
+        return RecordVerdict(**base, status="eligible_if_repaid", repay_by=p.repay_by, rules_applied=applied)
     return RecordVerdict(**base, status="ineligible", deciding_rule="R3", rules_applied=applied,
-                         ordinary_until=_plus_years(repaid, ORDINARY_YEARS) if repaid else None)
+                         ordinary_until=_plus_years(repaid, p.ordinary_retention_years) if repaid else None)
 
 
 def repair_check(ledger: Ledger, customer_id: str, as_of: dt.date) -> RepairCheckResult:
@@ -107,8 +105,17 @@ def repair_check(ledger: Ledger, customer_id: str, as_of: dt.date) -> RepairChec
     customer = ledger.customer(args.customer_id)
     if customer is None:
         return RepairCheckResult(outcome="not_found", customer_id=args.customer_id, as_of=args.as_of)
-    records = sorted(customer.overdue_records, key=lambda r: r.record_id)
-    verdicts = [judge_record(r, args.as_of) for r in records]
+    return assess(customer.customer_id, customer.overdue_records, args.as_of)
+
+
+def assess(customer_id: str, overdue_records: Iterable[OverdueRecord], as_of: dt.date,
+           version: PolicyVersion | None = None) -> RepairCheckResult:
+    """The pure decision for one customer's records (no reads, no writes): what `repair_check` answers once it
+    has read the customer, and what a whole-ledger batch calls for every customer it streams. `version` is by
+    default the policy version in force on as_of."""
+    v = version or in_force(as_of)
+    records = sorted(overdue_records, key=lambda r: r.record_id)
+    verdicts = [judge_record(r, as_of, v.repair) for r in records]
     n_ok = sum(v.status != "ineligible" for v in verdicts)
     if not verdicts:
         outcome = "no_records"
@@ -119,5 +126,5 @@ def repair_check(ledger: Ledger, customer_id: str, as_of: dt.date) -> RepairChec
     else:
         outcome = "ineligible"
     applied = sorted({rule for v in verdicts for rule in v.rules_applied}) + ["R4"]
-    return RepairCheckResult(outcome=outcome, customer_id=customer.customer_id, as_of=args.as_of,
-                             records=verdicts, eligible_count=n_ok, rules_applied=applied)
+    return RepairCheckResult(outcome=outcome, customer_id=customer_id, as_of=as_of, records=verdicts,
+                             eligible_count=n_ok, rules_applied=applied, policy_version=v.id)

@@ -1,11 +1,13 @@
 """Rule ids the tools apply, and the knowledge-base clause each one cites.
 
 R1–R4: the central bank's one-time personal credit repair (tools/repair_check.py).
-TQ1–TQ7: the lender's temporary-quota policy, version 2026-01 (tools/temp_quota.py).
+TQ1–TQ7: the lender's temporary-quota policy (tools/temp_quota.py); a policy version may name other clauses
+(tools/policy.py), and `clause_for(rule, as_of)` follows it.
 LIMIT: credit-limit lookup semantics (tools/limit_lookup.py).
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 RuleId = Literal["R1", "R2", "R3", "R4", "TQ1", "TQ2", "TQ3", "TQ4", "TQ5", "TQ6", "TQ7", "LIMIT"]
@@ -20,5 +22,19 @@ RULE_CLAUSES: dict[str, str] = {
 }
 
 
-def clause_for(rule: str) -> str:
+def clause_for(rule: str, as_of: dt.date | str | None = None) -> str:
+    """The clause a rule cites: the one the policy version in force on `as_of` names for the rule's parameters
+    (tools/policy.py), else the default above (a rule without parameters, or no date)."""
+    if as_of is not None:
+        from tools.policy import in_force
+        day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of)[:10])
+        if named := in_force(day).rule_clause(rule):
+            return named
     return RULE_CLAUSES[rule]
+
+
+def result_day(result: dict) -> str | None:
+    """The day a tool result was decided as of (an approval: the day it was decided)."""
+    approval = result.get("approval") or {}
+    return result.get("as_of") or (result.get("grant") or {}).get("granted_on") or approval.get("decided_on") \
+        or approval.get("requested_on")

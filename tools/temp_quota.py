@@ -1,4 +1,7 @@
-"""Temporary quota (临时额度): the lender's policy TQ1–TQ7, version 2026-01, and its approvals.
+"""Temporary quota (临时额度): the lender's policy TQ1–TQ7, and its approvals.
+
+The numbers, lists and dates are the policy version in force on the request's as_of (tools/policy.py); the
+figures below are the shipped version 2026-01. The check order and the logic live here.
 
 Checks run in the order TQ1, TQ4, TQ2 (prohibited), TQ3, TQ5; the first failing rule decides a
 denial and is the one cited.
@@ -41,18 +44,15 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from tools.ledger import CustomerRecord, Ledger, RiskTier, approvals_t, requests_t, temp_quotas_t
+from tools.ledger import CustomerRecord, Ledger, approvals_t, requests_t, temp_quotas_t
 from tools.limit_lookup import ActiveTempQuota
 from tools.dates import AsOf
 from tools.errors import ToolInputError, validate_input
-from tools.money import MAX_AMOUNT, Yuan, to_fen
-from tools.purpose import ALLOWED, PROHIBITED, Purpose, classify_purpose
+from tools import events
+from tools.money import MAX_AMOUNT, Yuan, from_fen, to_fen, yuan_str
+from tools.policy import PolicyVersion, TempQuotaParams, active, in_force
+from tools.purpose import Purpose, classify_purpose
 
-MIN_ACCOUNT_AGE_DAYS = 90
-CAP_CEILING = Decimal("20000")
-CAP_FLOOR = Decimal("5000")
-AUTO_APPROVAL_MAX = Decimal("5000")
-VALIDITY_DAYS = 30
 CHECK_ORDER = ("TQ1", "TQ4", "TQ2", "TQ3", "TQ5")
 
 Outcome = Literal["approved", "needs_approval", "denied", "not_found"]
@@ -93,23 +93,27 @@ class TempQuotaResult(BaseModel):
     grant: Grant | None = None
     approval_id: str | None = None
     rules_applied: list[str] = Field(default_factory=list)
+    policy_version: str | None = Field(default=None, description="The policy version whose parameters decided.")
     replayed: bool = Field(default=False, description="True when this is a stored answer to a retried key.")
     attached: bool = Field(default=False, description="True when an identical request was already pending: "
                                                      "this one joined its approval and wrote nothing new.")
 
 
-def cap_for(base_limit: Decimal) -> Decimal:
-    """TQ3: min(20,000, max(5,000, 2 x base limit))."""
-    return min(CAP_CEILING, max(CAP_FLOOR, 2 * base_limit))
+def cap_for(base_limit: Decimal, tq: TempQuotaParams | None = None) -> Decimal:
+    """TQ3: min(ceiling, max(floor, multiplier x base limit)); shipped: min(20,000, max(5,000, 2 x base limit)).
+    Without `tq`, the first version of the policy in force."""
+    tq = tq or active().versions[0].temp_quota
+    return min(tq.cap_ceiling, max(tq.cap_floor, tq.cap_multiplier * base_limit))
 
 
-def expiry_for(granted_on: dt.date) -> dt.date:
-    """TQ6: valid 30 days counting the grant date."""
-    return granted_on + dt.timedelta(days=VALIDITY_DAYS - 1)
+def expiry_for(granted_on: dt.date, tq: TempQuotaParams | None = None) -> dt.date:
+    """TQ6: valid validity_days (shipped: 30) counting the grant date; the version in force on that date."""
+    tq = tq or in_force(granted_on).temp_quota
+    return granted_on + dt.timedelta(days=tq.validity_days - 1)
 
 
 def decide_by(requested_on: dt.date) -> dt.date:
-    """The last day a pending approval can be approved: 30 days counting the request date (TQ6's span)."""
+    """The last day a pending approval can be approved: TQ6's span (in force on the request date) counting it."""
     return expiry_for(requested_on)
 
 
@@ -122,39 +126,44 @@ def overlapping_temp_quota(c: CustomerRecord, start: dt.date, end: dt.date) -> A
     return ActiveTempQuota(amount=q.amount, purpose=q.purpose, granted_on=q.granted_on, expires_on=q.expires_on)
 
 
-def tq1_failures(c: CustomerRecord, as_of: dt.date) -> list[str]:
+def tq1_failures(c: CustomerRecord, as_of: dt.date, tq: TempQuotaParams | None = None) -> list[str]:
+    tq = tq or in_force(as_of).temp_quota
     reasons = []
     if c.status.value != "active":
         reasons.append(f"account_{c.status.value}")
     if not c.kyc_verified:
         reasons.append("kyc_not_verified")
-    if (as_of - c.opened_on).days < MIN_ACCOUNT_AGE_DAYS:
-        reasons.append("account_under_90_days")
+    if (as_of - c.opened_on).days < tq.min_account_age_days:
+        reasons.append("account_under_90_days")  # a stable reason code: the figure is the version's
     # every record the ledger knows, whatever the as-of date: an as-of before a record arose must not hide it
     if any(r.repaid_on is None or r.repaid_on > as_of for r in c.overdue_records):
         reasons.append("unrepaid_overdue")
-    if c.risk_tier == RiskTier.D:
-        reasons.append("risk_tier_d")
+    if c.risk_tier not in tq.eligible_tiers:
+        reasons.append(f"risk_tier_{c.risk_tier.value.lower()}")
     return reasons
 
 
-def decide(c: CustomerRecord, amount: Decimal, purpose: str, as_of: dt.date) -> TempQuotaResult:
-    """The pure decision: no writes. The first failing check, in CHECK_ORDER, decides a denial."""
+def decide(c: CustomerRecord, amount: Decimal, purpose: str, as_of: dt.date,
+           version: PolicyVersion | None = None) -> TempQuotaResult:
+    """The pure decision: no writes. The first failing check, in CHECK_ORDER, decides a denial. The parameters
+    are `version`'s, by default the policy version in force on `as_of`."""
+    v = version or in_force(as_of)
+    tq = v.temp_quota
     category = classify_purpose(purpose)
-    cap = cap_for(c.credit_line.limit)
+    cap = cap_for(c.credit_line.limit, tq)
     res = dict(customer_id=c.customer_id, as_of=as_of, amount=amount, purpose=purpose,
-               purpose_category=category, cap=cap)
+               purpose_category=category, cap=cap, policy_version=v.id)
     applied: list[str] = []
 
     applied.append("TQ1")
-    if failures := tq1_failures(c, as_of):
+    if failures := tq1_failures(c, as_of, tq):
         return TempQuotaResult(**res, outcome="denied", deciding_rule="TQ1", reasons=failures, rules_applied=applied)
     applied.append("TQ4")
-    if live := overlapping_temp_quota(c, as_of, expiry_for(as_of)):
+    if live := overlapping_temp_quota(c, as_of, expiry_for(as_of, tq)):
         return TempQuotaResult(**res, outcome="denied", deciding_rule="TQ4", reasons=["active_temp_quota"],
                                active_quota_expires_on=live.expires_on, rules_applied=applied)
     applied.append("TQ2")
-    if category in PROHIBITED:
+    if category in tq.prohibited_purposes:
         return TempQuotaResult(**res, outcome="denied", deciding_rule="TQ2",
                                reasons=[f"prohibited_purpose_{category.value}"], rules_applied=applied)
     applied.append("TQ3")
@@ -163,16 +172,16 @@ def decide(c: CustomerRecord, amount: Decimal, purpose: str, as_of: dt.date) -> 
                                rules_applied=applied)
     applied.append("TQ5")
     review = []
-    if amount > AUTO_APPROVAL_MAX:
-        review.append("amount_over_5000")
-    if c.risk_tier == RiskTier.C:
-        review.append("risk_tier_c")
-    if category not in ALLOWED:
+    if amount > tq.auto_approval_max:
+        review.append("amount_over_5000")  # a stable reason code: the figure is the version's auto_approval_max
+    if c.risk_tier not in tq.auto_approval_tiers:
+        review.append(f"risk_tier_{c.risk_tier.value.lower()}")
+    if category not in tq.allowed_purposes:
         review.append("purpose_unclassified")
     if review:
         return TempQuotaResult(**res, outcome="needs_approval", deciding_rule="TQ5", reasons=review,
                                rules_applied=applied)
-    grant = Grant(amount=amount, purpose=category.value, granted_on=as_of, expires_on=expiry_for(as_of))
+    grant = Grant(amount=amount, purpose=category.value, granted_on=as_of, expires_on=expiry_for(as_of, tq))
     return TempQuotaResult(**res, outcome="approved", deciding_rule="TQ5", reasons=["auto_approved"],
                            grant=grant, rules_applied=applied + ["TQ6"])
 
@@ -265,6 +274,10 @@ def temp_quota(ledger: Ledger, customer_id: str, amount: Decimal | int | str, pu
             conn.execute(temp_quotas_t.insert().values(
                 customer_id=a.customer_id, amount_fen=to_fen(g.amount), purpose=g.purpose,
                 granted_on=g.granted_on, expires_on=g.expires_on, granted_by="auto"))
+            events.record(conn, "quota.granted", a.customer_id, g.granted_on, {
+                "amount": yuan_str(g.amount), "purpose": a.purpose, "purpose_category": g.purpose,
+                "granted_on": g.granted_on.isoformat(), "expires_on": g.expires_on.isoformat(), "granted_by": "auto",
+                "requested_by": requester, "deciding_rule": "TQ5", "reasons": result.reasons})
         elif result.outcome == "needs_approval":
             if pending := _attach_to_pending(conn, a, result):
                 result.approval_id, result.attached = pending, True
@@ -276,6 +289,11 @@ def temp_quota(ledger: Ledger, customer_id: str, amount: Decimal | int | str, pu
                     requested_on=a.as_of, reasons=json.dumps(result.reasons), status="pending",
                     requested_by=requester))
                 result.approval_id = approval_id
+                events.record(conn, "approval.requested", a.customer_id, a.as_of, {
+                    "approval_id": approval_id, "amount": yuan_str(a.amount), "purpose": a.purpose,
+                    "purpose_category": result.purpose_category.value if result.purpose_category else None,
+                    "requested_by": requester, "decide_by": decide_by(a.as_of).isoformat(), "deciding_rule": "TQ5",
+                    "reasons": result.reasons})
         if a.idempotency_key:
             try:
                 conn.execute(requests_t.insert().values(
@@ -289,11 +307,16 @@ def temp_quota(ledger: Ledger, customer_id: str, amount: Decimal | int | str, pu
 # ---------------------------------------------------------------- pending approvals that lapse (tools/approvals.py)
 
 def lapse_reason(row) -> str:  # noqa: ANN001
-    return (f"expired: not decided by {decide_by(row.requested_on).isoformat()}, 30 days counting the request "
+    days = in_force(row.requested_on).temp_quota.validity_days
+    return (f"expired: not decided by {decide_by(row.requested_on).isoformat()}, {days} days counting the request "
             f"date {row.requested_on.isoformat()}; nothing was granted")
 
 
 def expire_row(conn: Connection, row, day: dt.date) -> None:  # noqa: ANN001
-    conn.execute(approvals_t.update().where(approvals_t.c.approval_id == row.approval_id,
-                                            approvals_t.c.status == "pending")
-                 .values(status="expired", decided_by="system", decided_on=day, reason=lapse_reason(row)))
+    done = conn.execute(approvals_t.update().where(approvals_t.c.approval_id == row.approval_id,
+                                                   approvals_t.c.status == "pending")
+                        .values(status="expired", decided_by="system", decided_on=day, reason=lapse_reason(row)))
+    if done.rowcount:
+        events.record(conn, "approval.expired", row.customer_id, day, {
+            "approval_id": row.approval_id, "amount": yuan_str(from_fen(row.amount_fen)), "purpose": row.purpose,
+            "decided_by": "system", "reason": lapse_reason(row)})
