@@ -43,14 +43,15 @@ def run(turns: int = 300, cold: bool = True) -> dict:
         desk = Desk.open(ledger_file=SAMPLE_LEDGER)
         for m in MIXED_TURNS:  # warm-up: imports, jieba, embeddings, first queries
             desk.ask(m, as_of="2026-11-23")
-        totals, per_node, llm_calls, parts = [], {n: [] for n in NODES}, [], []
+        totals, per_node, llm_calls, parts, cpu = [], {n: [] for n in NODES}, [], [], []
         with probed(desk) as probe:  # agents/bench_breakdown.py: checkpoint, audit and graph time of each turn
             for i in range(turns):
                 m = MIXED_TURNS[i % len(MIXED_TURNS)]
                 probe.take()
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 r = desk.ask(m, as_of="2026-11-23")
                 totals.append((time.perf_counter() - t0) * 1000)
+                cpu.append((time.process_time() - c0) * 1000)
                 acc = probe.take()
                 rec = desk.audit.get(r.trace_id)
                 for n in NODES:
@@ -61,7 +62,8 @@ def run(turns: int = 300, cold: bool = True) -> dict:
         result = {"turns": turns, "p50_ms": pct(totals, .5), "p95_ms": pct(totals, .95),
                   "nodes": {n: (pct(v, .5), pct(v, .95)) for n, v in per_node.items()},
                   "llm_calls_per_turn": statistics.mean(llm_calls), "planner": desk.llm_model or "rules",
-                  "parts_p50_ms": {k: pct([p[k] for p in parts], .5) for k in parts[0]}}
+                  "parts_p50_ms": {k: pct([p[k] for p in parts], .5) for k in parts[0]},
+                  "cpu_p50_ms": pct(cpu, .5), "load_average": os.getloadavg()[0], "cores": os.cpu_count()}
         nodes = result["parts_p50_ms"]["nodes"]
         result["overhead_per_node"] = (result["p50_ms"] - nodes) / nodes if nodes else float("nan")
         desk.close()
@@ -79,7 +81,9 @@ def run(turns: int = 300, cold: bool = True) -> dict:
 
 def render(result: dict) -> str:
     lines = [f"turns: {result['turns']} (planner: {result['planner']})",
-             f"per warm turn: p50 {result['p50_ms']:.2f} ms, p95 {result['p95_ms']:.2f} ms",
+             f"per warm turn: p50 {result['p50_ms']:.2f} ms, p95 {result['p95_ms']:.2f} ms"
+             + (f" (CPU p50 {result['cpu_p50_ms']:.2f} ms; {result['cores']} cores, load average "
+                f"{result['load_average']:.1f} at the end)" if "cpu_p50_ms" in result else ""),
              "per node (p50 / p95 ms):"]
     labels = {"supervisor": "planner", "risk_operator": "tools", "policy_researcher": "retrieval",
               "composer": "composer", "compliance_reviewer": "guard"}

@@ -2,14 +2,16 @@
 
 Warm turns with the rules planner (the same mixed messages as `riskdesk bench`), p50 / p95 per setting:
 
-  thread length  turn 1, 50 and 200 of one thread (several threads; a window of 5 turns around each index)
+  thread length  turns 1-5, 50-54 and 200-204 of a thread (4 threads filled to that length first)
   ledger size    1,000 / 100,000 / 1,000,000 synthetic customers (tools/synthetic_ledger.py, seed 7) plus
                  the sample ledger's customers the messages name, in one SQLite file
   audit log      0 and 1,000,000 earlier records in the audit table (inserted with executemany)
   knowledge base the shipped policy alone, and the policy plus 10,000 synthetic clauses (seeded)
 
 Every setting has its own RISKDESK_HOME (temporary); the big stores are built once per run (or reused from
-`--data DIR`). The goal: no figure at the large end above 1.5x its figure at the small end.
+`--data DIR`). The settings of one group are measured in alternating blocks of 12 turns, so the load of a
+shared machine drifts over all of them alike; CPU time per turn is printed beside the wall clock. The goal:
+no figure at the large end above 1.5x its figure at the small end.
 """
 from __future__ import annotations
 
@@ -65,61 +67,71 @@ def _desk(ledger: Any, kb: Any, **kw: Any) -> Any:
     return Desk(ledger, kb, **kw)
 
 
-def _turns(desk: Any, n: int, warm: int = 12) -> list[float]:
+def _interleaved(desks: dict[str, Any], turns: int, block: int = 12) -> list[dict[str, Any]]:
+    """Each desk's warm turns, measured in alternating blocks (A B C A B C ...), so a shared machine's load
+    drifts over every setting alike; wall and CPU time per turn."""
     from agents.bench import MIXED_TURNS
-    for m in MIXED_TURNS[:warm]:
-        desk.ask(m, as_of=AS_OF)
-    out = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        desk.ask(MIXED_TURNS[i % len(MIXED_TURNS)], as_of=AS_OF)
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
+    wall: dict[str, list[float]] = {k: [] for k in desks}
+    cpu: dict[str, list[float]] = {k: [] for k in desks}
+    for desk in desks.values():
+        for m in MIXED_TURNS:
+            desk.ask(m, as_of=AS_OF)
+    for b in range(max(1, turns // block)):
+        for label, desk in desks.items():
+            for i in range(block):
+                c0, t0 = time.process_time(), time.perf_counter()
+                desk.ask(MIXED_TURNS[i % len(MIXED_TURNS)], as_of=AS_OF)
+                wall[label].append((time.perf_counter() - t0) * 1000)
+                cpu[label].append((time.process_time() - c0) * 1000)
+    return [_row(label, wall[label], cpu[label]) for label in desks]
 
 
-def _row(label: str, times: list[float]) -> dict[str, Any]:
-    return {"setting": label, "p50_ms": _pct(times, .5), "p95_ms": _pct(times, .95), "n": len(times)}
+def _row(label: str, times: list[float], cpu: list[float]) -> dict[str, Any]:
+    return {"setting": label, "p50_ms": _pct(times, .5), "p95_ms": _pct(times, .95), "cpu_p50_ms": _pct(cpu, .5),
+            "n": len(times)}
 
 
 # ---------------------------------------------------------------- settings
-def thread_length(base: Path, kb: Any, threads: int = 6, length: int = 200) -> list[dict[str, Any]]:
+def thread_length(base: Path, kb: Any, threads: int = 4, length: int = 200, window: int = 5) -> list[dict[str, Any]]:
+    """Threads filled to 0, 49 and length-1 turns, then their next `window` turns measured in alternation."""
     from agents.bench import MIXED_TURNS
     from tools.ledger import SAMPLE_LEDGER, Ledger
-    marks = {1: (1, 5), 50: (48, 52), length: (length - 4, length)}
-    times: dict[int, list[float]] = {k: [] for k in marks}
+    starts = [1, 50, length]
     with _home(base, "thread"):
         desk = _desk(Ledger.from_file(SAMPLE_LEDGER), kb)
-        _turns(desk, 0)
+    for m in MIXED_TURNS:
+        desk.ask(m, as_of=AS_OF)
+    for s in starts:
         for t in range(threads):
-            thread = f"growth-{t}"
-            for i in range(1, length + 1):
-                m = MIXED_TURNS[(i + t) % len(MIXED_TURNS)]
-                t0 = time.perf_counter()
-                desk.ask(m, thread_id=thread, as_of=AS_OF)
-                ms = (time.perf_counter() - t0) * 1000
-                for k, (lo, hi) in marks.items():
-                    if lo <= i <= hi:
-                        times[k].append(ms)
-        desk.close()
-    return [_row(f"thread turn {k}", v) for k, v in times.items()]
+            for i in range(1, s):
+                desk.ask(MIXED_TURNS[i % len(MIXED_TURNS)], thread_id=f"growth-{s}-{t}", as_of=AS_OF)
+    wall: dict[int, list[float]] = {s: [] for s in starts}
+    cpu: dict[int, list[float]] = {s: [] for s in starts}
+    for w in range(window):
+        for t in range(threads):
+            for s in starts:
+                c0, t0 = time.process_time(), time.perf_counter()
+                desk.ask(MIXED_TURNS[(s + w) % len(MIXED_TURNS)], thread_id=f"growth-{s}-{t}", as_of=AS_OF)
+                wall[s].append((time.perf_counter() - t0) * 1000)
+                cpu[s].append((time.process_time() - c0) * 1000)
+    desk.close()
+    return [_row(f"thread turns {s}-{s + window - 1}", wall[s], cpu[s]) for s in starts]
 
 
 def ledger_size(base: Path, kb: Any, data: Path, sizes: tuple[int, ...], turns: int) -> list[dict[str, Any]]:
-    rows = []
+    desks, notes = {}, []
     for n in sizes:
-        path = data / f"ledger-{n}.sqlite3"
         t0 = time.perf_counter()
-        ledger = _ledger(f"sqlite:///{path}", n)
+        ledger = _ledger(f"sqlite:///{data / f'ledger-{n}.sqlite3'}", n)
         built = time.perf_counter() - t0
         with _home(base, f"ledger-{n}"):
             t0 = time.perf_counter()
-            desk = _desk(ledger, kb)
-            opened = time.perf_counter() - t0
-            row = _row(f"ledger {n:,} customers", _turns(desk, turns))
-            desk.close()
-        rows.append({**row, "note": f"ledger ready in {built:.1f} s, desk opened in {opened:.1f} s"})
-        ledger.engine.dispose()
-    return rows
+            desks[f"ledger {n:,} customers"] = _desk(ledger, kb)
+            notes.append(f"ledger ready in {built:.1f} s, desk opened in {time.perf_counter() - t0:.1f} s")
+    rows = _interleaved(desks, turns)
+    for desk in desks.values():
+        desk.close()
+    return [{**r, "note": note} for r, note in zip(rows, notes)]
 
 
 def _fill_audit(path: Path, n: int, sample: str) -> None:
@@ -152,8 +164,7 @@ def _fill_audit(path: Path, n: int, sample: str) -> None:
 def audit_size(base: Path, kb: Any, data: Path, sizes: tuple[int, ...], turns: int) -> list[dict[str, Any]]:
     from agents.audit import AuditLog
     from tools.ledger import SAMPLE_LEDGER, Ledger
-    rows = []
-    sample = None
+    desks, notes, sample = {}, [], None
     for n in sizes:
         path = data / f"audit-{n}.sqlite3"
         with _home(base, f"audit-{n}"):
@@ -164,15 +175,16 @@ def audit_size(base: Path, kb: Any, data: Path, sizes: tuple[int, ...], turns: i
                     probe.close()
                 t0 = time.perf_counter()
                 _fill_audit(path, n, sample)
-                note = f"records inserted in {time.perf_counter() - t0:.1f} s"
+                notes.append(f"records inserted in {time.perf_counter() - t0:.1f} s")
             else:
                 path.unlink(missing_ok=True)
-                note = "empty audit log"
-            desk = _desk(Ledger.from_file(SAMPLE_LEDGER), kb, audit=AuditLog(f"sqlite:///{path}"))
-            rows.append({**_row(f"audit log {n:,} records", _turns(desk, turns)), "note": note})
-            desk.close()
-            desk.audit.engine.dispose()
-    return rows
+                notes.append("empty audit log")
+            desks[f"audit log {n:,} records"] = _desk(Ledger.from_file(SAMPLE_LEDGER), kb, audit=AuditLog(f"sqlite:///{path}"))
+    rows = _interleaved(desks, turns)
+    for desk in desks.values():
+        desk.close()
+        desk.audit.engine.dispose()
+    return [{**r, "note": note} for r, note in zip(rows, notes)]
 
 
 _TOPICS = [("还款提醒", "repayment reminders"), ("账单分期", "bill instalments"), ("催收行为", "debt collection conduct"),
@@ -203,7 +215,7 @@ def synthetic_clauses(directory: Path, clauses: int, seed: int = 7, per_doc: int
 def kb_size(base: Path, data: Path, extra: tuple[int, ...], turns: int) -> list[dict[str, Any]]:
     from knowledge import KnowledgeBase
     from tools.ledger import SAMPLE_LEDGER, Ledger
-    rows = []
+    desks, notes = {}, []
     for n in extra:
         with _home(base, f"kb-{n}"):
             t0 = time.perf_counter()
@@ -212,12 +224,13 @@ def kb_size(base: Path, data: Path, extra: tuple[int, ...], turns: int) -> list[
             if n:
                 synthetic_clauses(data / f"kb-{n}-docs", n)
                 kb.ingest(data / f"kb-{n}-docs")
-            note = f"{len(kb):,} clauses, ready in {time.perf_counter() - t0:.1f} s"
-            desk = _desk(Ledger.from_file(SAMPLE_LEDGER), kb)
-            rows.append({**_row("knowledge base: policy" + (f" + {n:,} clauses" if n else " alone"), _turns(desk, turns)),
-                         "note": note})
-            desk.close()
-    return rows
+            notes.append(f"{len(kb):,} clauses, ready in {time.perf_counter() - t0:.1f} s")
+            desks["knowledge base: policy" + (f" + {n:,} clauses" if n else " alone")] = \
+                _desk(Ledger.from_file(SAMPLE_LEDGER), kb)
+    rows = _interleaved(desks, turns)
+    for desk in desks.values():
+        desk.close()
+    return [{**r, "note": note} for r, note in zip(rows, notes)]
 
 
 def run(turns: int = 120, data: str | None = None, ledger_sizes: tuple[int, ...] = (1_000, 100_000, 1_000_000),
@@ -232,28 +245,29 @@ def run(turns: int = 120, data: str | None = None, ledger_sizes: tuple[int, ...]
         with _home(base, "kb"):
             kb = KnowledgeBase.open(base / "kb")
             kb.ingest()
-        groups = {}
-        say("thread length")
-        groups["thread length"] = thread_length(base, kb, length=thread_len)
-        say("ledger size")
-        groups["ledger size"] = ledger_size(base, kb, store, ledger_sizes, turns)
-        say("audit log size")
-        groups["audit log size"] = audit_size(base, kb, store, audit_sizes, turns)
-        say("knowledge base size")
-        groups["knowledge base size"] = kb_size(base, store, kb_extra, turns)
-    for rows in groups.values():
-        for r in rows:
-            r["vs_small_p50"] = r["p50_ms"] / rows[0]["p50_ms"]
-            r["vs_small_p95"] = r["p95_ms"] / rows[0]["p95_ms"]
+        groups: dict[str, list[dict[str, Any]]] = {}
+        steps = [("thread length", lambda: thread_length(base, kb, length=thread_len)),
+                 ("ledger size", lambda: ledger_size(base, kb, store, ledger_sizes, turns)),
+                 ("audit log size", lambda: audit_size(base, kb, store, audit_sizes, turns)),
+                 ("knowledge base size", lambda: kb_size(base, store, kb_extra, turns))]
+        for name, step in steps:
+            say(name)
+            rows = groups[name] = step()
+            for r in rows:
+                r["vs_small_p50"] = r["p50_ms"] / rows[0]["p50_ms"]
+                r["vs_small_p95"] = r["p95_ms"] / rows[0]["p95_ms"]
+                r["vs_small_cpu"] = r["cpu_p50_ms"] / rows[0]["cpu_p50_ms"]
+            say(render({"turns": turns, "groups": {name: rows}}).split("\n", 2)[-1])  # each group as it is done
     return {"turns": turns, "groups": groups}
 
 
 def render(result: dict[str, Any]) -> str:
-    lines = [f"growth (warm turns, rules planner; {result['turns']} turns per setting, thread rows: 5-turn windows)",
-             f"  {'setting':<44} {'p50 ms':>8} {'p95 ms':>8} {'p50 x':>6} {'p95 x':>6}"]
+    lines = [f"growth (warm turns, rules planner; {result['turns']} turns per setting, interleaved; thread rows: 4 threads x 5 turns)",
+             f"  {'setting':<40} {'p50 ms':>8} {'p95 ms':>8} {'CPU p50':>8} {'p50 x':>6} {'p95 x':>6} {'CPU x':>6}"]
     for group, rows in result["groups"].items():
         lines.append(f"{group}:")
         for r in rows:
-            lines.append(f"  {r['setting']:<44} {r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f} {r['vs_small_p50']:>6.2f} "
-                         f"{r['vs_small_p95']:>6.2f}" + (f"   ({r['note']})" if r.get("note") else ""))
+            lines.append(f"  {r['setting']:<40} {r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f} {r['cpu_p50_ms']:>8.2f} "
+                         f"{r['vs_small_p50']:>6.2f} {r['vs_small_p95']:>6.2f} {r['vs_small_cpu']:>6.2f}"
+                         + (f"   ({r['note']})" if r.get("note") else ""))
     return "\n".join(lines)

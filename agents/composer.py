@@ -10,6 +10,7 @@ import unicodedata
 from decimal import Decimal
 from typing import Any
 
+from agents.plugins import reply as plugin_reply
 from agents.policy_text import drifts
 from console.i18n import label
 from tools.money import fmt_yuan
@@ -392,7 +393,7 @@ def compose(lang: str, intent: str, tool_results: list[dict], clauses: list[dict
     parts = []
     for r in tool_results:
         renderer = {"limit_lookup": limit_reply, "temp_quota": quota_reply, "repair_check": repair_reply,
-                    "approval": approval_reply}[r["tool"]]
+                    "approval": approval_reply}.get(r["tool"], plugin_reply)
         token = _DAY.set(result_day(r))
         try:
             parts.append(renderer(lang, r, quotes) if renderer in (quota_reply, approval_reply) else renderer(lang, r))

@@ -31,6 +31,9 @@ def rules_to_cite(result: dict[str, Any]) -> list[str]:
         return sorted(rules) + ["R4"]
     if tool == "approval":
         return ["TQ5", "TQ6"] if result.get("outcome") == "approved" else ["TQ5"]
+    from tools.registry import plugins
+    if tool in plugins():  # a lender's own tool: the rule that decided, else the rules it applied
+        return [result["deciding_rule"]] if result.get("deciding_rule") else list(result.get("rules_applied") or [])
     return []
 
 

@@ -27,6 +27,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 
 from agents import composer as templates
+from agents import plugins
 from agents.contract import ROLE_RANK
 from agents.conversation import Conversation, after_turn
 from agents.evidence import clauses_to_cite
@@ -58,6 +59,7 @@ class TurnState(TypedDict, total=False):
     conversation: dict[str, Any]   # agents.conversation.Conversation: focus, waiting request, last decision
     # this turn
     plan: dict[str, Any]
+    plugin: str | None  # the lender's own tool this turn calls (intent `tool`)
     reading: dict[str, Any]        # agents.reading.describe(): what the message says, for the audit record
     missing: list[str]             # slots the agent asked for
     context_results: list[dict[str, Any]]  # the earlier decision a "why?" turn explains
@@ -157,8 +159,12 @@ def build_graph(deps: Deps, checkpointer: Any = None):
             period = {"raw": p.raw, "as_of": day.isoformat() if day else None, "old_rule": p.old_rule}
             if day is not None and day != plan.as_of:
                 plan = plan.model_copy(update={"as_of": day})
+        plugin = None  # a lender's own tool (agents/plugins.py), routed by the words it declares
+        if not resolution.question and (plugin := plugins.route(message, plan.customer_id)):
+            plan = plan.model_copy(update={"intent": Intent.tool})
         history = (state.get("history") or []) + [{"role": "operator", "text": message}]
         return {
+            "plugin": plugin,
             "plan": plan.model_dump(mode="json"), "planner": planner, "llm_model": model,
             "planner_fallback": fallback, "llm_calls": calls, "llm_tokens": tokens, "slot_sources": slot_sources,
             "queries_from": queries_from, "history": history[-2 * HISTORY_TURNS:],
@@ -177,7 +183,7 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         intent = Intent(state["plan"]["intent"])
         if state.get("notice"):  # a clarifying question: nothing to call, nothing to look up
             return "composer"
-        if intent in TOOL_INTENTS:
+        if intent in TOOL_INTENTS or intent == Intent.tool:
             return "risk_operator"
         return "policy_researcher" if intent in (Intent.policy_qa, Intent.explain) else "composer"
 
@@ -190,7 +196,14 @@ def build_graph(deps: Deps, checkpointer: Any = None):
             missing = ["customer_id"] + [k for k in ("amount", "purpose") if plan.intent == Intent.temp_quota
                                          and getattr(plan, k) in (None, "")]
             return {"notice": templates.missing_slots(lang, None, missing, plan.intent.value), "missing": missing}
-        if plan.intent == Intent.temp_quota:
+        if plan.intent == Intent.tool:
+            spec = plugins.registry()[state["plugin"]]
+            if ROLE_RANK[role] < ROLE_RANK[spec.role]:
+                return {"notice": templates._t(lang, f"{spec.name} needs the {spec.role} role; you are signed in as {role}. "
+                                                     "Nothing was changed.",
+                                               f"{spec.name}需要{spec.role}角色，当前角色为{role}，未做任何更改。")}
+            name, tool, args = spec.name, spec, plugins.arguments(spec, state["plan"], as_of)
+        elif plan.intent == Intent.temp_quota:
             if ROLE_RANK[role] < ROLE_RANK["operator"]:
                 return {"notice": templates.role_refusal(lang, "operator", role)}
             missing = [k for k in ("amount", "purpose") if getattr(plan, k) in (None, "")]
@@ -241,7 +254,7 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         as_of = plan.as_of or dt.date.fromisoformat(state["as_of"])
         clauses: list[dict[str, str]] = []
         for cid in clauses_to_cite([c["result"] for c in state.get("tool_calls", [])] + list(state.get("context_results") or [])):
-            clause = deps.kb.get(cid)
+            clause = deps.kb.get(cid) or plugins.clause(cid)
             if clause is not None:
                 clauses.append(_clause_view(clause, plan.language))
         retrieved: list[str] = []

@@ -51,7 +51,7 @@ def score_intents(words: str, *, has_customer: bool, has_amount: bool,
     c = cues(words)
     quota, limit, repair, policy = c["quota"], c["limit"], c["repair"], c["policy"]
     ask_for, lookup, off = c["ask_for"], c["lookup"], c["off"]
-    s = {i.value: 0.0 for i in Intent if i.value not in ("explain",)}
+    s = {i.value: 0.0 for i in Intent if i.value not in ("explain", "tool")}
 
     # a temporary-quota request: something to grant, for someone
     s["temp_quota"] = (0.35 * quota + 0.25 * has_amount + 0.2 * has_purpose + 0.2 * ask_for

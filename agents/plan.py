@@ -20,6 +20,7 @@ class Intent(str, Enum):
     policy_qa = "policy_qa"
     out_of_scope = "out_of_scope"
     explain = "explain"  # "why?": explain this conversation's last decision, no new tool call
+    tool = "tool"  # a lender's own tool (tools/registry.py), routed by what it declares; offered only when installed
 
 
 Language = Literal["zh", "en"]
@@ -47,3 +48,14 @@ class Plan(BaseModel):
         default_factory=list, description="Short policy questions to look up in the knowledge base."
     )
     language: Language = Field(default="en", description="Language of the operator's message.")
+
+    @classmethod
+    def model_json_schema(cls, *args, **kwargs):  # noqa: ANN002,ANN003,ANN206
+        """The plan schema; the `tool` intent appears only when a lender's own tool is installed."""
+        schema = super().model_json_schema(*args, **kwargs)
+        from tools.registry import plugins
+        if not plugins():
+            intent = schema.get("$defs", {}).get("Intent", {})
+            if "enum" in intent:
+                intent["enum"] = [v for v in intent["enum"] if v != Intent.tool.value]
+        return schema

@@ -29,7 +29,7 @@ _EN_NUM = r"(?:\d+|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[
           r"seven|eight|nine))?|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|" \
           r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|(?:one |a )?hundred)"
 _COUNT = rf"(?P<n>[0-9]+|[{_CN}]+|{_EN_NUM})"
-_DAYS = re.compile(rf"(?<![0-9\-/年月]){_COUNT}\s*(?:个)?(?:天|日(?![期])|(?:calendar )?days?\b)", re.I)
+_DAYS = re.compile(rf"(?<![0-9\-/年月第]){_COUNT}\s*(?:个)?(?:天|日(?![期])|(?:calendar )?days?\b)", re.I)
 _YEARS = re.compile(rf"(?<![0-9]){_COUNT}\s*(?:个)?(?:年(?![0-9月度底初内末前后以]|[0-9]{{1,2}}月)|years?\b)", re.I)
 _TIMES = re.compile(rf"{_COUNT}\s*倍|(?P<w>twice|double|triple)\b|(?P<x>[0-9]+(?:\.[0-9]+)?)\s*[x×*]\s", re.I)
 _TIER_LIST = re.compile(r"(?<![A-Za-z0-9_-])([A-D](?:(?:\s*[、,，/]\s*(?:or |and |或|和|及)?|\s*(?:或|和|及)\s*|\s+(?:or|and)\s+)"
@@ -132,8 +132,10 @@ def said(parameter: str, text: str) -> list[str]:
 
 
 def drifts(results: list[dict], clauses: list[dict]) -> list[dict]:
-    """Parameters a decision rested on whose clause, as given (`clauses`: clause_id and text), does not state the
-    value applied: one entry per (parameter, clause), with the version, the value and what the clause says."""
+    """Parameters a decision rested on whose clause, as given (`clauses`: clause_id and text), states another value
+    than the one applied (a contradiction, not an omission: a cited excerpt may leave a figure out): one entry per
+    (parameter, clause), with the version, the value and what the clause says. `riskdesk policy check` is
+    stricter: there the clause's full text must state the value."""
     from agents.evidence import rules_to_cite
     from tools.policy import PARAMETER_RULES, in_force
     from tools.rules import result_day
@@ -150,8 +152,11 @@ def drifts(results: list[dict], clauses: list[dict]) -> list[dict]:
                 cid = v.clause_for(p) if owner == rule else None
                 if cid is None or cid not in texts or states(p, v.value(p), texts[cid]):
                     continue
+                says = said(p, texts[cid])
+                if not says:  # the text at hand (often an excerpt) states no other value: silent, not contradicting
+                    continue
                 d = {"parameter": p, "version": v.id, "clause_id": cid, "value": plain(v.value(p)),
-                     "clause_says": said(p, texts[cid])}
+                     "clause_says": says}
                 if d not in out:
                     out.append(d)
     return out

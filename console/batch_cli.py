@@ -19,7 +19,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from console.cli_base import AsOfOpt, JsonOpt, KeyOpt, LedgerOpt, err, fail, identity, open_ledger, out, parse_as_of, today
-from tools.batch_io import RowFileError, file_format
 
 batch_app = typer.Typer(help="Batch decisions over CSV / JSON Lines files or the whole ledger, no LLM (批量决策).",
                         no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -27,6 +26,7 @@ OutOpt = typer.Option(..., "--out", "-o", help="Output file (.csv or .jsonl); an
 
 
 def _count_rows(path: Path) -> int | None:
+    from tools.batch_io import file_format  # the tools package (SQLAlchemy) only when a batch runs, not for --help
     try:
         with path.open("rb") as f:
             n = sum(1 for line in f if line.strip())
@@ -52,6 +52,7 @@ def _counts_table(title: str, counts: dict[str, int]) -> Table:
 def _run(kind: str, source: Path, dest: Path, as_of: Optional[str], ledger: Optional[Path], commit: bool,
          key: Optional[str], json_out: bool) -> None:
     from tools.batch import run_batch
+    from tools.batch_io import RowFileError, file_format
     from tools.errors import ToolInputError
     if not source.is_file():
         fail(f"{source}: no such input file / 输入文件不存在")
@@ -87,6 +88,8 @@ def _run(kind: str, source: Path, dest: Path, as_of: Optional[str], ledger: Opti
 def repair(source: Optional[Path] = typer.Argument(None, help="CSV / JSON Lines with customer_id (and as_of)."),
            dest: Optional[Path] = typer.Option(None, "--out", "-o", help="Output file (.csv or .jsonl)."),
            all_: bool = typer.Option(False, "--all", help="Scan every customer of the ledger."),
+           workers: int = typer.Option(1, "--workers", min=1, max=16, help="With --all: processes deciding pages "
+                                                                              "(one per core; not for --ledger FILE)."),
            as_of: Optional[str] = AsOfOpt, ledger: Optional[Path] = LedgerOpt, json_out: bool = JsonOpt) -> None:
     """One-time credit repair (R1–R4) for each row, or with --all for the whole ledger (eligible ones written)."""
     if all_ == (source is not None):
@@ -96,6 +99,7 @@ def repair(source: Optional[Path] = typer.Argument(None, help="CSV / JSON Lines 
             fail("--out is required / 需要 --out")
         return _run("repair", source, dest, as_of, ledger, False, None, json_out)
     from tools.batch import scan_ledger
+    from tools.batch_io import RowFileError, file_format
     if dest is not None:
         try:
             file_format(dest)
@@ -108,7 +112,10 @@ def repair(source: Optional[Path] = typer.Argument(None, help="CSV / JSON Lines 
         total = conn.execute(select(func.count()).select_from(customers_t)).scalar_one()
     with _bar(total, "repair scan") as bar:
         task = bar.add_task("scan", total=total)
-        tally = scan_ledger(led, day, dest, progress=lambda k: bar.advance(task, k))
+        try:
+            tally = scan_ledger(led, day, dest, progress=lambda k: bar.advance(task, k), workers=workers)
+        except ValueError as e:
+            fail(str(e))
     summary = tally.summary()
     if json_out:
         sys.stdout.write(summary.model_dump_json() + "\n")
@@ -142,14 +149,14 @@ def quota(source: Path = typer.Argument(..., help="CSV / JSON Lines with custome
 @batch_app.command()
 def bench(url: str = typer.Option(..., "--url", help="A filled ledger (python -m tools.synthetic_ledger)."),
           as_of: str = typer.Option("2026-01-15", "--as-of"), sample: int = typer.Option(10_000, "--sample", min=0),
-          json_out: bool = JsonOpt) -> None:
+          workers: int = typer.Option(1, "--workers", min=1, max=16), json_out: bool = JsonOpt) -> None:
     """Whole-ledger repair scan: rows/s, peak memory, and a random sample re-decided through the tool."""
     from tools.batch_bench import bench as run
     from tools.ledger import Ledger
     led = Ledger.open(url)
     if led.is_empty():
         fail(f"{url}: empty ledger; fill it first: python -m tools.synthetic_ledger --customers 1000000 --url {url}")
-    result = run(led, parse_as_of(as_of), sample, say=lambda s: err.print(s))
+    result = run(led, parse_as_of(as_of), sample, say=lambda s: err.print(s), workers=workers)
     if json_out:
         sys.stdout.write(result.model_dump_json() + "\n")
     else:

@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from agents.composer import heading
 from console.i18n import label, say
 
 if TYPE_CHECKING:
@@ -87,7 +88,8 @@ def _citations(r: "AskResult") -> list[str]:
         if c.quote and c.quote.rstrip("…") in r.answer:
             continue
         quote = c.quote if len(c.quote) <= 60 else c.quote[:59] + "…"
-        lines.append(f"[{c.clause_id}] {c.title}: {quote}")
+        lang = getattr(r.language, "value", r.language)
+        lines.append(f"[{c.clause_id}] {heading(lang, c.title)}{'：' if lang == 'zh' else ': '}{quote}")
     return lines
 
 
@@ -123,7 +125,7 @@ def render(r: "AskResult", console: Console, lang: str | None = None) -> None:
     if not is_terminal(console):
         plain(f"{title}\n{r.answer}")
         for tool, args, outcome in _tool_rows(r, lang):
-            plain(f"{say(lang, 'tool')}: {tool} ({args}) → {outcome}")
+            plain(f"{say(lang, 'tool')}{'：' if lang == 'zh' else ': '}{tool} ({args}) → {outcome}")
         for line in _citations(r) + _footer(r, lang):
             plain(line)
         return
@@ -149,3 +151,23 @@ def print_lines(console: Console, lines: Iterable[str]) -> None:
             console.print(Text("\n".join(wrap(line, console.width))), no_wrap=True, overflow="ignore")
         else:
             plain(line, console.file)
+
+
+def records(console: Console, title: str, headers: list[str], rows: list[list[str]]) -> None:
+    """Rows for people: a table when the terminal is wide enough to show every cell whole (no column is
+    cut or folded: dates and amounts stay on one line); else one block per row ("header: value" lines);
+    plain lines when stdout is not a terminal."""
+    widths = [max([cell_len(h)] + [cell_len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    if is_terminal(console) and sum(widths) + 3 * len(widths) + 1 <= console.width:
+        t = Table(*headers, title=title or None, title_justify="left")
+        for col in t.columns:
+            col.no_wrap = True
+        for r in rows:
+            t.add_row(*(Text(c) for c in r))
+        console.print(t)
+        return
+    lines = [title] if title else []
+    colon = "：" if any("\u4e00" <= ch <= "\u9fff" for h in headers for ch in h) else ": "
+    for r in rows:
+        lines += [f"{h}{colon}{c}" for h, c in zip(headers, r)] + [""]
+    print_lines(console, lines)

@@ -37,12 +37,15 @@ def limit(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pat
         if r.outcome == "not_found":
             err.print(say(default_lang(), "Customer {id} not found", id=r.customer_id), markup=False)
             raise typer.Exit(1)
-        q = r.temp_quota
-        out.print(_kv_table(f"{r.customer_id} as of {r.as_of}", [
-            ("status", r.status.value), ("base limit", _y(r.base_limit)), ("used", _y(r.used)),
-            ("available", _y(r.available)),
-            ("temporary quota", f"{_y(q.amount)} until {q.expires_on}" if q else None),
-            ("total available", _y(r.total_available)), ("rules", ", ".join(r.rules_applied))]))
+        from console.chat_render import records
+        from console.i18n import label
+        lang, q = default_lang(), r.temp_quota
+        rows = [("status", label("status", r.status.value, lang)), ("base limit", _y(r.base_limit)), ("used", _y(r.used)),
+                ("available", _y(r.available)),
+                ("temporary quota", say(lang, "{amount} until {day}", amount=_y(q.amount), day=q.expires_on) if q else "—"),
+                ("total available", _y(r.total_available)), ("rules", ", ".join(r.rules_applied))]
+        records(out, say(lang, "{id} as of {day}", id=r.customer_id, day=r.as_of), [say(lang, k) for k, _ in rows],
+                [[v for _, v in rows]])
     emit(result, json_out, render)
 
 
@@ -68,8 +71,11 @@ def quota(customer_id: str, amount: str, purpose: Optional[str] = typer.Option(N
         fail(str(e))
 
     def render(r):  # noqa: ANN001
-        rows = [("outcome", r.outcome), ("deciding rule", r.deciding_rule), ("reasons", ", ".join(r.reasons)),
-                ("amount", _y(r.amount)), ("purpose", f"{r.purpose} → {r.purpose_category.value if r.purpose_category else 'unclassified'}"),
+        from console.i18n import label
+        lang = default_lang()
+        rows = [("outcome", label("outcome", r.outcome, lang)), ("deciding rule", r.deciding_rule),
+                ("reasons", "; ".join(label("reason", k, lang) for k in r.reasons)), ("amount", _y(r.amount)),
+                ("purpose", f"{r.purpose} → {label('purpose', r.purpose_category.value if r.purpose_category else 'unclassified', lang)}"),
                 ("cap (TQ3)", _y(r.cap))]
         if r.grant:
             rows.append(("granted", f"{_y(r.grant.amount)} {r.grant.granted_on} → {r.grant.expires_on}"))
@@ -77,7 +83,9 @@ def quota(customer_id: str, amount: str, purpose: Optional[str] = typer.Option(N
             rows.append(("approval id", r.approval_id))
         if r.active_quota_expires_on:
             rows.append(("active quota until", r.active_quota_expires_on))
-        out.print(_kv_table(f"Temporary quota for {r.customer_id} as of {r.as_of}", rows))
+        from console.chat_render import records
+        records(out, f"{label('task', 'temp_quota', lang)} · {say(lang, '{id} as of {day}', id=r.customer_id, day=r.as_of)}",
+                [say(lang, k) for k, _ in rows], [["—" if v is None else str(v) for _, v in rows]])
     emit(result, json_out, render)
 
 
@@ -92,14 +100,17 @@ def repair(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pa
         fail(str(e))
 
     def render(r):  # noqa: ANN001
-        out.print(f"[bold]{r.customer_id}[/] as of {r.as_of}: [bold]{r.outcome}[/]")
+        from console.chat_render import print_lines, records
+        from console.i18n import label
+        lang = default_lang()
+        print_lines(out, [f"{r.customer_id} · {r.as_of} · {label('outcome', r.outcome, lang)}"])
         if r.records:
-            t = Table("record", "institution", "amount", "overdue since", "repaid on", "status", "rule", "hidden from / repay by")
-            for v in r.records:
-                t.add_row(v.record_id, v.institution, _y(v.amount), str(v.overdue_since), str(v.repaid_on or "—"),
-                          v.status, v.deciding_rule or "—", str(v.hidden_from or v.repay_by or "—"))
-            out.print(t)
-        out.print(say(default_lang(), "R4 note"), markup=False)
+            records(out, "", [say(lang, h) for h in ("record", "institution", "amount", "overdue since", "repaid on",
+                                                     "status", "rule", "hidden from / repay by")],
+                    [[v.record_id, v.institution, _y(v.amount), str(v.overdue_since), str(v.repaid_on or "—"),
+                      label("outcome", v.status, lang), v.deciding_rule or "—", str(v.hidden_from or v.repay_by or "—")]
+                     for v in r.records])
+        print_lines(out, [say(lang, "R4 note")])
     emit(result, json_out, render)
 
 
@@ -113,11 +124,14 @@ def approvals_list(ledger: Optional[Path] = LedgerOpt, all_: bool = typer.Option
     if json_out:
         sys.stdout.write(json.dumps([a.model_dump(mode="json") for a in items], ensure_ascii=False) + "\n")
         return
-    t = Table("approval", "customer", "amount", "purpose", "requested", "by", "decide by", "reasons", "status")
-    for a in items:
-        t.add_row(a.approval_id, a.customer_id, _y(a.amount), a.purpose, str(a.requested_on), a.requested_by or "—",
-                  str(a.decide_by), ", ".join(a.reasons), a.status)
-    out.print(t)
+    from console.chat_render import records
+    from console.i18n import label
+    lang = default_lang()
+    records(out, "", [say(lang, h) for h in ("approval", "customer", "amount", "purpose", "requested", "by", "decide by",
+                                             "reasons", "status")],
+            [[a.approval_id, a.customer_id, _y(a.amount), a.purpose, str(a.requested_on), a.requested_by or "—",
+              str(a.decide_by), "; ".join(label("reason", k, lang) for k in a.reasons), label("outcome", a.status, lang)]
+             for a in items])
 
 
 ByOpt = typer.Option(None, "--by", hidden=True, help="No longer accepted: the CLI acts as a known identity (--key).")
@@ -169,7 +183,7 @@ from console import eval_cli as _eval_cli  # noqa: E402,F401
 from console import serve_cli as _serve_cli  # noqa: E402,F401
 from console.kb_cli import kb_app  # noqa: E402
 
-app.add_typer(kb_app, name="kb", help="The credit-policy knowledge base: ingest, search, bench.")
+app.add_typer(kb_app, name="kb", help="The knowledge base: policy, your own documents, statutes; search, bench.")
 from console.batch_cli import batch_app  # noqa: E402
 
 app.add_typer(batch_app, name="batch")
@@ -177,3 +191,9 @@ from console.webhooks_cli import webhooks_app  # noqa: E402
 
 app.add_typer(webhooks_app, name="webhooks")
 
+from console import policy_cli as _policy_cli  # noqa: E402
+from console import tool_cli as _tool_cli  # noqa: E402,F401
+
+app.add_typer(_policy_cli.policy_app, name="policy")
+_policy_cli.install(app, _eval_cli.eval_app, batch_app)  # --policy FILE on every command that decides
+from console import mcp_cli as _mcp_cli  # noqa: E402,F401

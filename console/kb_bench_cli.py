@@ -12,7 +12,7 @@ from rich.table import Table
 from console.kb_common import _fail, err, out
 
 
-def bench_statutes(path: Optional[Path], laws: Optional[list[str]], as_json: bool) -> None:
+def bench_statutes(path: Optional[Path], laws: Optional[list[str]], as_json: bool, split: str = "dev") -> None:
     from knowledge.bench_size import SIZES, run
     from knowledge.corpus import CorpusError
     from knowledge.statutes import StatutesUnavailable
@@ -20,7 +20,10 @@ def bench_statutes(path: Optional[Path], laws: Optional[list[str]], as_json: boo
         _fail(f"{path}: the statutes bench builds a fresh store; give an empty or new directory")
     store = path or Path(tempfile.mkdtemp(prefix="riskdesk-kb-bench-"))
     try:
-        result = run(store, laws, sizes=SIZES if not laws else (22, 0), log=lambda line: err.print(line))
+        if split not in ("dev", "test"):
+            _fail(f"--split must be dev or test, got {split!r}")
+        result = run(store, laws, sizes=SIZES if not laws else (22, 0), statute_split=split,
+                     log=lambda line: err.print(line))
     except (StatutesUnavailable, CorpusError) as e:
         _fail(str(e))
     finally:

@@ -75,12 +75,14 @@ def bench(queries: Optional[Path] = typer.Option(None, "--queries", help="Labell
                                      "statutes: a fresh store filled with the policy and the statutes, measured "
                                      "at 22, 1,000, 10,000 and all clauses."),
           law: Optional[list[str]] = typer.Option(None, "--law", help="With --corpus statutes: only these laws."),
+          split: str = typer.Option("dev", "--split", help="With --corpus statutes: the statute queries scored, "
+                                    "dev or test (evals/retrieval_statutes/; test is held out: report, never tune)."),
           path: Optional[Path] = PathOpt, url: Optional[str] = UrlOpt) -> None:
     """recall@1, recall@3 and MRR for BM25, dense and hybrid; warm hybrid latency p50/p95."""
     from knowledge.bench import QUERIES, run
     if corpus == "statutes":
         from console.kb_bench_cli import bench_statutes
-        bench_statutes(path, law or None, as_json)
+        bench_statutes(path, law or None, as_json, split)
         return
     if corpus != "policy":
         _fail(f"--corpus must be policy or statutes, got {corpus!r}")

@@ -166,12 +166,12 @@ class HttpGuard:
 
     `authenticate(conn)`: the service's key check on the request's headers; returns the caller's name
     (the per-key budget) or raises HTTPException (401). `reply(status, detail, headers=...)`: the
-    service's error response. Paths under `key_prefix` need a key."""
+    service's error response. Paths under `key_prefix` (one prefix or several) need a key."""
 
     def __init__(self, app: Any, *, limits: HttpLimits, authenticate: Callable[[HTTPConnection], Awaitable[str]],
-                 reply: Reply, key_prefix: str = "/v1/", rates: RateLimits | None = None):
+                 reply: Reply, key_prefix: str | tuple[str, ...] = "/v1/", rates: RateLimits | None = None):
         self.app, self.limits, self.authenticate, self.reply = app, limits, authenticate, reply
-        self.key_prefix = key_prefix
+        self.key_prefixes = (key_prefix,) if isinstance(key_prefix, str) else tuple(key_prefix)
         self.rates = rates or RateLimits(limits.rate_per_key, limits.rate_per_address)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -182,7 +182,7 @@ class HttpGuard:
         # address, so one key flooding does not use up the budget of other keys behind the same address.
         # Every other request counts against its address: with a key, without one, or with a wrong one.
         address = address_of(scope)
-        if scope["path"].startswith(self.key_prefix) or scope["path"] == self.key_prefix.rstrip("/"):
+        if any(scope["path"].startswith(p) or scope["path"] == p.rstrip("/") for p in self.key_prefixes):
             try:
                 name = await self.authenticate(HTTPConnection(scope))
             except HTTPException as e:

@@ -201,8 +201,15 @@ def bench(turns: int = typer.Option(300, "--turns", min=10, help="Warm turns to 
           growth: bool = typer.Option(False, "--growth", help="Turn p50/p95 against thread length, ledger size (1k, "
                                       "100k, 1M customers), audit log size (0, 1M) and knowledge base size (+10k clauses)."),
           data: Optional[Path] = typer.Option(None, "--data", help="--growth: keep the big stores here and reuse them."),
+          service: bool = typer.Option(False, "--service", help="What HTTP/JSON and the hand-off to a turn process add "
+                                       "to a turn (one client, `riskdesk serve` on loopback)."),
           json_out: bool = JsonOpt) -> None:
     """Per-turn latency with the rules planner, split by team member and by overhead (a benchmark, not a test)."""
+    if service:
+        from agents.bench_service import render as render_service, run as run_service
+        result = run_service(turns=min(turns, 120))
+        out.print_json(data=result) if json_out else out.print(render_service(result))
+        return
     if growth:
         from agents.bench_growth import render as render_growth, run as run_growth
         result = run_growth(turns=min(turns, 120), data=str(data) if data else None,

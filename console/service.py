@@ -31,6 +31,7 @@ from console.api.errors import _err, log
 from console.api.state import _State
 from console.desk_routes import router as desk_router
 from console.events_http import events_router
+from console.mcp_http import mcp_router
 from console.limits_http import HttpGuard, HttpLimits
 from console.turn_processes import TurnProcesses
 from console.turns import error_reply, locked_turn, settle
@@ -46,6 +47,8 @@ __all__ = ["create_app", "ROUTERS", "ApiKey", "KeyConfigError", "keys_from_env",
 WEB_DIR = Path(__file__).parent / "web"
 
 # Every group of endpoints, in the order of the OpenAPI document. A new group: one APIRouter module, one line here.
+from console.tools_http import tools_router  # noqa: E402 - /v1/tools: every registered tool (tools/registry.py)
+
 ROUTERS = [
     probes.router,      # /healthz, /readyz
     auth.router,        # /v1/me
@@ -100,8 +103,10 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
     app.state.riskdesk = state
     # an embedded app rate-limits when told to (`limits`, or RISKDESK_RATE_PER_*); `riskdesk serve` does by default
     limits = limits or HttpLimits.from_env(rate_per_key="off", rate_per_address="off")
-    app.add_middleware(HttpGuard, limits=limits, authenticate=state.caller, reply=_err)
-    routers = [*ROUTERS, events_router()]  # events_router(): a fresh router per app (its dispatcher)
+    app.add_middleware(HttpGuard, limits=limits, authenticate=state.caller, reply=_err, key_prefix=("/v1/", "/mcp"))
+    # fresh routers per app: events_router() holds its dispatcher, mcp_router() its MCP session manager,
+    # tools_router() the tools registered now
+    routers = [*ROUTERS, events_router(), tools_router(), mcp_router()]
     errors.install(app, [route for router in routers for route in router.routes])
     for router in routers:
         app.include_router(router)

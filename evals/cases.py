@@ -179,6 +179,9 @@ def suite_path(name_or_path: str) -> Path:
         q = SUITES_DIR / f"{name_or_path}{ext}"
         if q.exists():
             return q
+    from tools.registry import plugins
+    if (tool := plugins().get(name_or_path)) is not None and tool.evals is not None:  # a lender's tool's own cases
+        return tool.evals
     raise FileNotFoundError(f"no suite {name_or_path!r} (looked for a file, and for {SUITES_DIR}/{name_or_path}.yaml|jsonl)")
 
 

@@ -131,11 +131,13 @@ class LexicalIndex:
     MIN_TYPO_LEN = 5
 
     def __init__(self, texts: list[str], k1: float = 1.5, b: float = 0.75,
-                 known: Callable[[str], bool] | None = None):
+                 known: Callable[[str], bool] | None = None, tokens: list[list[str]] | None = None):
         import bm25s
         self.n = len(texts)
         self._bm25 = bm25s.BM25(k1=k1, b=b)
-        corpus = [tokenize(t) or ["\u2205"] for t in texts]
+        # ``tokens``: tokenize(text) of each text, when the caller kept them (segmenting tens of thousands of
+        # clauses is most of the cost of building the index)
+        corpus = [t or ["\u2205"] for t in tokens] if tokens is not None else [tokenize(t) or ["\u2205"] for t in texts]
         if self.n:
             self._bm25.index(corpus, show_progress=False)
         self._vocab = self._bm25.vocab_dict if self.n else {}

@@ -11,6 +11,7 @@ import os
 import re
 import threading
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Literal
 from urllib.parse import urlparse
@@ -18,6 +19,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from knowledge.corpus import CORPUS_DIR, Document, CorpusError, corpus_digest, load_corpus
+from knowledge.freshness import Freshness
 from knowledge.models import Clause, ClauseHit, IngestReport, date_int, int_date
 from tools.home import riskdesk_home
 
@@ -26,15 +28,16 @@ SCHEMA = "riskdesk-kb/3"  # bump when chunking or embedding changes: every store
 BUILTIN = "builtin"
 LANGS = ("zh", "en")
 RRF_K = 60  # rank scores of the single-retriever modes
+UNSEEN_LEXICAL = 0.25  # a clause BM25 cannot see: this fraction of its dense z-score stands for its lexical one
+MIN_UNSEEN = 100  # this many clauses BM25 cannot see: lexical scores are standardised over the ones it can
 LEXICAL_WEIGHT = 0.5  # hybrid = w * z(BM25) + (1 - w) * z(best cosine), z-scored over the clauses in force
 _CJK = re.compile(r"[\u3400-\u9fff]")
 Mode = Literal["hybrid", "dense", "lexical"]
+RELOAD_PAGE = 5000  # chunks per get when the in-memory mirror is rebuilt
 # Origins of documents added one by one (`kb add`, `kb add-statutes`): each clause is embedded as one chunk
 # (its context header and text), so tens of thousands of clauses stay one matrix product per query.
 WHOLE_CLAUSE_ORIGINS = ("doc:", "statute:")
 EMBED_CHARS = 600  # a sentence encoder: the head of a long clause carries its topic; BM25 reads it all
-GENERATION_FILE = "riskdesk-kb.generation"  # beside an embedded store: bumped by every write
-SERVER_CHECK_SECONDS = 1.0  # a Chroma server's generation is asked at most this often
 
 
 def default_path() -> Path:
@@ -106,7 +109,7 @@ def _client(path: str | Path | None, url: str | None):  # noqa: ANN202
     return chromadb.PersistentClient(path=str(p), settings=settings), str(p)
 
 
-class KnowledgeBase:
+class KnowledgeBase(Freshness):
     """Bilingual policy clauses with as-of-aware hybrid (BM25 + USE multilingual) retrieval."""
 
     def __init__(self, client, location: str, dense_backend: Literal["memory", "chroma"] = "memory",  # noqa: ANN001
@@ -125,6 +128,11 @@ class KnowledgeBase:
         self._generation = self._current_generation()
         self._reload()
 
+    SCHEMA = SCHEMA
+
+    def _open_client(self):  # noqa: ANN202 (embedded: the directory opened afresh)
+        return _client(self.location, None)[0]
+
     @classmethod
     def open(cls, path: str | Path | None = None, url: str | None = None, **kw) -> "KnowledgeBase":  # noqa: ANN003
         """Embedded Chroma at ``path`` (default: see default_path()), or a Chroma server at ``url``
@@ -135,9 +143,20 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------------ state
     def _reload(self) -> None:
-        got = self._col.get(include=["metadatas", "embeddings"])
-        self._mirror(got["ids"], got["metadatas"] or [],
-                     got["embeddings"] if got["embeddings"] is not None else np.zeros((0, 512)))
+        # in pages: one get of every chunk fails past SQLite's variable limit ("too many SQL variables", ~40,000
+        # chunks: 10,000 clauses of two sentences in two languages)
+        ids: list[str] = []
+        metas: list[dict] = []
+        embs: list[np.ndarray] = []
+        while True:
+            got = self._col.get(include=["metadatas", "embeddings"], limit=RELOAD_PAGE, offset=len(ids))
+            ids += got["ids"]
+            metas += got["metadatas"] or []
+            if got["embeddings"] is not None and len(got["ids"]):
+                embs.append(np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), 512))
+            if len(got["ids"]) < RELOAD_PAGE:
+                break
+        self._mirror(ids, metas, np.concatenate(embs) if embs else np.zeros((0, 512)))
 
     def _mirror(self, ids: list[str], metas: list[dict], emb: np.ndarray) -> None:
         """Rebuild the in-memory mirror (clauses, chunk embeddings, BM25) from the store's chunks."""
@@ -172,8 +191,8 @@ class KnowledgeBase:
         self._to = np.array([date_int(clauses[c].effective_to) for c in order], dtype=np.int64)
         self._has_zh = np.array([bool(clauses[c].text_zh) for c in order], dtype=bool)
         self._has_en = np.array([bool(clauses[c].text_en) for c in order], dtype=bool)
-        self._lexical = LexicalIndex([self._lexical_text(clauses[c], self._doc_titles[c]) for c in order],
-                                     known=known_word)
+        texts = [self._lexical_text(clauses[c], self._doc_titles[c]) for c in order]
+        self._lexical = LexicalIndex(texts, known=known_word, tokens=self._tokens(order, texts))
 
     @staticmethod
     def _lexical_text(c: Clause, doc_title: str = "") -> str:
@@ -271,68 +290,6 @@ class KnowledgeBase:
     def doc_title(self, clause_id: str) -> str:
         return self._doc_titles.get(clause_id, "")
 
-    # ------------------------------------------------------------------ freshness
-    def _marker(self) -> Path | None:
-        return None if self._client is None or self._url else Path(self.location) / GENERATION_FILE
-
-    def _bump(self) -> None:
-        """Tell other processes that the store changed: a new generation beside an embedded store, and in the
-        collection's metadata (what a Chroma server's other clients read)."""
-        import uuid
-        gen = uuid.uuid4().hex
-        marker = self._marker()
-        if marker is not None:
-            tmp = marker.with_name(f".{marker.name}.{os.getpid()}")
-            tmp.write_text(gen, encoding="utf-8")
-            os.replace(tmp, marker)
-        meta = dict(self._col.metadata or {})
-        meta["generation"] = gen
-        self._col.modify(metadata=meta)
-        self._generation = gen
-
-    def _current_generation(self) -> str | None:
-        marker = self._marker()
-        if marker is not None:
-            try:
-                return marker.read_text(encoding="utf-8").strip() or None
-            except OSError:
-                return None
-        col = self._client.get_collection(COLLECTION, embedding_function=self._col._embedding_function)
-        return (col.metadata or {}).get("generation")
-
-    def refresh(self, force: bool = False) -> bool:
-        """Reload if another process changed the store since this one read it (``kb add`` while the service
-        runs); True if it reloaded. Embedded: one stat of the generation file per call; server: one request
-        at most every SERVER_CHECK_SECONDS."""
-        if self._client is None:
-            return False
-        marker = self._marker()
-        if marker is not None:
-            try:
-                stamp = marker.stat().st_mtime_ns
-            except OSError:
-                stamp = None
-            if stamp == self._stamp and not force:
-                return False
-            self._stamp = stamp
-        elif not force:
-            now = time.monotonic()
-            if now - self._checked < SERVER_CHECK_SECONDS:
-                return False
-            self._checked = now
-        gen = self._current_generation()
-        if gen == self._generation and not force:
-            return False
-        with self._lock:
-            if marker is not None:  # embedded Chroma caches one system per path: open it afresh from disk
-                from chromadb.api.shared_system_client import SharedSystemClient
-                SharedSystemClient._identifier_to_system.pop(str(self.location), None)
-                self._client, _ = _client(self.location, None)
-            self._col = self._client.get_collection(COLLECTION, embedding_function=self._col._embedding_function)
-            self._generation = gen
-            self._reload()
-        return True
-
     def _origins_of_chunk(self, chunk_id: str) -> str | None:
         return self._origins.get(chunk_id.split("#", 1)[0])
 
@@ -356,7 +313,8 @@ class KnowledgeBase:
                 i = self._order.index(meta["clause_id"])
                 best[i] = max(best[i], 1.0 - dist)
         else:
-            sims = self._emb @ q  # chunks are grouped by clause (see _mirror): one max per group
+            with _one_blas_thread():  # 2 cores: a second BLAS thread only contends with the other requests
+                sims = self._emb @ q  # chunks are grouped by clause (see _mirror): one max per group
             best[self._chunk_groups] = np.maximum.reduceat(sims, self._chunk_starts) if len(sims) else best[:0]
         best[~mask] = -np.inf
         return best
@@ -371,7 +329,8 @@ class KnowledgeBase:
         idx = np.flatnonzero(mask & (scores > 0))
         return [int(i) for i in idx[np.argsort(-scores[idx], kind="stable")]]
 
-    def ranking(self, query: str, as_of: dt.date, mode: Mode = "hybrid") -> list[tuple[int, float]]:
+    def ranking(self, query: str, as_of: dt.date, mode: Mode = "hybrid", top: int | None = None) -> list[tuple[int, float]]:
+        """(clause index, score) of the clauses in force, best first; the first ``top`` only when given."""
         mask = self._in_force(as_of)
         self._as_of = as_of
         if mode == "dense":
@@ -387,14 +346,21 @@ class KnowledgeBase:
         # averaged. Unlike rank fusion, a clear BM25 winner is not pulled down by a flat dense ranking.
         dense = self._dense_scores(query, mask)[idx].astype(np.float64)
         lexical = self._lexical.scores(query)[idx].astype(np.float64)
-        zd, zl = _standardise(dense), _standardise(lexical)
-        # BM25 cannot see a clause that has no text in the query's language: impute its lexical score with
-        # its dense score instead of letting it lose the fusion to every clause BM25 can see.
+        zd = _standardise(dense)
+        # BM25 cannot see a clause that has no text in the query's language. In a small corpus its lexical
+        # score is imputed with its dense score, so it does not lose to every clause BM25 can see. At size (an
+        # English question among the Chinese-only statutes) BM25 is standardised over the clauses it can see,
+        # so thousands of unseen zeros do not inflate the few it scores, and an unseen clause is imputed a
+        # fraction of its dense score: imputing all of it let 26,000 statutes outvote the English policy.
         seen = (self._has_zh if query_language(query) == "zh" else self._has_en)[idx]
-        zl = np.where(seen, zl, zd)
+        if (~seen).sum() >= MIN_UNSEEN and seen.any():
+            zl = np.zeros_like(lexical)
+            zl[seen] = _standardise(lexical[seen])
+            zl = np.where(seen, zl, UNSEEN_LEXICAL * zd)
+        else:  # few unseen clauses: over every clause in force, the unseen ones imputed their whole dense score
+            zl = np.where(seen, _standardise(lexical), zd)
         fused = LEXICAL_WEIGHT * zl + (1.0 - LEXICAL_WEIGHT) * zd
-        order = np.argsort(-fused, kind="stable")
-        return [(int(idx[j]), float(fused[j])) for j in order]
+        return [(int(idx[j]), float(fused[j])) for j in _best_first(fused, top)]
 
     def search(self, query: str, as_of: dt.date, k: int = 5, mode: Mode = "hybrid") -> list[ClauseHit]:
         """Clauses in force on ``as_of`` (effective_from <= as_of <= effective_to), best first, at most k.
@@ -406,7 +372,7 @@ class KnowledgeBase:
         self.refresh()
         lang = query_language(query)
         with self._lock:
-            ranked = self.ranking(query, as_of, mode)[:k]
+            ranked = self.ranking(query, as_of, mode, top=k)[:k]
             hits = []
             for i, score in ranked:
                 c = self._clauses[self._order[i]]
@@ -416,6 +382,26 @@ class KnowledgeBase:
                                       score=round(score, 6), effective_from=c.effective_from,
                                       effective_to=c.effective_to))
         return hits
+
+
+@lru_cache(maxsize=1)
+def _controller():  # noqa: ANN202
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController()
+
+
+def _one_blas_thread():  # noqa: ANN202
+    return _controller().limit(limits=1, user_api="blas")
+
+
+def _best_first(scores: np.ndarray, top: int | None) -> np.ndarray:
+    """Positions by descending score, ties in position order (a stable sort); only the first ``top`` when given,
+    found by a partition first (tens of thousands of clauses: a full sort per query costs milliseconds)."""
+    if top is None or top >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    kth = np.partition(-scores, top - 1)[top - 1]
+    near = np.flatnonzero(-scores <= kth)  # every position tied with the top-th too, so ties stay stable
+    return near[np.argsort(-scores[near], kind="stable")][:top]
 
 
 def _standardise(x: np.ndarray) -> np.ndarray:

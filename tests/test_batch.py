@@ -50,6 +50,14 @@ def test_the_scan_equals_the_tool_for_every_customer(synthetic, as_of):
         assert scanned[cid] == repair_check(synthetic, cid, as_of), cid
 
 
+def test_the_scan_equals_the_tool_on_postgres(pg):
+    led = Ledger.open(pg)
+    generate(led, 1200, seed=9, chunk=500)
+    scanned = list(scan_repair(led, DAY, page=100))
+    assert [r.customer_id for r in scanned] == led.customer_ids()
+    assert all(r == repair_check(led, r.customer_id, DAY) for r in scanned)
+
+
 def test_whole_ledger_scan_counts_and_writes_the_eligible(synthetic, tmp_path):
     out = tmp_path / "eligible.jsonl"
     tally = scan_ledger(synthetic, DAY, out, page=500)
@@ -62,6 +70,16 @@ def test_whole_ledger_scan_counts_and_writes_the_eligible(synthetic, tmp_path):
     assert one["figures"]["records"] and one["clause_id"].startswith("PBOC-REPAIR-")
     assert all(isinstance(rec["amount"], str) for r in rows for rec in r["figures"]["records"])  # money: strings
     assert "110101" not in out.read_text()  # no ID number (nor any personal field) leaves in the output
+
+
+def test_two_worker_processes_give_the_same_counts_and_file(synthetic, tmp_path):
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    a = scan_ledger(synthetic, DAY, one, page=400).summary()
+    b = scan_ledger(synthetic, DAY, two, page=400, workers=2).summary()
+    assert a == b and a.customers == 3000
+    assert one.read_bytes() == two.read_bytes() and a.written > 0
+    with pytest.raises(ValueError, match="in-memory"):
+        scan_ledger(Ledger.from_file(SAMPLE_LEDGER), DAY, None, workers=2)
 
 
 def _write(path, rows):  # noqa: ANN001

@@ -18,10 +18,13 @@ from tools.webhooks import Dispatcher, add_webhook, deliveries, redeliver, verif
 D = dt.date(2026, 11, 23)
 
 
+CUSTOMERS = (customer("T1"), customer("T2", risk_tier="C"), customer("T3", risk_tier="C"),
+             customer("T4", risk_tier="C", name="张三丰"))
+
+
 @pytest.fixture
 def led(tmp_path):
-    return ledger_with(customer("T1"), customer("T2", risk_tier="C"), customer("T3", risk_tier="C"),
-                       customer("T4", risk_tier="C", name="张三丰"), url=f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    return ledger_with(*CUSTOMERS, url=f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
 
 
 def _changes(led) -> None:  # noqa: ANN001
@@ -35,7 +38,8 @@ def _changes(led) -> None:  # noqa: ANN001
     list_approvals(led, today=D)  # the 40-day-old request lapses
 
 
-def test_every_change_is_exactly_one_event_and_a_rollback_none(led):
+def test_every_change_is_exactly_one_event_and_a_rollback_none(store_url):
+    led = ledger_with(*CUSTOMERS, url=store_url)  # a SQLite file, then PostgreSQL
     _changes(led)
     evs = events_after(led)
     assert Counter(e.type for e in evs) == {"quota.granted": 1, "approval.requested": 3, "approval.approved": 1,

@@ -3,16 +3,15 @@ role and resumable with Last-Event-ID; webhooks from the service's own dispatche
 for a while; and `kill -9` of the service between the commit and the delivery loses nothing."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import httpx
 import pytest
 from factories import free_port
 from receiver import Receiver
+from served import serve
 
 from console.events_http import parse_sse
 from tools.events import events_after
@@ -23,24 +22,8 @@ KEYS = {"k-view": ("vera", "viewer"), "k-op": ("alice", "operator"), "k-sup": ("
 
 
 def _serve(home, port: int) -> subprocess.Popen:  # noqa: ANN001
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RISKDESK_")}
-    env |= {"RISKDESK_HOME": str(home), "RISKDESK_TODAY": "2026-11-23", "RISKDESK_WEBHOOK_INTERVAL": "0.2",
-            "RISKDESK_WEBHOOK_BASE": "0.2", "RISKDESK_WEBHOOK_MAX_ATTEMPTS": "1000",
-            "RISKDESK_API_KEYS": ",".join(f"{k}:{n}:{r}" for k, (n, r) in KEYS.items())}
-    proc = subprocess.Popen([sys.executable, "-m", "console", "serve", "--port", str(port), "--log-level", "warning"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail("the service exited: " + proc.stderr.read().decode(errors="replace"))
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    pytest.fail("the service did not become ready")
+    return serve(home, port, KEYS, {"RISKDESK_WEBHOOK_INTERVAL": "0.2", "RISKDESK_WEBHOOK_BASE": "0.2",
+                                    "RISKDESK_WEBHOOK_MAX_ATTEMPTS": "1000"})
 
 
 @pytest.fixture(scope="module")

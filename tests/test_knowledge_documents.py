@@ -205,3 +205,49 @@ def test_a_running_process_sees_another_process_add(tmp_path, files):
     assert done.returncode == 0, done.stderr
     assert "VEHICLE-LOANS-2" not in top(kb, "how much down payment for a car loan", k=5)
     assert kb.get("VEHICLE-LOANS-2") is None
+
+
+@pytest.fixture()
+def chroma_server(tmp_path):
+    """A Chroma server on loopback (the `chroma` command of the chromadb wheel), stopped after the test."""
+    import shutil
+    import socket
+    import time
+    exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+    if not Path(exe).exists():
+        pytest.skip("the chroma command is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the chroma server did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_server_path_adds_and_a_second_client_sees_it(chroma_server, files, monkeypatch):
+    import time
+    from knowledge import freshness
+    monkeypatch.setattr(freshness, "SERVER_CHECK_SECONDS", 0.0)
+    writer = KnowledgeBase.open(url=chroma_server)
+    writer.ingest()
+    reader = KnowledgeBase.open(url=chroma_server)  # another client of the same server (a running service)
+    outcomes, report = add(writer, [files["docx"]])
+    assert outcomes[0].error is None and report.added == 3
+    time.sleep(0.01)
+    assert top(reader, "抵押率最高多少", k=1) == ["MORTGAGE-2"]
+    assert writer.remove_documents(["MORTGAGE"]) == 3
+    assert reader.get("MORTGAGE-2") is not None  # until its next search
+    assert "MORTGAGE-2" not in top(reader, "抵押率最高多少", k=5) and reader.get("MORTGAGE-2") is None

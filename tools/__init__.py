@@ -5,10 +5,7 @@ an LLM sees comes from the input model (`TOOLS[name].input.model_json_schema()`)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
-
-from pydantic import BaseModel
+from collections.abc import Iterator, Mapping
 
 from tools.ledger import Ledger, LedgerError
 from tools.limit_lookup import LimitLookupInput, LimitLookupResult, limit_lookup
@@ -16,34 +13,24 @@ from tools.repair_check import RepairCheckInput, RepairCheckResult, repair_check
 from tools.rules import RULE_CLAUSES, clause_for
 from tools.approvals import Approval, ApprovalError, approve, get_approval, list_approvals, reject
 from tools.errors import PermissionDenied, ToolInputError
+from tools.registry import Tool, registry
 from tools.temp_quota import TempQuotaInput, TempQuotaResult, temp_quota
 
 
-@dataclass(frozen=True)
-class Tool:
-    name: str
-    input: type[BaseModel]
-    output: type[BaseModel]
-    fn: Callable[..., BaseModel]
+class _Tools(Mapping):
+    """Every registered tool by name (tools/registry.py: the entry-point group riskdesk.tools), read on first use."""
 
-    @property
-    def description(self) -> str:
-        return (self.input.__doc__ or self.name).strip()
+    def __getitem__(self, name: str) -> Tool:
+        return registry()[name]
 
-    def schema(self) -> dict[str, Any]:
-        """OpenAI-style function spec generated from the input model."""
-        return {"type": "function", "function": {
-            "name": self.name, "description": self.description, "parameters": self.input.model_json_schema()}}
+    def __iter__(self) -> Iterator[str]:
+        return iter(registry())
 
-    def __call__(self, ledger: Ledger, **kwargs: Any) -> BaseModel:
-        return self.fn(ledger, **kwargs)
+    def __len__(self) -> int:
+        return len(registry())
 
 
-TOOLS: dict[str, Tool] = {
-    "limit_lookup": Tool("limit_lookup", LimitLookupInput, LimitLookupResult, limit_lookup),
-    "temp_quota": Tool("temp_quota", TempQuotaInput, TempQuotaResult, temp_quota),
-    "repair_check": Tool("repair_check", RepairCheckInput, RepairCheckResult, repair_check),
-}
+TOOLS: Mapping[str, Tool] = _Tools()
 
 __all__ = [
     "TOOLS", "Tool", "Ledger", "LedgerError", "ToolInputError", "ApprovalError", "PermissionDenied", "RULE_CLAUSES",

@@ -28,7 +28,7 @@ from tools.errors import PermissionDenied, ToolInputError
 from tools.ledger import Ledger
 from tools.limit_lookup import limit_lookup
 from tools.repair_check import RepairCheckResult, repair_check
-from tools.rules import RULE_CLAUSES
+from tools.rules import RULE_CLAUSES, clause_for
 from tools.temp_quota import temp_quota, what_if
 
 Kind = Literal["repair", "limit", "quota"]
@@ -61,8 +61,9 @@ class BatchReport(BaseModel):
     by_outcome: dict[str, int] = Field(default_factory=dict)
 
 
-def _clause(rule: str | None) -> str | None:
-    return RULE_CLAUSES.get(rule) if rule else None
+def _clause(rule: str | None, as_of: dt.date) -> str | None:
+    """The clause the rule cites on that day (the policy version in force may name its own)."""
+    return clause_for(rule, as_of) if rule in RULE_CLAUSES else None
 
 
 def _day(raw: dict[str, Any], default: dt.date) -> dt.date:
@@ -79,13 +80,13 @@ def _figures_repair(r: RepairCheckResult) -> dict[str, Any]:
     return {"records": [v.model_dump(mode="json", include={"record_id", "amount", "overdue_since", "repaid_on", "status",
                                                            "deciding_rule", "hidden_from", "repay_by"})
                         for v in r.records],
-            "eligible_count": r.eligible_count}
+            "eligible_count": r.eligible_count, "policy_version": r.policy_version}
 
 
 def repair_row(r: RepairCheckResult) -> dict[str, Any]:
     rule = repair_deciding_rule(r)
     return dict(customer_id=r.customer_id, as_of=r.as_of, outcome=r.outcome, deciding_rule=rule,
-                clause_id=_clause(rule), figures=_figures_repair(r))
+                clause_id=_clause(rule, r.as_of), figures=_figures_repair(r))
 
 
 def _decide(kind: str, ledger: Ledger, raw: dict[str, Any], as_of: dt.date, commit: bool, key: str,
@@ -96,7 +97,7 @@ def _decide(kind: str, ledger: Ledger, raw: dict[str, Any], as_of: dt.date, comm
     if kind == "limit":
         r = limit_lookup(ledger, cid, as_of)
         rule = "LIMIT" if r.outcome == "found" else None
-        return dict(customer_id=r.customer_id, as_of=r.as_of, outcome=r.outcome, deciding_rule=rule, clause_id=_clause(rule),
+        return dict(customer_id=r.customer_id, as_of=r.as_of, outcome=r.outcome, deciding_rule=rule, clause_id=_clause(rule, r.as_of),
                     figures=r.model_dump(mode="json", include={"base_limit", "used", "available", "temp_quota",
                                                                "total_available", "rules_applied"}))
     args = dict(customer_id=cid, amount=raw.get("amount"), purpose=raw.get("purpose"), as_of=as_of)
@@ -105,10 +106,11 @@ def _decide(kind: str, ledger: Ledger, raw: dict[str, Any], as_of: dt.date, comm
     else:
         r = what_if(ledger, **args)
     figures = r.model_dump(mode="json", include={"amount", "cap", "purpose_category", "reasons", "active_quota_expires_on",
-                                                 "grant", "approval_id", "replayed", "attached"})
+                                                 "grant", "approval_id", "replayed", "attached",
+                                                 "policy_version"})
     figures["committed"] = commit and r.outcome in ("approved", "needs_approval")
     return dict(customer_id=r.customer_id, as_of=r.as_of, outcome=r.outcome, deciding_rule=r.deciding_rule,
-                clause_id=_clause(r.deciding_rule), figures=figures)
+                clause_id=_clause(r.deciding_rule, r.as_of), figures=figures)
 
 
 def row_key(source: Path, n: int, raw: dict[str, Any]) -> str:
@@ -171,14 +173,26 @@ SCAN_COLUMNS = ["customer_id", "as_of", "outcome", "deciding_rule", "clause_id",
 
 
 def scan_ledger(ledger: Ledger, as_of: dt.date, out: Path | None, page: int = 5000,
-                progress: Callable[[int], None] | None = None) -> Tally:
+                progress: Callable[[int], None] | None = None, workers: int = 1) -> Tally:
     """The whole ledger's repair scan: counts for every customer; the eligible and partially eligible ones,
-    with their records, written to `out` (replaced)."""
+    with their records, written to `out` (replaced). `workers` > 1 decides pages in that many processes
+    (tools/batch_parallel.py); the counts and the file are the same."""
     tally = Tally(as_of)
     if out is not None and out.exists():
         out.unlink()
     writer = RowWriter(out, SCAN_COLUMNS) if out is not None else None
     try:
+        if workers > 1:
+            from tools.batch_parallel import merge, scan_pages
+            for counts, rows, _ in scan_pages(ledger, as_of, workers, page):
+                merge(tally, counts)
+                for row in rows:
+                    if writer is not None:
+                        writer.write(row)
+                        tally.written += 1
+                if progress:
+                    progress(counts["n"])
+            return tally
         for r in scan_repair(ledger, as_of, page):
             tally.add(r)
             if writer is not None and r.outcome in ("eligible", "partially_eligible"):

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from tools.ledger import Ledger, OverdueRecord, customers_t, overdue_t
 from tools.money import from_fen
 from tools.repair_check import RepairCheckResult, assess
-from tools.rules import RULE_CLAUSES
+from tools.policy import in_force
+from tools.rules import RULE_CLAUSES, clause_for
 
 RULE_ORDER = ("R1", "R2", "R3")
 
@@ -51,11 +52,13 @@ def _records(ledger: Ledger, first: str, last: str) -> dict[str, list[OverdueRec
 
 
 def scan_repair(ledger: Ledger, as_of: dt.date, page: int = 5000) -> Iterator[RepairCheckResult]:
-    """The repair check (R1–R4) of every customer, in customer-id order, one page in memory at a time."""
+    """The repair check (R1–R4) of every customer, in customer-id order, one page in memory at a time, under the
+    policy version in force on `as_of` (looked up once)."""
+    version = in_force(as_of)
     for ids in customer_pages(ledger, page):
         records = _records(ledger, ids[0], ids[-1])
         for cid in ids:
-            yield assess(cid, records.get(cid, ()), as_of)
+            yield assess(cid, records.get(cid, ()), as_of, version)
 
 
 def repair_deciding_rule(result: RepairCheckResult) -> str | None:
@@ -104,4 +107,4 @@ class Tally:
         return ScanSummary(as_of=self.as_of, customers=self.n, by_outcome=dict(sorted(self.outcomes.items())),
                            by_deciding_rule=dict(sorted(self.rules.items())),
                            records_by_status=dict(sorted(self.records.items())), written=self.written,
-                           clauses={r: RULE_CLAUSES[r] for r in [*rules, "R4"]})
+                           clauses={r: clause_for(r, self.as_of) for r in [*rules, "R4"]})

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from tools.ledger import AccountStatus, CustomerRecord, Ledger
 from tools.dates import AsOf
+from tools.registry import Tool
 from tools.errors import validate_input
 from tools.money import Yuan
 
@@ -66,3 +67,7 @@ def limit_lookup(ledger: Ledger, customer_id: str, as_of: dt.date) -> LimitLooku
         total_available=available + (quota.amount if quota else 0),
         rules_applied=["LIMIT", "TQ7"],
     )
+
+
+TOOL = Tool("limit_lookup", LimitLookupInput, LimitLookupResult, limit_lookup,
+            rules={"LIMIT": "LENDER-LIMIT-LOOKUP", "TQ7": "LENDER-TQ-TQ7"}, writes=False, role="viewer")

@@ -188,7 +188,8 @@ class Policy(BaseModel):
 
 
 def _where(loc: Iterable[Any]) -> str:
-    return ".".join(str(p) for p in loc)
+    """The key of an error's location; a list position is said in the reason instead."""
+    return ".".join(str(p) for p in loc if not isinstance(p, int))
 
 
 def parse_policy(data: dict[str, Any], source: str) -> Policy:
@@ -253,6 +254,8 @@ def parse_policy(data: dict[str, Any], source: str) -> Policy:
                 reason = "unknown key" if err["type"] == "extra_forbidden" else \
                     "missing (the first version must set every parameter)" if err["type"] == "missing" else \
                     err["msg"].removeprefix("Value error, ")
+                if positions := [p for p in err["loc"] if isinstance(p, int)]:
+                    reason = f"item {positions[0] + 1}: {reason} (got {err.get('input')!r})"
                 raise PolicyError(source, reason, vid, key) from None
         versions.append(PolicyVersion(id=vid, effective_from=day, changes=tuple(changes), **models))
         previous = resolved

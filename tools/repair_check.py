@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from tools.ledger import Ledger, OverdueRecord, Product
 from tools.dates import AsOf
+from tools.registry import Tool
 from tools.errors import validate_input
 from tools.money import Yuan
 from tools.policy import PolicyVersion, RepairParams, in_force
@@ -69,7 +70,8 @@ class RepairCheckResult(BaseModel):
     eligible_count: int = 0
     procedure: RepairProcedure = Field(default_factory=RepairProcedure)
     rules_applied: list[str] = Field(default_factory=list)
-    policy_version: str | None = Field(default=None, description="The policy version whose parameters decided.")
+    policy_version: str | None = Field(default=None, exclude=True,  # not in the JSON: recorded traffic stays as it is
+                                       description="The policy version whose parameters decided.")
 
 
 def _plus_years(d: dt.date, years: int) -> dt.date:
@@ -128,3 +130,7 @@ def assess(customer_id: str, overdue_records: Iterable[OverdueRecord], as_of: dt
     applied = sorted({rule for v in verdicts for rule in v.rules_applied}) + ["R4"]
     return RepairCheckResult(outcome=outcome, customer_id=customer_id, as_of=as_of, records=verdicts,
                              eligible_count=n_ok, rules_applied=applied, policy_version=v.id)
+
+
+TOOL = Tool("repair_check", RepairCheckInput, RepairCheckResult, repair_check,
+            rules={f"R{i}": f"PBOC-REPAIR-R{i}" for i in range(1, 5)}, writes=False, role="viewer")

@@ -30,7 +30,12 @@ def clause_for(rule: str, as_of: dt.date | str | None = None) -> str:
         day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of)[:10])
         if named := in_force(day).rule_clause(rule):
             return named
-    return RULE_CLAUSES[rule]
+    if rule in RULE_CLAUSES:
+        return RULE_CLAUSES[rule]
+    from tools.registry import plugin_rule_clause
+    if named := plugin_rule_clause(rule):  # a lender's own tool declares its rules' clauses
+        return named
+    raise KeyError(rule)
 
 
 def result_day(result: dict) -> str | None:

@@ -47,6 +47,7 @@ from sqlalchemy.exc import IntegrityError
 from tools.ledger import CustomerRecord, Ledger, approvals_t, requests_t, temp_quotas_t
 from tools.limit_lookup import ActiveTempQuota
 from tools.dates import AsOf
+from tools.registry import Tool
 from tools.errors import ToolInputError, validate_input
 from tools import events
 from tools.money import MAX_AMOUNT, Yuan, from_fen, to_fen, yuan_str
@@ -93,7 +94,8 @@ class TempQuotaResult(BaseModel):
     grant: Grant | None = None
     approval_id: str | None = None
     rules_applied: list[str] = Field(default_factory=list)
-    policy_version: str | None = Field(default=None, description="The policy version whose parameters decided.")
+    policy_version: str | None = Field(default=None, exclude=True,  # not in the JSON: recorded traffic stays as it is
+                                       description="The policy version whose parameters decided.")
     replayed: bool = Field(default=False, description="True when this is a stored answer to a retried key.")
     attached: bool = Field(default=False, description="True when an identical request was already pending: "
                                                      "this one joined its approval and wrote nothing new.")
@@ -320,3 +322,7 @@ def expire_row(conn: Connection, row, day: dt.date) -> None:  # noqa: ANN001
         events.record(conn, "approval.expired", row.customer_id, day, {
             "approval_id": row.approval_id, "amount": yuan_str(from_fen(row.amount_fen)), "purpose": row.purpose,
             "decided_by": "system", "reason": lapse_reason(row)})
+
+
+TOOL = Tool("temp_quota", TempQuotaInput, TempQuotaResult, temp_quota,
+            rules={f"TQ{i}": f"LENDER-TQ-TQ{i}" for i in range(1, 7)}, writes=True, role="operator")

