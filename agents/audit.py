@@ -107,7 +107,7 @@ class AuditLog:
         if (path := sqlite_path(url)) is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         kwargs: dict[str, Any] = ({"connect_args": {"check_same_thread": False, "timeout": 30}} if url.startswith("sqlite")
-                                  else {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20})
+                                  else {"pool_size": 10, "max_overflow": 20, "pool_recycle": 1800})
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             _wal(self.engine)

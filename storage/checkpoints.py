@@ -10,6 +10,8 @@ from typing import Any, Callable
 
 from storage import database_url, is_postgres, normalise, sqlite_path
 
+CURSOR_FACTORY: Any = None  # a psycopg cursor class for the checkpointer's connections (the load benchmark counts)
+
 
 def libpq_url(url: str) -> str:
     """A SQLAlchemy PostgreSQL URL as psycopg takes it (no `+driver`)."""
@@ -52,8 +54,13 @@ def _postgres(conninfo: str) -> tuple[Any, Callable[[], None]]:
     from langgraph.checkpoint.postgres import PostgresSaver
     from psycopg.rows import dict_row
     from psycopg_pool import ConnectionPool
+    # Checkpoints commit without waiting for the server's WAL flush (synchronous_commit=off), the same trade as
+    # SQLite's synchronous=NORMAL above: a server crash may drop the newest checkpoints (conversation memory),
+    # never a decision (the ledger and the audit log commit synchronously, on their own connections).
     pool = ConnectionPool(conninfo, min_size=1, max_size=16, open=True,
-                          kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row})
+                          kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row,
+                                  "options": "-c synchronous_commit=off",
+                                  **({"cursor_factory": CURSOR_FACTORY} if CURSOR_FACTORY else {})})
     saver = PostgresSaver(pool)
     # LangGraph's own migrations; several hosts starting at once take turns (a session advisory lock)
     with psycopg.connect(conninfo, autocommit=True) as lock:

@@ -181,7 +181,9 @@ class Ledger:
             )
             _serialise_sqlite_writes(engine)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            # no ping before each checkout (a round trip per transaction): a connection the server dropped fails
+            # one statement, SQLAlchemy then discards the pool, and the next transaction reconnects
+            engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
         return cls(engine)
 
     @classmethod
