@@ -169,6 +169,47 @@ def test_fifty_concurrent_requests_across_both_instances_grant_once(cluster, dat
         assert outcomes.count("approved") == 1 and set(outcomes) <= {"approved", "denied"}
 
 
+def test_the_audit_log_read_through_either_instance_holds_the_turns_of_both(cluster):
+    a, b = cluster["a"][1], cluster["b"][1]
+    on_a = _ask(a, "C1001的额度", OP)["trace_id"]
+    on_b = _ask(b, "C1002的额度", OP)["trace_id"]
+    for url in (a, b):
+        for trace in (on_a, on_b):
+            r = httpx.get(f"{url}/v1/audit/{trace}", headers=SUP, timeout=30)
+            assert r.status_code == 200 and r.json()["trace_id"] == trace
+    threads = httpx.get(f"{a}/v1/threads", params={"owner": "alice", "limit": 200}, headers=SUP, timeout=30).json()
+    assert threads == httpx.get(f"{b}/v1/threads", params={"owner": "alice", "limit": 200}, headers=SUP, timeout=30).json()
+
+
+DOC = """---
+doc_id: SCALE-NOTICE
+title: 扩容测试通知 / Scale-out test notice
+issuer: riskdesk tests
+source: tests/scale
+effective_from: 2026-01-01
+effective_to: open
+version: 2026-11
+language: zh+en
+---
+
+## SCALE-ORBIT-FEE · 轨道电梯维护费 / Orbital elevator maintenance fee
+zh: 轨道电梯维护费不得计入临时额度，也不得向客户收取。
+en: The orbital elevator maintenance fee may not be counted in a temporary quota and may not be charged to customers.
+"""
+
+
+def test_a_re_ingest_is_seen_by_every_instance_without_a_restart(cluster, chroma, tmp_path):
+    a, b = cluster["a"][1], cluster["b"][1]
+    (tmp_path / "notice.md").write_text(DOC, encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "console", "kb", "ingest", str(tmp_path), "--url", chroma],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "RISKDESK_HOME": str(tmp_path / "home")})
+    assert run.returncode == 0, run.stderr
+    for url in (a, b):                                     # neither instance was restarted
+        r = _ask(url, "What does the policy say about the orbital elevator maintenance fee?", OP, as_of="2026-11-23")
+        assert "SCALE-ORBIT-FEE" in [c["clause_id"] for c in r["citations"]], r["answer"]
+
+
 def test_kill_9_mid_turn_leaves_nothing_half_written_and_b_serves_on(cluster, database):
     (proc_a, a), (_, b) = cluster["a"], cluster["b"]
     customers = ["C1011", "C1012", "C1013", "C1015", "C1016", "C1017", "C1018", "C1019"]
@@ -210,18 +251,3 @@ def test_kill_9_mid_turn_leaves_nothing_half_written_and_b_serves_on(cluster, da
     for thread, customer in zip(threads[:3], customers):
         r = _say(b, thread, f"What's {customer}'s available credit?")
         assert r["outcome"] == "found"
-
-
-def test_the_audit_log_read_through_either_instance_holds_the_turns_of_both(cluster, tmp_path_factory, database,
-                                                                            chroma):
-    if cluster["a"][0].poll() is not None:                   # A was killed above: a fresh A on the same stores
-        cluster["a"] = _instance(tmp_path_factory, "a2", database, chroma)
-    a, b = cluster["a"][1], cluster["b"][1]
-    on_a = _ask(a, "C1001的额度", OP)["trace_id"]
-    on_b = _ask(b, "C1002的额度", OP)["trace_id"]
-    for url in (a, b):
-        for trace in (on_a, on_b):
-            r = httpx.get(f"{url}/v1/audit/{trace}", headers=SUP, timeout=30)
-            assert r.status_code == 200 and r.json()["trace_id"] == trace
-    threads = httpx.get(f"{a}/v1/threads", params={"owner": "alice", "limit": 200}, headers=SUP, timeout=30).json()
-    assert threads == httpx.get(f"{b}/v1/threads", params={"owner": "alice", "limit": 200}, headers=SUP, timeout=30).json()
