@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
+import time
 import subprocess
 import tempfile
 from contextlib import nullcontext
@@ -99,10 +101,12 @@ def round_trips(database: str | None, customers: list[str], home: Path) -> dict[
                 desk._conn.set_trace_callback(trips)
             desk.warm()
             per_kind: dict[str, list[int]] = {}
+            spent: list[float] = []
             for kind, message, idem in _mix(customers[:12]):
-                before = trips.n
+                before, t0 = trips.n, time.perf_counter()
                 desk.ask(message, as_of=AS_OF, caller="loadtest",
                          idempotency_key=idem and f"trips-{idem}")
+                spent.append((time.perf_counter() - t0) * 1000)
                 per_kind.setdefault(kind, []).append(trips.n - before)
             desk.close()
     finally:
@@ -110,6 +114,7 @@ def round_trips(database: str | None, customers: list[str], home: Path) -> dict[
         checkpoints.CURSOR_FACTORY = None
     out = {k: sum(v) / len(v) for k, v in sorted(per_kind.items())}
     out["all"] = sum(sum(v) for v in per_kind.values()) / sum(len(v) for v in per_kind.values())
+    out["ms/turn"] = statistics.median(spent)
     return out
 
 
@@ -134,8 +139,8 @@ def compare(args: Any) -> int:
     base, pg1, pg2 = rows
     print(f"per-turn cost PostgreSQL / SQLite (1 instance, 1/throughput): {base['tps'] / pg1['tps']:.2f}x · "
           f"2 instances / 1 on PostgreSQL: {pg2['tps'] / pg1['tps']:.2f}x throughput")
-    kinds = sorted({k for t in trips.values() for k in t})
-    print("database round trips per turn (statements; in process, one Desk):")
+    kinds = sorted({k for t in trips.values() for k in t} - {"ms/turn"}) + ["ms/turn"]
+    print("database round trips per turn (statements; in process, one Desk; ms/turn: its median turn):")
     print(f"{'store':<12}" + "".join(f"{k:>9}" for k in kinds))
     for store, t in trips.items():
         print(f"{store:<12}" + "".join(f"{t.get(k, float('nan')):>9.1f}" for k in kinds))
