@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 import typer
 from rich.table import Table
 
-from console.cli import AsOfOpt, JsonOpt, err, fail, out, parse_as_of
+from console.cli_base import AsOfOpt, JsonOpt, err, fail, out, parse_as_of
 from tools.policy import POLICY_ENV, Policy, PolicyError, active, dump_toml, use
 
 policy_app = typer.Typer(help="The rules' parameters as a versioned file (规则参数): show, export, check, impact.",
@@ -161,7 +161,7 @@ def check(policy: Optional[Path] = PolicyOpt(), json_out: bool = JsonOpt,
 def _impact_ledger(path: Optional[Path]) -> tuple[Any, Optional[str]]:
     """--ledger: a JSON fixture (loaded into memory) or a SQLite file (read in place, in parallel); default the
     persistent store."""
-    from console.cli import open_ledger
+    from console.cli_base import open_ledger
     from tools.ledger import Ledger, default_url
     if path is not None and path.is_file() and path.open("rb").read(16) == b"SQLite format 3\x00":
         url = f"sqlite:///{path.resolve()}"

@@ -10,7 +10,7 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from console.cli import JsonOpt, KeyOpt, LedgerOpt, app, fail, identity, open_ledger, out, parse_as_of, require_identity, today
+from console.cli_base import JsonOpt, KeyOpt, LedgerOpt, app, fail, identity, open_ledger, out, parse_as_of, require_identity, today
 from tools.errors import PermissionDenied, ToolInputError
 from tools.registry import RegistryError, registry
 
