@@ -240,8 +240,9 @@ def report(res: dict, clients: int, seconds: float, grants: tuple[set, Counter] 
     return "\n".join(lines), ok
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m console.loadtest", description=__doc__.split("\n\n")[0])
+def parser(prog: str = "python -m console.loadtest", description: str = "") -> argparse.ArgumentParser:
+    """The options every load run takes (console/loadtest_compare.py adds its own)."""
+    ap = argparse.ArgumentParser(prog=prog, description=description or __doc__.split("\n\n")[0])
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--warmup", type=float, default=2, help="Seconds of load before measuring.")
@@ -254,15 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, help="Open loop: offer this many turns/s in all (default: closed loop, "
                                                "each client sends as soon as its last turn is answered).")
     ap.add_argument("--json", action="store_true", help="Also print the figures as one JSON line.")
-    ap.add_argument("--compare", action="store_true",
-                    help="One run, three setups with the same clients: 1 instance on SQLite, 1 on PostgreSQL, 2 on "
-                         "PostgreSQL (a throwaway cluster, or --pg); then database round trips per turn.")
-    ap.add_argument("--pg", help="With --compare: a PostgreSQL server URL without a database "
-                                 "(postgresql+psycopg://user@host:port) instead of a throwaway cluster.")
-    args = ap.parse_args(argv)
-    if args.compare:
-        from console.loadtest_compare import compare
-        return compare(args)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     customers = [f"C{1001 + i}" for i in range(max(1, min(args.customers, 45)))]
     work = _mix(customers)
 

@@ -1,4 +1,4 @@
-"""`python -m console.loadtest --compare`: one run, three setups, the same clients and mix.
+"""`python -m console.loadtest_compare`: one run, three setups, the same clients and mix (console/loadtest.py's).
 
     1 instance on SQLite (files under its RISKDESK_HOME)
     1 instance on PostgreSQL (RISKDESK_DATABASE_URL: ledger, audit, thread checkpoints)
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import sys
 import time
 import subprocess
 import tempfile
@@ -21,7 +22,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from console.loadtest import AS_OF, _drive, _mix, _pct, expected_grants, grants_written, start_service
+from console.loadtest import AS_OF, _drive, _mix, _pct, expected_grants, grants_written, parser, start_service
 
 KEY = "load-operator-key"
 
@@ -146,3 +147,14 @@ def compare(args: Any) -> int:
         print(f"{store:<12}" + "".join(f"{t.get(k, float('nan')):>9.1f}" for k in kinds))
     ok = all(r["errors"] == 0 and r["grants_ok"] for r in rows)
     return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser("python -m console.loadtest_compare", __doc__.split("\n\n")[0])
+    ap.add_argument("--pg", help="A PostgreSQL server URL without a database (postgresql+psycopg://user@host:port) "
+                                 "instead of a throwaway cluster.")
+    return compare(ap.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
