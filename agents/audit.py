@@ -11,32 +11,20 @@ the roles that acted, and per-node timings.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any, Iterator
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Column, MetaData, String, Table, Text, create_engine, event, func, select
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 
 from agents.contract import GuardVerdict, ToolCall
-from tools.home import riskdesk_home
+from storage import normalise, sqlite_path, store_url
+from storage.migrate import ensure
+from storage.schema import audit_t, threads_t  # noqa: F401 - imported from here by others
 from tools.privacy import Keep, mask_text
 
-_meta = MetaData()
-audit_t = Table(
-    "audit", _meta,
-    Column("trace_id", String(40), primary_key=True),
-    Column("thread_id", String(128), nullable=False, index=True),
-    Column("created_at", String(40), nullable=False),
-    Column("record", Text, nullable=False),
-)
-# Who opened each conversation thread: the caller of its first turn, or of POST /v1/threads.
-threads_t = Table(
-    "service_threads", _meta,
-    Column("thread_id", String(128), primary_key=True),
-    Column("owner", String(64), nullable=False),
-    Column("created_at", String(40), nullable=False),
-)
+# The tables (audit, service_threads, approval_threads) live in storage/schema.py; migrations in
+# storage/migrations/audit.
 
 
 class AuditRecord(BaseModel):
@@ -109,19 +97,21 @@ def mask_strings(value: Any, names: list[str] | tuple[str, ...] = (), keep: Keep
 
 
 def default_audit_url() -> str:
-    if url := os.environ.get("RISKDESK_AUDIT_URL"):
-        return url
-    return f"sqlite:///{riskdesk_home(create=True) / 'audit.sqlite3'}"
+    """RISKDESK_AUDIT_URL, else RISKDESK_DATABASE_URL (the shared database), else $RISKDESK_HOME/audit.sqlite3."""
+    return store_url("audit")
 
 
 class AuditLog:
     def __init__(self, url: str | None = None):
-        url = url or default_audit_url()
-        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}} if url.startswith("sqlite") else {}
+        url = normalise(url or default_audit_url())
+        if (path := sqlite_path(url)) is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        kwargs: dict[str, Any] = ({"connect_args": {"check_same_thread": False, "timeout": 30}} if url.startswith("sqlite")
+                                  else {"pool_size": 10, "max_overflow": 20, "pool_recycle": 1800})
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             _wal(self.engine)
-        _meta.create_all(self.engine)
+        ensure(self.engine, "audit")  # the schema at this code's revision (storage/migrate.py)
         self._mask_names: tuple[str, ...] = ()
         self._keep: Keep | None = None
 

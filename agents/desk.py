@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 import threading
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
-from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
-from sqlalchemy import Column, MetaData, String, Table, select
+from sqlalchemy import select
 
 from agents.audit import AuditLog, AuditRecord, masked, now_utc
 from agents.clock import AsOfNotAllowed, Clock, as_clock, dated_write_refusal
@@ -33,10 +31,10 @@ from agents.graph import Deps, apply_decision, build_graph
 from agents.linking import CustomerLinker
 from agents.planner_rules import RulesPlanner
 from agents.plan import Intent
+from storage.checkpoints import open_checkpointer
+from storage.schema import approval_threads_t
 from tools import ApprovalError, Ledger, list_approvals
-from tools.home import riskdesk_home
 from tools.privacy import MaskingFilter, mask_text
-from tools.ledger import SAMPLE_LEDGER, parse_ledger
 from tools.approvals import Approval, get_approval
 from tools.errors import PermissionDenied
 
@@ -44,10 +42,6 @@ __all__ = ["Desk", "PermissionDenied", "AsOfNotAllowed"]
 log = logging.getLogger("riskdesk.desk")
 log.addFilter(MaskingFilter())  # a traceback can carry operator text
 
-_meta = MetaData()
-approval_threads_t = Table("approval_threads", _meta,
-                           Column("approval_id", String(40), primary_key=True),
-                           Column("thread_id", String(128), nullable=False))
 
 
 WHAT_IF = {"en": "What-if only: nothing was written (no quota granted, no approval created).",
@@ -62,7 +56,6 @@ class Desk:
         # here from the configuration (RISKDESK_TODAY, else China's today), never from a request
         self.clock = as_clock(clock)
         self.audit = audit or AuditLog()
-        _meta.create_all(self.audit.engine)
         self._names = tuple(ledger.names())
         self.audit.mask_with(self._names, ledger.has_customer)  # records read back are masked as well
         planner = composer = model = None
@@ -74,15 +67,9 @@ class Desk:
             planner = LLMPlanner(client, names=self._names, keep=ledger.has_customer)
             composer, model = LLMComposer(client, names=self._names, keep=ledger.has_customer), llm.model
         self.llm_model = model
-        path = str(threads_path or riskdesk_home(create=True) / "threads.sqlite3")
-        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        # Conversation checkpoints: write-ahead log without an fsync per commit (synchronous=NORMAL) —
-        # safe if the process crashes; a power loss may drop the newest checkpoints, i.e. some
-        # conversation memory. Every decision lives in the ledger and every turn in the audit log, both
-        # fully synchronous, and a pending approval is decided from the ledger even with no paused thread.
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self.checkpointer = SqliteSaver(self._conn)
+        # conversation checkpoints: PostgresSaver on a shared PostgreSQL, else SqliteSaver (storage/checkpoints.py)
+        self.checkpointer, self._close_checkpoints = open_checkpointer(threads_path)
+        self._conn = getattr(self.checkpointer, "conn", None)  # the SQLite connection, on one machine
         self.deps = Deps(ledger=ledger, kb=kb, rules_planner=RulesPlanner(CustomerLinker(ledger)),
                          llm_planner=planner, llm_composer=composer, llm_model=model)
         self.graph = build_graph(self.deps, checkpointer=self.checkpointer)
@@ -98,7 +85,7 @@ class Desk:
         else:
             ledger = Ledger.open(ledger_url)
             if ledger.is_empty():
-                ledger.load(parse_ledger(SAMPLE_LEDGER.read_bytes(), str(SAMPLE_LEDGER)))
+                ledger.seed_sample()  # once, even when several processes start together
         if kb is None:  # the shared store opens on the first policy search, not before
             from knowledge import ShippedFirst
             kb = ShippedFirst()
@@ -275,4 +262,4 @@ class Desk:
         self.deps.rules_planner.plan("C1001 warm-up 预热")
 
     def close(self) -> None:
-        self._conn.close()
+        self._close_checkpoints()

@@ -177,6 +177,7 @@ def approvals_reject(approval_id: str, key: Optional[str] = KeyOpt, reason: str 
 
 
 # Commands that live in their own modules register themselves on `app` when imported.
+from console import db_cli as _db_cli  # noqa: E402,F401
 from console import operator as _operator  # noqa: E402,F401
 from console import eval_cli as _eval_cli  # noqa: E402,F401
 from console import serve_cli as _serve_cli  # noqa: E402,F401

@@ -40,6 +40,19 @@ KeyOpt = typer.Option(None, "--key", help="Act as this API key's name and role (
 KEY_ENV, OPERATOR_ENV = "RISKDESK_API_KEY", "RISKDESK_OPERATOR"
 
 
+def _use_db(url: str | None) -> str | None:
+    """--db URL: the shared database for this process and the processes it starts (storage/__init__.py)."""
+    if url:
+        os.environ["RISKDESK_DATABASE_URL"] = url
+    return url
+
+
+DbOpt = typer.Option(None, "--db", callback=_use_db, metavar="URL",
+                     help="The shared database (e.g. postgresql+psycopg://user@host/riskdesk): ledger, approvals, "
+                          "audit log, thread checkpoints [default: $RISKDESK_DATABASE_URL, else SQLite files under "
+                          "$RISKDESK_HOME].")
+
+
 def fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
@@ -115,13 +128,13 @@ def require_identity(key: str | None, role: str, action: str) -> Any:
 
 def open_ledger(ledger_file: Path | None) -> Ledger:
     """--ledger FILE: a fresh in-memory store; otherwise the persistent default seeded with the sample."""
-    from tools.ledger import SAMPLE_LEDGER, Ledger, LedgerError, parse_ledger
+    from tools.ledger import Ledger, LedgerError
     try:
         if ledger_file is not None:
             return Ledger.from_file(ledger_file)
         ledger = Ledger.open()
         if ledger.is_empty():
-            ledger.load(parse_ledger(SAMPLE_LEDGER.read_bytes(), str(SAMPLE_LEDGER)))
+            ledger.seed_sample()  # once, even when several processes start together
         return ledger
     except LedgerError as e:
         fail(str(e))

@@ -48,18 +48,19 @@ def _free_port() -> int:
 
 
 def start_service(home: Path, keys: dict[str, tuple[str, str]], workers: int = 1, extra: list[str] | None = None,
-                  timeout: float = 120) -> tuple[subprocess.Popen, str]:
+                  timeout: float = 120, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """`riskdesk serve` in its own process on a free loopback port, with RISKDESK_HOME=home and these keys
     (key -> (name, role)); returns once /readyz says 200. Raises RuntimeError (with the service's
     stderr) if it exits or is not ready in time. The service's clock is AS_OF (RISKDESK_TODAY): the
-    sample ledger's day, which dates every grant the load asks for."""
+    sample ledger's day, which dates every grant the load asks for. `env`: more settings (for instance
+    RISKDESK_DATABASE_URL and RISKDESK_CHROMA_URL, to share one database and one Chroma server)."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RISKDESK_")}
-    env |= {"RISKDESK_HOME": str(home), "RISKDESK_API_KEYS": ",".join(f"{k}:{n}:{r}" for k, (n, r) in keys.items()),
-            "RISKDESK_TODAY": AS_OF}
+    settings = {k: v for k, v in os.environ.items() if not k.startswith("RISKDESK_")}
+    settings |= {"RISKDESK_HOME": str(home), "RISKDESK_API_KEYS": ",".join(f"{k}:{n}:{r}" for k, (n, r) in keys.items()),
+                 "RISKDESK_TODAY": AS_OF, **(env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "console", "serve", "--port", str(port), "--log-level", "warning",
                              "--workers", str(workers), *(extra or [])],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            env=settings, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -95,14 +96,22 @@ def expected_grants(customers: list[str]) -> set[str]:
     return {c for c in customers if decide(ledger.customer(c), Decimal(AMOUNT), PURPOSE, day).outcome == "approved"}
 
 
-def grants_written(home: Path) -> Counter:
+def grants_written(home: Path, database: str | None = None) -> Counter:
+    """Grants the load wrote: in $home/ledger.sqlite3, or in the shared `database` (a SQLAlchemy URL)."""
+    query = "SELECT customer_id FROM temp_quotas WHERE granted_on = :day AND granted_by IS NOT NULL"
+    if database:
+        from sqlalchemy import create_engine, text
+        engine = create_engine(database)
+        with engine.connect() as conn:
+            rows = conn.execute(text(query), {"day": dt.date.fromisoformat(AS_OF)}).all()
+        engine.dispose()
+        return Counter(r[0] for r in rows)
     with sqlite3.connect(home / "ledger.sqlite3") as conn:
-        rows = conn.execute("SELECT customer_id FROM temp_quotas WHERE granted_on = ? AND granted_by IS NOT NULL",
-                            (AS_OF,)).fetchall()  # fixture quotas have no granted_by
+        rows = conn.execute(query.replace(":day", "?"), (AS_OF,)).fetchall()  # fixture quotas have no granted_by
     return Counter(r[0] for r in rows)
 
 
-async def _drive(url: str, key: str, clients: int, seconds: float, work: list, warmup: float,
+async def _drive(url: str | list[str], key: str, clients: int, seconds: float, work: list, warmup: float,
                  rate: float | None = None) -> dict:
     """Closed loop (each client sends its next turn when the last one is answered) or, with `rate`, open
     loop: turns are scheduled at `rate` per second in all, each client every clients/rate seconds, and a
@@ -114,10 +123,11 @@ async def _drive(url: str, key: str, clients: int, seconds: float, work: list, w
     asked: set[str] = set()
     deadline = time.perf_counter() + warmup + seconds
     measure_from = time.perf_counter() + warmup
-    target = urlsplit(url)
+    targets = [urlsplit(u) for u in ([url] if isinstance(url, str) else url)]
 
     async def client(n: int) -> None:
         rnd = random.Random(n)
+        target = targets[n % len(targets)]  # several instances: the clients are dealt round the base URLs
         period = clients / rate if rate else 0.0
         due = time.perf_counter() + period * n / clients  # clients spread evenly over one period
         conn: Connection | None = None
@@ -230,20 +240,26 @@ def report(res: dict, clients: int, seconds: float, grants: tuple[set, Counter] 
     return "\n".join(lines), ok
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m console.loadtest", description=__doc__.split("\n\n")[0])
+def parser(prog: str = "python -m console.loadtest", description: str = "") -> argparse.ArgumentParser:
+    """The options every load run takes (console/loadtest_compare.py adds its own)."""
+    ap = argparse.ArgumentParser(prog=prog, description=description or __doc__.split("\n\n")[0])
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--warmup", type=float, default=2, help="Seconds of load before measuring.")
     ap.add_argument("--customers", type=int, default=45, help="How many sample customers the mix uses (max 45).")
-    ap.add_argument("--url", help="Drive this running service instead of starting one.")
+    ap.add_argument("--url", action="append", help="Drive this running service instead of starting one (repeat "
+                                                   "for several instances: the clients are dealt round them).")
     ap.add_argument("--key", help="API key for --url (an operator key).")
     ap.add_argument("--turn-workers", type=int, help="The service's --turn-workers (default: its own).")
     ap.add_argument("--workers", type=int, default=1, help="The service's --workers (processes).")
     ap.add_argument("--rate", type=float, help="Open loop: offer this many turns/s in all (default: closed loop, "
                                                "each client sends as soon as its last turn is answered).")
     ap.add_argument("--json", action="store_true", help="Also print the figures as one JSON line.")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
     customers = [f"C{1001 + i}" for i in range(max(1, min(args.customers, 45)))]
     work = _mix(customers)
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
-from console.cli_base import AsOfOpt, JsonOpt, KeyOpt, LedgerOpt, app, err, fail, identity, out, parse_as_of
+from console.cli_base import AsOfOpt, DbOpt, JsonOpt, KeyOpt, LedgerOpt, app, err, fail, identity, out, parse_as_of
 
 if TYPE_CHECKING:
     from agents import AskResult, Desk
@@ -40,7 +40,7 @@ def ask(message: str, json_out: bool = JsonOpt, ledger: Optional[Path] = LedgerO
         role: str = typer.Option("operator", "--role", help="viewer | operator | supervisor"),
         thread: Optional[str] = typer.Option(None, "--thread", help="Continue this conversation thread."),
         what_if: bool = typer.Option(False, "--what-if", help="Run the rules as of --as-of and write nothing."),
-        key: Optional[str] = KeyOpt) -> None:
+        key: Optional[str] = KeyOpt, db: Optional[str] = DbOpt) -> None:
     """One turn: plan, tools, citations, guard. `--json` prints exactly one JSON object. A quota request on
     the persistent store is dated today; `--what-if --as-of DATE` shows the decision on another date."""
     from pydantic import ValidationError
@@ -71,7 +71,7 @@ COMMANDS = ("approve", "reject", "pending", "thread", "role", "lang", "help", "q
 def chat(ledger: Optional[Path] = LedgerOpt, as_of: Optional[str] = AsOfOpt,
          role: str = typer.Option("operator", "--role"),
          name: str = typer.Option("supervisor", "--name", help="Your name in approvals, on a --ledger sandbox only."),
-         key: Optional[str] = KeyOpt,
+         key: Optional[str] = KeyOpt, db: Optional[str] = DbOpt,
          lang: Optional[str] = typer.Option(None, "--lang", help="zh | en: the language of the console's own "
                                                                  "messages (default from RISKDESK_LANG / LANG).")) -> None:
     """The terminal operator console (works offline on the embedded defaults). On the persistent store you

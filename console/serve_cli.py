@@ -23,7 +23,7 @@ from typing import Optional
 
 import typer
 
-from console.cli_base import LedgerOpt, app, err, fail
+from console.cli_base import DbOpt, LedgerOpt, app, err, fail
 
 # The service (FastAPI, the agent) is imported when `serve` runs, so other commands start fast.
 KEYS_FILE_ENV = "RISKDESK_API_KEYS_FILE"
@@ -48,6 +48,7 @@ def dev_keys() -> dict:
 def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (default loopback only)."),
           port: int = typer.Option(8000, "--port", min=0, max=65535),
           ledger: Optional[Path] = LedgerOpt,
+          db: Optional[str] = DbOpt,
           keys_file: Optional[Path] = typer.Option(None, "--keys-file", help=f"JSON or TOML key file (else ${KEYS_FILE_ENV})."),
           turn_workers: Optional[int] = typer.Option(None, "--turn-workers", min=0, max=64,
                                                      help="Threads running turns; 0 runs them on the event loop "

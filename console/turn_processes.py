@@ -9,8 +9,9 @@ connection, so a few long-lived keep-alive connections cannot pile onto one proc
 Each turn process opens its own Desk over the same stores: the ledger, audit log and conversation
 checkpoints (SQLite files under $RISKDESK_HOME, or databases by URL), and a read-only replica of the
 knowledge base that the service process (the Chroma store's only owner) published. A turn takes the
-conversation's file lock (shared with the service process), and a grant is decided inside one ledger
-transaction, so one Idempotency-Key grants once wherever its retries run. A turn process that dies
+conversation's lock (a file lock shared with the service process; on PostgreSQL an advisory lock,
+console/locks.py), and a grant is decided inside one ledger transaction, so one Idempotency-Key grants
+once wherever its retries run. A turn process that dies
 is replaced; the turn it was running answers 503 (retrying with the same Idempotency-Key is safe).
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from console.locks import _Stripes
+from console.locks import locks_for
 from console.turns import TurnProcessError, error_reply, locked_turn, settle
 from tools.privacy import MaskingFilter
 
@@ -43,7 +44,7 @@ def _child(conn: Connection, kb_replica: str) -> None:
     except Exception as e:  # noqa: BLE001 - reported to the service, which refuses to become ready
         conn.send(("failed", f"{type(e).__name__}: {e}"))
         return
-    locks = _Stripes()
+    locks = locks_for(desk)
     conn.send(("ready", os.getpid()))
     while True:
         try:

@@ -23,10 +23,11 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Column, Date, Integer, String, Table, Text, select, text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
-from tools.ledger import Ledger, customers_t, metadata
+from storage.schema import events_t
+from tools.ledger import Ledger, customers_t
 from tools.privacy import mask_text
 
 EventType = Literal["quota.granted", "approval.requested", "approval.approved", "approval.rejected", "approval.expired"]
@@ -36,17 +37,7 @@ MIN_ROLE: dict[str, str] = {"quota.granted": "viewer", "approval.requested": "op
                             "approval.expired": "operator"}
 _PG_LOCK = 720020  # the advisory lock that puts event writers in commit order on servers
 
-events_t = Table(
-    "decision_events", metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("event_id", String(40), nullable=False, unique=True),
-    Column("type", String(32), nullable=False),
-    Column("customer_id", String(32), nullable=False, index=True),
-    Column("occurred_on", Date, nullable=False),
-    Column("created_at", String(40), nullable=False),
-    Column("min_role", String(16), nullable=False),
-    Column("data", Text, nullable=False),
-)
+# The table lives with every other table in storage/schema.py (migrations: storage/migrations/ledger).
 
 
 class DecisionEvent(BaseModel):

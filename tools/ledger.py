@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import threading
 from decimal import Decimal
 from enum import Enum
@@ -16,15 +15,16 @@ from typing import Any, Iterator
 
 from contextlib import contextmanager, nullcontext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import (
-    Boolean, Column, Date, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint,
-    create_engine, event, select,
-)
+from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from storage import normalise, store_url
+from storage.migrate import ensure
+from storage.schema import (  # noqa: F401 - the ledger's tables, imported from here by the tools
+    approvals_t, customers_t, ledger_meta, overdue_t, requests_t, temp_quotas_t,
+)
 from tools.money import Yuan, from_fen, to_fen
-from tools.home import riskdesk_home
 
 SAMPLE_LEDGER = Path(__file__).parent / "data" / "sample_ledger.json"
 
@@ -144,84 +144,13 @@ def parse_ledger(raw: str | bytes, source: str = "<ledger>") -> LedgerFile:
 
 
 # ---------------------------------------------------------------- storage (SQLAlchemy Core)
-
-metadata = MetaData()
-
-customers_t = Table(
-    "customers", metadata,
-    Column("customer_id", String(32), primary_key=True),
-    Column("name", Text, nullable=False),
-    Column("id_number", String(32), nullable=False),
-    Column("phone", String(32), nullable=False),
-    Column("occupation", Text, nullable=False, default=""),
-    Column("risk_tier", String(1), nullable=False),
-    Column("kyc_verified", Boolean, nullable=False),
-    Column("opened_on", Date, nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("limit_fen", Integer, nullable=False),
-    Column("used_fen", Integer, nullable=False),
-    Column("extra", Text, nullable=False, default="{}"),
-)
-
-temp_quotas_t = Table(
-    "temp_quotas", metadata,
-    Column("grant_id", Integer, primary_key=True, autoincrement=True),
-    Column("customer_id", String(32), ForeignKey("customers.customer_id"), nullable=False, index=True),
-    Column("amount_fen", Integer, nullable=False),
-    Column("purpose", Text, nullable=False),
-    Column("granted_on", Date, nullable=False),
-    Column("expires_on", Date, nullable=False),
-    Column("approval_id", String(40), nullable=True, unique=True),
-    Column("granted_by", String(64), nullable=True),
-)
-
-overdue_t = Table(
-    "overdue_records", metadata,
-    Column("customer_id", String(32), ForeignKey("customers.customer_id"), primary_key=True),
-    Column("record_id", String(64), primary_key=True),
-    Column("institution", Text, nullable=False),
-    Column("product", String(32), nullable=False),
-    Column("amount_fen", Integer, nullable=False),
-    Column("overdue_since", Date, nullable=False),
-    Column("repaid_on", Date, nullable=True),
-)
-
-approvals_t = Table(
-    "approvals", metadata,
-    Column("approval_id", String(40), primary_key=True),
-    Column("customer_id", String(32), ForeignKey("customers.customer_id"), nullable=False, index=True),
-    Column("amount_fen", Integer, nullable=False),
-    Column("purpose", Text, nullable=False),
-    Column("category", String(32), nullable=True),
-    Column("requested_on", Date, nullable=False),
-    Column("reasons", Text, nullable=False),
-    Column("status", String(16), nullable=False),  # pending / approved / rejected / expired
-    Column("decided_by", String(64), nullable=True),
-    Column("decided_on", Date, nullable=True),
-    Column("reason", Text, nullable=True),
-    # who asked (maker-checker: never the approver); added in place to stores made before it (see _upgrade)
-    Column("requested_by", String(64), nullable=True),
-)
-
-# Columns added after a store's first release: (table, column), each added in place at open when missing.
-_ADDED_COLUMNS = ((approvals_t, "requested_by"),)
-
-# One row per idempotency key: the first result is the answer to every retry.
-requests_t = Table(
-    "quota_requests", metadata,
-    Column("idempotency_key", String(128), primary_key=True),
-    Column("fingerprint", Text, nullable=False),
-    Column("result", Text, nullable=False),
-    UniqueConstraint("idempotency_key"),
-)
+# The tables live with every other table in storage/schema.py; migrations in storage/migrations/ledger.
+metadata = ledger_meta
 
 
 def default_url() -> str:
-    env = os.environ.get("RISKDESK_LEDGER_URL")
-    if env:
-        return env
-    path = riskdesk_home() / "ledger.sqlite3"
-    return f"sqlite:///{path}"
+    """RISKDESK_LEDGER_URL, else RISKDESK_DATABASE_URL (the shared database), else $RISKDESK_HOME/ledger.sqlite3."""
+    return store_url("ledger")
 
 
 class Ledger:
@@ -236,12 +165,11 @@ class Ledger:
         self.sandbox = sandbox
         # One shared in-memory connection must not interleave transactions across threads.
         self._mutex = threading.RLock() if isinstance(engine.pool, StaticPool) else nullcontext()
-        metadata.create_all(engine)
-        _upgrade(engine)
+        ensure(engine, "ledger")  # the schema at this code's revision (storage/migrate.py)
 
     @classmethod
     def open(cls, url: str | None = None) -> "Ledger":
-        url = url or default_url()
+        url = normalise(url or default_url())
         if url.startswith("sqlite"):
             if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
                 Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -253,7 +181,9 @@ class Ledger:
             )
             _serialise_sqlite_writes(engine)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            # no ping before each checkout (a round trip per transaction): a connection the server dropped fails
+            # one statement, SQLAlchemy then discards the pool, and the next transaction reconnects
+            engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
         return cls(engine)
 
     @classmethod
@@ -299,24 +229,21 @@ class Ledger:
             clash = sorted(existing & {c.customer_id for c in fixture.customers})
             if clash:
                 raise LedgerError(f"customer {clash[0]}: already in the ledger; nothing loaded")
-            for c in fixture.customers:
-                conn.execute(customers_t.insert().values(
-                    customer_id=c.customer_id, name=c.name, id_number=c.id_number, phone=c.phone,
-                    occupation=c.occupation, risk_tier=c.risk_tier.value,
-                    kyc_verified=c.kyc_verified, opened_on=c.opened_on, status=c.status.value,
-                    limit_fen=to_fen(c.credit_line.limit), used_fen=to_fen(c.credit_line.used),
-                    extra=json.dumps(c.model_extra or {}, ensure_ascii=False, sort_keys=True, default=str),
-                ))
-                for q in c.temp_quotas:
-                    conn.execute(temp_quotas_t.insert().values(
-                        customer_id=c.customer_id, amount_fen=to_fen(q.amount), purpose=q.purpose,
-                        granted_on=q.granted_on, expires_on=q.expires_on))
-                for r in c.overdue_records:
-                    conn.execute(overdue_t.insert().values(
-                        customer_id=c.customer_id, record_id=r.record_id, institution=r.institution,
-                        product=r.product.value, amount_fen=to_fen(r.amount),
-                        overdue_since=r.overdue_since, repaid_on=r.repaid_on))
+            _insert(conn, fixture)
         return len(fixture.customers)
+
+    def seed_sample(self) -> bool:
+        """Load the sample ledger into an empty store; True if this call did. Several processes or hosts
+        starting together on one new store seed it once (SQLite: the write lock taken at BEGIN; PostgreSQL:
+        an advisory lock for the transaction, as there is no row to lock yet)."""
+        fixture = parse_ledger(SAMPLE_LEDGER.read_bytes(), str(SAMPLE_LEDGER))
+        with self.write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SEED_LOCK})
+            if conn.execute(select(customers_t.c.customer_id).limit(1)).first() is not None:
+                return False
+            _insert(conn, fixture)
+        return True
 
     def customer(self, customer_id: str, conn: Connection | None = None) -> CustomerRecord | None:
         """The customer as a validated record, or None. Reads within `conn` when given."""
@@ -367,22 +294,27 @@ class Ledger:
                          .where(customers_t.c.customer_id == customer_id).with_for_update())
 
 
-def _upgrade(engine: Engine) -> None:
-    """Add the columns a store made by an earlier release lacks (`ALTER TABLE ... ADD COLUMN`, nullable):
-    idempotent, and safe when two processes open one old store at once (the loser finds it added)."""
-    from sqlalchemy import inspect
-    from sqlalchemy.exc import DBAPIError
-    for table, name in _ADDED_COLUMNS:
-        if name in {c["name"] for c in inspect(engine).get_columns(table.name)}:
-            continue
-        col = table.c[name]
-        ddl = f"ALTER TABLE {table.name} ADD COLUMN {name} {col.type.compile(dialect=engine.dialect)}"
-        try:
-            with engine.begin() as conn:
-                conn.exec_driver_sql(ddl)
-        except DBAPIError:
-            if name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
-                raise
+_SEED_LOCK = 0x72697364  # the advisory lock key of seeding an empty store
+
+
+def _insert(conn: Connection, fixture: LedgerFile) -> None:
+    for c in fixture.customers:
+        conn.execute(customers_t.insert().values(
+            customer_id=c.customer_id, name=c.name, id_number=c.id_number, phone=c.phone,
+            occupation=c.occupation, risk_tier=c.risk_tier.value,
+            kyc_verified=c.kyc_verified, opened_on=c.opened_on, status=c.status.value,
+            limit_fen=to_fen(c.credit_line.limit), used_fen=to_fen(c.credit_line.used),
+            extra=json.dumps(c.model_extra or {}, ensure_ascii=False, sort_keys=True, default=str),
+        ))
+        for q in c.temp_quotas:
+            conn.execute(temp_quotas_t.insert().values(
+                customer_id=c.customer_id, amount_fen=to_fen(q.amount), purpose=q.purpose,
+                granted_on=q.granted_on, expires_on=q.expires_on))
+        for r in c.overdue_records:
+            conn.execute(overdue_t.insert().values(
+                customer_id=c.customer_id, record_id=r.record_id, institution=r.institution,
+                product=r.product.value, amount_fen=to_fen(r.amount),
+                overdue_since=r.overdue_since, repaid_on=r.repaid_on))
 
 
 def _serialise_sqlite_writes(engine: Engine) -> None:

@@ -27,39 +27,18 @@ from typing import Any, Callable
 
 import httpx
 from pydantic import BaseModel, Field, HttpUrl, TypeAdapter
-from sqlalchemy import Column, Float, Integer, PrimaryKeyConstraint, String, Table, Text, and_, select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 
 from tools.errors import ToolInputError
 from tools.events import EVENT_TYPES, events_after, events_t, visible_types
-from tools.ledger import Ledger, metadata
+from storage.schema import deliveries_t, webhooks_t
+from tools.ledger import Ledger
 
 LEASE = 30.0
 SIGNATURE_HEADER = "X-Riskdesk-Signature"
 
-webhooks_t = Table(
-    "webhooks", metadata,
-    Column("webhook_id", String(40), primary_key=True),
-    Column("url", Text, nullable=False),
-    Column("secret", String(128), nullable=False),
-    Column("events", Text, nullable=False),  # JSON list of event types
-    Column("role", String(16), nullable=False),
-    Column("cursor", Integer, nullable=False, default=0),
-    Column("created_at", String(40), nullable=False),
-)
-
-deliveries_t = Table(
-    "webhook_deliveries", metadata,
-    Column("webhook_id", String(40), nullable=False),
-    Column("seq", Integer, nullable=False),
-    Column("event_id", String(40), nullable=False),
-    Column("status", String(16), nullable=False),  # pending / delivered / dead
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", Float, nullable=False),
-    Column("last_error", Text, nullable=True),
-    Column("delivered_at", String(40), nullable=True),
-    PrimaryKeyConstraint("webhook_id", "seq"),
-)
+# The tables live with every other table in storage/schema.py (migrations: storage/migrations/ledger).
 
 
 class Webhook(BaseModel):

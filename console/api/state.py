@@ -19,7 +19,7 @@ from agents.contract import ROLE_RANK, AskRequest, AskResult
 from agents.desk import Desk
 from console.api.errors import masking
 from console.api_keys import ApiKey, _digest, _stored_digest
-from console.locks import _Stripes
+from console.locks import _Stripes, locks_for
 from console.turns import locked_turn
 
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=64, pattern=r"^[\x21-\x7e]+$",
@@ -46,6 +46,7 @@ class _State:
 
     def attach(self, desk: Desk) -> None:
         masking.names = tuple(desk.ledger.names())
+        self.locks = locks_for(desk)
         self.desk = desk
 
     def identify(self, token: str | None) -> ApiKey:
