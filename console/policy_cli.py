@@ -20,7 +20,12 @@ import typer
 from rich.table import Table
 
 from console.cli_base import AsOfOpt, JsonOpt, err, fail, out, parse_as_of
-from tools.policy import POLICY_ENV, Policy, PolicyError, active, dump_toml, use
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # tools.policy (pydantic, the tools package) is imported where a command needs it: --help stays light
+    from tools.policy import Policy
+
+POLICY_ENV = "RISKDESK_POLICY"  # = tools.policy.POLICY_ENV (tests/test_speed.py checks they agree)
 
 policy_app = typer.Typer(help="The rules' parameters as a versioned file (规则参数): show, export, check, impact.",
                          no_args_is_help=True)
@@ -35,8 +40,9 @@ def PolicyOpt() -> Any:  # noqa: N802 - a typer option factory
     return typer.Option(None, "--policy", envvar=POLICY_ENV, help=_POLICY_HELP, show_envvar=False)
 
 
-def activate(path: Path | None) -> Policy:
+def activate(path: Path | None) -> "Policy":
     """Load and put in force `path` (None: $RISKDESK_POLICY or the shipped file); a bad file exits 2."""
+    from tools.policy import PolicyError, active, use
     try:
         return use(path) if path is not None else active()
     except PolicyError as e:
@@ -129,6 +135,7 @@ def _jsonable(x: Any) -> Any:
 def export(out_file: Optional[Path] = typer.Option(None, "--out", help="Write here (default: standard output)."),
            policy: Optional[Path] = PolicyOpt()) -> None:
     """The policy in force, all versions, in the file format (a lender starts its own file from it)."""
+    from tools.policy import dump_toml
     text = dump_toml(activate(policy))
     if out_file is None:
         sys.stdout.write(text)
@@ -186,6 +193,7 @@ def impact_cmd(from_version: str = typer.Option(..., "--from", help="The version
                json_out: bool = JsonOpt) -> None:
     """Decide every customer (and request) under both versions, write nothing, and show what changes: transitions
     by deciding rule, the change in credit that could be granted, and the decisions that change."""
+    from tools.policy import PolicyError
     from tools.policy_impact import impact, read_requests
     pol = activate(policy)
     for vid in (from_version, to_version):

@@ -11,8 +11,6 @@ import typer
 from rich.table import Table
 
 from console.cli_base import JsonOpt, KeyOpt, LedgerOpt, app, fail, identity, open_ledger, out, parse_as_of, require_identity, today
-from tools.errors import PermissionDenied, ToolInputError
-from tools.registry import RegistryError, registry
 
 
 @app.command("tool")
@@ -20,6 +18,8 @@ def tool_cmd(name: str = typer.Argument(..., help="A registered tool's name, or 
              args: Optional[List[str]] = typer.Argument(None, help="The tool's input as key=value (as_of defaults to today)."),
              ledger: Optional[Path] = LedgerOpt, key: Optional[str] = KeyOpt, json_out: bool = JsonOpt) -> None:
     """Call a registered tool with key=value arguments (its input model validates them), or list the tools."""
+    from tools.errors import PermissionDenied, ToolInputError  # the tools when the command runs, not for --help
+    from tools.registry import RegistryError, registry
     try:
         tools = registry()
     except RegistryError as e:
