@@ -54,8 +54,11 @@ class Plan(BaseModel):
         """The plan schema; the `tool` intent appears only when a lender's own tool is installed."""
         schema = super().model_json_schema(*args, **kwargs)
         from tools.registry import plugins
+        intent = schema.get("$defs", {}).get("Intent", {})
         if not plugins():
-            intent = schema.get("$defs", {}).get("Intent", {})
             if "enum" in intent:
                 intent["enum"] = [v for v in intent["enum"] if v != Intent.tool.value]
+        else:  # what each of the lender's tools declares
+            intent["description"] = "tool: one of the lender's own tools: " + "; ".join(
+                f"{t.name} ({t.description})" for t in plugins().values())
         return schema

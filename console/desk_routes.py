@@ -210,14 +210,18 @@ async def approvals_stream(request: Request, who: Who, desk: DeskDep) -> EventSo
     """The pending list, pushed: once at once, then on every change (checked every second)."""
     _inbox(who, desk)  # the role check happens before the stream starts
 
+    def seen() -> tuple:  # cheap: the pending ids; the full inbox (which reads audit records) only on a change
+        return (desk.today(), tuple(a.approval_id for a in desk.approvals("pending")))
+
     async def events():  # noqa: ANN202
         last = None
         while not await request.is_disconnected():
-            items = await asyncio.to_thread(_inbox, who, desk)
-            body = json.dumps([i.model_dump(mode="json") for i in items], ensure_ascii=False)
-            if body != last:
-                last = body
-                yield {"event": "approvals", "data": body}
+            now = await asyncio.to_thread(seen)
+            if now != last:
+                last = now
+                items = await asyncio.to_thread(_inbox, who, desk)
+                yield {"event": "approvals",
+                       "data": json.dumps([i.model_dump(mode="json") for i in items], ensure_ascii=False)}
             await asyncio.sleep(1.0)
 
     return EventSourceResponse(events(), ping=15, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

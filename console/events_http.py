@@ -1,8 +1,9 @@
 """`GET /v1/events`: decision events as Server-Sent Events, and the service's webhook dispatcher.
 
-    curl -N -H "X-API-Key: KEY" -H "Last-Event-ID: 41" http://127.0.0.1:8000/v1/events
+    curl -N -H "Accept: text/event-stream" -H "X-API-Key: KEY" -H "Last-Event-ID: 41" http://127.0.0.1:8000/v1/events
 
-Each SSE message is one DecisionEvent (tools/events.py): `id:` its seq, `event:` its type, `data:` its JSON.
+With `Accept: text/event-stream`, each SSE message is one DecisionEvent (tools/events.py): `id:` its seq,
+`event:` its type, `data:` its JSON; any other Accept gets the JSON list of the events after the cursor (a poll).
 A client that reconnects with `Last-Event-ID` (or `?after=SEQ`) gets every event committed after it, in
 commit order, then new ones as they commit. A key sees only the event types its role may see (grants:
 viewer and up; approvals: operator and up).
@@ -65,16 +66,24 @@ async def _lifespan(app: FastAPI):  # noqa: ANN202
 def events_router() -> APIRouter:
     router = APIRouter(lifespan=_lifespan)
 
-    @router.get("/v1/events", tags=["events"], response_model=DecisionEvent,
-                responses={200: {"description": "Server-Sent Events: one DecisionEvent per message (`id` = seq).",
+    from console.api.errors import ERRORS
+    from console.api.models import ErrorBody
+
+    @router.get("/v1/events", tags=["events"], response_model=list[DecisionEvent],
+                responses={**ERRORS, 503: {"model": ErrorBody, "description": "The desk is still starting"},
+                           200: {"description": "With `Accept: text/event-stream`: Server-Sent Events, one DecisionEvent "
+                                                "per message (`id` = seq, `event` = type), as they commit. Otherwise "
+                                                "the JSON list of the events after the cursor (at most `limit`).",
                                  "content": {"text/event-stream": {}}}})
     async def stream(request: Request,
-                     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20,
+                     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=18,
                                                                  pattern=r"^[0-9]+$")] = None,
-                     after: Annotated[int | None, Query(ge=0, description="Resume after this seq "
-                                                                          "(as Last-Event-ID).")] = None,
+                     after: Annotated[int | None, Query(ge=0, le=10**17, description="Resume after this seq "
+                                                                                    "(as Last-Event-ID).")] = None,
                      types: Annotated[str | None, Query(max_length=200, description="Comma-separated event "
-                                                                                    "types (default all the role may see).")] = None) -> Any:
+                                                                                    "types (default all the role may see).")] = None,
+                     limit: Annotated[int, Query(ge=1, le=1000, description="JSON only: at most this many events.")] = 200
+                     ) -> Any:
         """Decision events as they commit, resumable; filtered to what the key's role may see."""
         from console.api.state import _api_key_header, _bearer
         state = request.app.state.riskdesk
@@ -90,6 +99,8 @@ def events_router() -> APIRouter:
             raise HTTPException(503, "the desk is still starting; retry shortly", headers={"Retry-After": "2"})
         ledger = state.desk.ledger
         cursor = int(last_event_id) if last_event_id is not None else (after or 0)
+        if "text/event-stream" not in request.headers.get("accept", ""):
+            return await to_thread.run_sync(lambda: events_after(ledger, cursor, limit, types=wanted))
 
         async def gen():  # noqa: ANN202
             nonlocal cursor

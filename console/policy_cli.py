@@ -14,18 +14,16 @@ import json
 import sys
 import typing
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import typer
 from rich.table import Table
 
 from console.cli_base import AsOfOpt, JsonOpt, err, fail, out, parse_as_of
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # tools.policy (pydantic, the tools package) is imported where a command needs it: --help stays light
+if TYPE_CHECKING:
     from tools.policy import Policy
 
-POLICY_ENV = "RISKDESK_POLICY"  # = tools.policy.POLICY_ENV (tests/test_speed.py checks they agree)
+POLICY_ENV = "RISKDESK_POLICY"  # tools.policy.POLICY_ENV (the tools are imported when a command runs)
 
 policy_app = typer.Typer(help="The rules' parameters as a versioned file (规则参数): show, export, check, impact.",
                          no_args_is_help=True)
@@ -40,7 +38,7 @@ def PolicyOpt() -> Any:  # noqa: N802 - a typer option factory
     return typer.Option(None, "--policy", envvar=POLICY_ENV, help=_POLICY_HELP, show_envvar=False)
 
 
-def activate(path: Path | None) -> "Policy":
+def activate(path: Path | None) -> Policy:
     """Load and put in force `path` (None: $RISKDESK_POLICY or the shipped file); a bad file exits 2."""
     from tools.policy import PolicyError, active, use
     try:

@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Mapping
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from agents.desk import Desk
@@ -98,6 +98,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
         state.shutdown_pools()
 
     app = FastAPI(title="riskdesk", version="0.1.0", lifespan=lifespan, docs_url=None,  # /docs: console/desk_routes.py
+                  dependencies=[Depends(errors.one_value_per_query_parameter)],
                   description="Trusted risk decisions for consumer credit: ask, threads with SSE progress, "
                               "supervisor approvals, audit. Auth: `X-API-Key` or `Authorization: Bearer`.")
     app.state.riskdesk = state
@@ -108,8 +109,8 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
     # tools_router() the tools registered now
     routers = [*ROUTERS, events_router(), tools_router(), mcp_router()]
     errors.install(app, [route for router in routers for route in router.routes])
-    for router in routers:
-        app.include_router(router)
+    for router in routers:  # every route but the probes documents the ErrorBody of 401/403/422 (its own win)
+        app.include_router(router, responses=None if router is probes.router else errors.ERRORS)
     if web and WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="console")
     return app

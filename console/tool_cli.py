@@ -18,7 +18,7 @@ def tool_cmd(name: str = typer.Argument(..., help="A registered tool's name, or 
              args: Optional[List[str]] = typer.Argument(None, help="The tool's input as key=value (as_of defaults to today)."),
              ledger: Optional[Path] = LedgerOpt, key: Optional[str] = KeyOpt, json_out: bool = JsonOpt) -> None:
     """Call a registered tool with key=value arguments (its input model validates them), or list the tools."""
-    from tools.errors import PermissionDenied, ToolInputError  # the tools when the command runs, not for --help
+    from tools.errors import PermissionDenied, ToolInputError
     from tools.registry import RegistryError, registry
     try:
         tools = registry()

@@ -6,7 +6,9 @@ persistent store. A lender's tool appears here once its package is installed, an
 """
 from typing import Annotated, Any, Callable
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from tools.errors import ToolInputError
 from tools.registry import Tool, registry
@@ -32,6 +34,16 @@ def _endpoint(tool: Tool, needs: Callable[[str], Any], ready_desk: Callable[...,
     return call
 
 
+def _strict(tool: Tool) -> Callable[..., Any]:
+    """The body read strictly as JSON, as the schema says (a date is a date string, not a number of days)."""
+    async def check(request: Request) -> None:
+        try:
+            tool.input.model_validate_json(await request.body() or b"{}", strict=True)
+        except ValidationError as e:
+            raise RequestValidationError([{**err, "loc": ("body", *err["loc"])} for err in e.errors()]) from None
+    return check
+
+
 def tools_router(needs: Callable[[str], Any] | None = None, ready_desk: Callable[..., Any] | None = None) -> APIRouter:
     """A fresh router per app, over the tools registered when the app is made."""
     if needs is None or ready_desk is None:
@@ -44,8 +56,10 @@ def tools_router(needs: Callable[[str], Any] | None = None, ready_desk: Callable
         return [{"name": t.name, "description": t.description, "role": t.role, "writes": t.writes,
                  "rules": t.rules, "source": t.source, "builtin": t.builtin} for t in registry().values()]
 
-    router.add_api_route("", list_tools, methods=["GET"])
+    from console.api.errors import ERRORS
+    router.add_api_route("", list_tools, methods=["GET"], responses=ERRORS)
     for tool in registry().values():
         router.add_api_route(f"/{tool.name}", _endpoint(tool, needs, ready_desk), methods=["POST"],
-                             response_model=tool.output, summary=f"Call {tool.name}")
+                             response_model=tool.output, summary=f"Call {tool.name}", responses=ERRORS,
+                             dependencies=[Depends(_strict(tool))])
     return router

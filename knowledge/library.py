@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from knowledge.corpus import CorpusError, Document
+from knowledge.corpus import _Loader as DatesAsText  # safe YAML that leaves dates as text
 from knowledge.models import Clause, IngestReport
 from knowledge.parsers import SUFFIXES, parse_file
 from knowledge.splitting import effective_date, split
@@ -73,8 +74,8 @@ def _sidecar(path: Path) -> dict:
     if not side.is_file():
         return {}
     try:
-        meta = yaml.safe_load(side.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        meta = yaml.load(side.read_text(encoding="utf-8"), Loader=DatesAsText) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError) as e:
         raise CorpusError(side, f"not valid YAML: {e}") from None
     if not isinstance(meta, dict):
         raise CorpusError(side, "must be a YAML mapping")

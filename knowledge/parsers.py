@@ -87,8 +87,9 @@ def _markdown(path: Path) -> Parsed:
     if text.startswith("---\n") and "\n---" in text[4:]:
         head, body = text[4:].split("\n---", 1)
         try:
-            loaded = yaml.safe_load(head)
-        except yaml.YAMLError as e:
+            from knowledge.corpus import _Loader  # safe YAML that leaves dates as text (checked by field later)
+            loaded = yaml.load(head, Loader=_Loader)
+        except (yaml.YAMLError, ValueError) as e:
             raise CorpusError(path, f"front matter is not valid YAML: {e}") from None
         meta, text = (loaded if isinstance(loaded, dict) else {}), body.split("\n", 1)[1] if "\n" in body else ""
     blocks, title, level = [], str(meta.get("title", "") or ""), 0

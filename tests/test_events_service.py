@@ -51,7 +51,7 @@ def _ask(w, key: str, message: str) -> dict:  # noqa: ANN001
 
 
 def _sse(w, key: str, n: int, last_event_id: str | None = None) -> list[dict]:  # noqa: ANN001
-    headers = {"X-API-Key": key, **({"Last-Event-ID": last_event_id} if last_event_id else {})}
+    headers = {"X-API-Key": key, "Accept": "text/event-stream", **({"Last-Event-ID": last_event_id} if last_event_id else {})}
     lines: list[str] = []
     with httpx.stream("GET", w["url"] + "/v1/events", headers=headers, timeout=20) as r:
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
@@ -78,6 +78,8 @@ def test_sse_is_filtered_by_role_and_resumable(world):
     bad = httpx.get(world["url"] + "/v1/events?types=approval.requested", headers={"X-API-Key": "k-view"}, timeout=10)
     assert bad.status_code == 422 and "may not see" in bad.json()["detail"]
     assert httpx.get(world["url"] + "/v1/events", timeout=10).status_code == 401
+    polled = httpx.get(world["url"] + f"/v1/events?after={op[0]['id']}", headers={"X-API-Key": "k-view"}, timeout=10)
+    assert [e["customer_id"] for e in polled.json()] == ["C1009"]  # JSON without the event-stream Accept
 
 
 def test_kill_9_between_commit_and_delivery_loses_nothing(world):

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from console.cli import app
-from knowledge import KnowledgeBase
+from knowledge import CorpusError, KnowledgeBase
 from knowledge.library import Options, add, read_document
 from knowledge.parsers import Block
 from knowledge.splitting import effective_date, split
@@ -251,3 +251,30 @@ def test_server_path_adds_and_a_second_client_sees_it(chroma_server, files, monk
     assert writer.remove_documents(["MORTGAGE"]) == 3
     assert reader.get("MORTGAGE-2") is not None  # until its next search
     assert "MORTGAGE-2" not in top(reader, "抵押率最高多少", k=5) and reader.get("MORTGAGE-2") is None
+
+
+def test_sidecar_and_options_set_metadata(tmp_path):
+    f = tmp_path / "rules.txt"
+    f.write_text("Article 1 Fees are shown before signing.\nArticle 2 This policy is effective from 1 May 2026.\n",
+                 encoding="utf-8")
+    (tmp_path / "rules.txt.meta.yaml").write_text("doc_id: RULES-2026\ntitle: Fee rules\nissuer: Compliance\n"
+                                                  "effective_from: 2026-06-01\neffective_to: 2026-12-31\n", encoding="utf-8")
+    doc, _ = read_document(f)
+    assert doc.doc_id == "RULES-2026" and doc.title == "Fee rules"
+    c = doc.clauses[0]
+    assert (c.clause_id, c.issuer, c.effective_from, c.effective_to) == \
+        ("RULES-2026-1", "Compliance", dt.date(2026, 6, 1), dt.date(2026, 12, 31))  # the sidecar beats the text
+    doc, _ = read_document(f, Options(doc_id="FEES", effective_from=dt.date(2026, 7, 1)))
+    assert doc.clauses[1].clause_id == "FEES-2" and doc.clauses[1].effective_from == dt.date(2026, 7, 1)
+    (tmp_path / "rules.txt.meta.yaml").write_text("effective_from: 2026-13-01\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="effective_from must be YYYY-MM-DD"):
+        read_document(f)
+
+
+def test_a_directory_is_added_file_by_file(tmp_path):
+    docs = kb_files.write_all(tmp_path / "d")
+    (tmp_path / "d" / "notes.xlsx").write_bytes(b"x")  # not a document type: skipped inside a directory
+    kb = KnowledgeBase.open(tmp_path / "chroma")
+    outcomes, report = add(kb, [tmp_path / "d"])
+    assert sorted(o.path.name for o in outcomes) == sorted(p.name for p in docs.values())
+    assert all(o.error is None for o in outcomes) and report.added == sum(o.clauses for o in outcomes)

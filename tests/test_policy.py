@@ -294,3 +294,13 @@ def test_a_reply_never_quotes_a_clause_as_support_for_a_number_it_contradicts(kb
         assert old.outcome == "approved" and "disagree" not in old.answer and "2027-01-29" in old.answer
     finally:
         desk.close()
+
+
+def test_serve_and_chat_warn_at_start_when_the_policy_and_its_clauses_disagree(tmp_path, capsys):
+    from console.policy_cli import WARN_AT_START, warn_if_drift
+    assert WARN_AT_START == {"chat", "serve"}
+    warn_if_drift(load_policy(SHIPPED_POLICY))
+    assert "warning" not in capsys.readouterr().err
+    warn_if_drift(load_policy(later(tmp_path, V27 + "[versions.temp_quota]\nvalidity_days = 45\n")))
+    said = " ".join(capsys.readouterr().err.split())
+    assert "warning" in said and "disagree in 2 place(s)" in said and "validity_days = 45" in said

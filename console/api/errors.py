@@ -44,6 +44,16 @@ def bad(loc: list[str], msg: str) -> RequestValidationError:
     return RequestValidationError([{"loc": tuple(loc), "msg": msg, "type": "value_error"}])
 
 
+async def one_value_per_query_parameter(request: Request) -> None:
+    """A query parameter given twice (`?owner=a&owner=b`) is bad input, not "the last one wins": no endpoint
+    takes a list in its query string, so a repeat is refused with a 422 that names it."""
+    seen: set[str] = set()
+    for name, _ in request.query_params.multi_items():
+        if name in seen:
+            raise bad(["query", name], "given more than once; give it once")
+        seen.add(name)
+
+
 def check_text(loc: str, **fields: Any) -> None:
     """JSON may carry lone surrogates ("\\ud800"): no store can hold them, so they are bad input, not a 500."""
     for name, v in fields.items():

@@ -100,7 +100,7 @@ async function confirmDecision(ev) {
   try {
     const r = await api.decide(id, decision, { reason, as_of: $("as-of").value || null });
     dlg.close();
-    $("inbox-status").textContent = `${t("decided")}${t("colon")}${r.answer.replace(/\[[A-Z][A-Z0-9-]+\]/g, "").trim()}`;
+    $("inbox-status").textContent = `${t("decided")}${t("colon")}${r.answer.replace(/\s*\[[A-Z][A-Z0-9-]+\]/g, "").trim()}`;
     items = items.filter((a) => a.approval_id !== id);
     render();
     loadThreads();
