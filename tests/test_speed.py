@@ -155,3 +155,9 @@ def test_audit_filler_inserts_records_the_log_reads(tmp_path):
         trace = conn.execute(text("SELECT trace_id FROM audit LIMIT 1")).scalar_one()
     assert tuple(rows) == (1234, 1234)
     assert log.get(trace).trace_id == trace
+
+
+def test_policy_cli_names_the_same_environment_variable_as_the_policy():
+    from console import policy_cli
+    from tools import policy
+    assert policy_cli.POLICY_ENV == policy.POLICY_ENV
