@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sse_starlette import EventSourceResponse
 from starlette.exceptions import HTTPException
@@ -206,9 +206,12 @@ def approvals_inbox(who: Who, desk: DeskDep) -> list[InboxItem]:
 @router.get("/v1/desk/approvals/stream", tags=["desk"], responses={**ERRORS, 200: {
     "description": "Server-Sent Events: `approvals` (a list of InboxItem) now and whenever the pending list changes.",
     "content": {"text/event-stream": {}}}})
-async def approvals_stream(request: Request, who: Who, desk: DeskDep) -> EventSourceResponse:
-    """The pending list, pushed: once at once, then on every change (checked every second)."""
-    _inbox(who, desk)  # the role check happens before the stream starts
+async def approvals_stream(request: Request, who: Who, desk: DeskDep) -> Any:
+    """The pending list, pushed: once at once, then on every change (checked every second). A client that does
+    not accept `text/event-stream` gets the list once as JSON, as from /v1/desk/approvals (never an endless body)."""
+    items = _inbox(who, desk)  # the role check happens before the stream starts
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        return JSONResponse([i.model_dump(mode="json") for i in items])
 
     def seen() -> tuple:  # cheap: the pending ids; the full inbox (which reads audit records) only on a change
         return (desk.today(), tuple(a.approval_id for a in desk.approvals("pending")))

@@ -144,10 +144,19 @@ def test_docs_are_served_offline(client):
 
 def test_approvals_stream_pushes_the_pending_list(client, desk):
     _, r = ask(client, OP, "C1003 temp quota 8000 for a laptop for work")
-    with client.stream("GET", "/v1/desk/approvals/stream", headers=SUP) as s:
+    with client.stream("GET", "/v1/desk/approvals/stream", headers={**SUP, "Accept": "text/event-stream"}) as s:
         assert s.status_code == 200
         for line in s.iter_lines():
             if line.startswith("data:"):
                 items = json.loads(line[5:])
                 break
     assert [i["approval_id"] for i in items] == [r["approval_id"]]
+
+
+def test_approvals_stream_answers_a_client_that_takes_no_event_stream_once_as_json(client, desk):
+    # SSE is what a browser's EventSource asks for (Accept: text/event-stream); any other client gets the list
+    # once and the response ends, instead of an endless body it cannot read.
+    _, r = ask(client, OP, "C1003 temp quota 8000 for a laptop for work")
+    res = client.get("/v1/desk/approvals/stream", headers={**SUP, "Accept": "application/json"})
+    assert res.status_code == 200 and res.headers["content-type"].startswith("application/json")
+    assert r["approval_id"] in [i["approval_id"] for i in res.json()]
