@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, Field
 
 EARLIEST = dt.date(1970, 1, 1)
 LATEST = dt.date(2999, 12, 31)
@@ -23,16 +23,7 @@ def _bounded(d: dt.date) -> dt.date:
     return d
 
 
-def _a_day_not_a_number(v: object) -> object:
-    """pydantic reads a number as a Unix timestamp (0 -> 1970-01-01): an as-of date is a date or YYYY-MM-DD text."""
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        raise ValueError("must be a date (YYYY-MM-DD), not a number")
-    if isinstance(v, dt.datetime):
-        raise ValueError("must be a date (YYYY-MM-DD), not a date and time")
-    return v
-
-
-AsOf = Annotated[dt.date, BeforeValidator(_a_day_not_a_number), AfterValidator(_bounded), Field(description="The date the rules are evaluated on (YYYY-MM-DD).")]
+AsOf = Annotated[dt.date, AfterValidator(_bounded), Field(description="The date the rules are evaluated on (YYYY-MM-DD).")]
 
 
 def in_range(d: dt.date) -> bool:
