@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,9 @@ STORES = ("ledger", "audit")
 FIRST = {"ledger": "l0001", "audit": "a0001"}  # the revision a store made before migrations is stamped at
 PRE_MIGRATION = "pre-migration"  # what `upgrade` says a store was at when it had tables but no version
 _heads: dict[str, str] = {}
+# Alembic's `op` and `context` are module globals: two threads of one process (an eval run with --concurrency,
+# a service opening stores) must not run migrations at once, whatever the database's own lock says.
+_IN_PROCESS = threading.RLock()
 
 
 def _config(store: str, conn: Connection | None = None) -> Config:
@@ -85,7 +89,7 @@ def upgrade(engine: Engine, store: str) -> str | None:
     """Upgrade one store to head under the migration lock; returns the revision it was at (None: a new
     database; PRE_MIGRATION: a store made before migrations, adopted in place)."""
     lock = _file_lock(engine) if engine.dialect.name == "sqlite" else _nothing()
-    with lock, engine.connect() as conn, conn.begin():
+    with _IN_PROCESS, lock, engine.connect() as conn, conn.begin():
         if conn.dialect.name == "postgresql":  # one migration at a time across every host
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"riskdesk-migrate-{store}".encode())})
         at = current(conn, store)
