@@ -128,8 +128,8 @@ class ThreadRow(BaseModel):
     operators: list[str] = Field(default_factory=list, description="Everyone who acted in the thread.")
 
 
-class DecisionRow(BaseModel):
-    """One turn that reached a tool: the decision, who asked, as of which day."""
+class _TurnRow(BaseModel):
+    """What every row about one turn starts with: which turn, who asked, as of which day."""
 
     trace_id: str
     thread_id: str
@@ -137,6 +137,11 @@ class DecisionRow(BaseModel):
     caller: str
     role: str
     as_of: str
+
+
+class DecisionRow(_TurnRow):
+    """One turn that reached a tool: the decision, who asked, as of which day."""
+
     intent: str
     customer_id: str | None = None
     tool: str | None = None
@@ -229,15 +234,9 @@ def to_csv(rows: Iterable[BaseModel], model: type[BaseModel]) -> str:
     return buf.getvalue()
 
 
-class AuditRow(BaseModel):
+class AuditRow(_TurnRow):
     """One audit record as a CSV row (already masked)."""
 
-    trace_id: str
-    thread_id: str
-    created_at: str
-    caller: str
-    role: str
-    as_of: str
     message: str
     intent: str
     customer_id: str | None = None
