@@ -126,9 +126,10 @@ class AuditLog:
     def write(self, record: AuditRecord, owner: str | None = None) -> None:
         """Store one turn's record; with `owner`, claim the record's thread for it in the same transaction
         (a thread keeps its first owner)."""
+        row = {"trace_id": record.trace_id, "thread_id": record.thread_id, "created_at": record.created_at,
+               "record": record.model_dump_json()}
         with self.engine.begin() as conn:
-            conn.execute(audit_t.insert().values(trace_id=record.trace_id, thread_id=record.thread_id,
-                                                 created_at=record.created_at, record=record.model_dump_json()))
+            conn.execute(_INSERT_RECORD, row)  # one statement built once; the row as parameters
             if owner is not None:
                 _claim(conn, record.thread_id, owner, record.created_at)
 
@@ -185,14 +186,24 @@ class AuditLog:
         return [self._read(r[0]) for r in rows]
 
 
-def _claim(conn: Any, thread_id: str, owner: str, created_at: str) -> None:
-    values = {"thread_id": thread_id, "owner": owner, "created_at": created_at}
-    if conn.dialect.name in ("sqlite", "postgresql"):
-        if conn.dialect.name == "sqlite":
+_INSERT_RECORD = audit_t.insert()
+_CLAIMS: dict[str, Any] = {}  # dialect name -> INSERT ... ON CONFLICT DO NOTHING on service_threads, built once
+
+
+def _claim_statement(dialect: str) -> Any:
+    if dialect not in _CLAIMS:
+        if dialect == "sqlite":
             from sqlalchemy.dialects.sqlite import insert
         else:
             from sqlalchemy.dialects.postgresql import insert
-        conn.execute(insert(threads_t).values(**values).on_conflict_do_nothing(index_elements=["thread_id"]))
+        _CLAIMS[dialect] = insert(threads_t).on_conflict_do_nothing(index_elements=["thread_id"])
+    return _CLAIMS[dialect]
+
+
+def _claim(conn: Any, thread_id: str, owner: str, created_at: str) -> None:
+    values = {"thread_id": thread_id, "owner": owner, "created_at": created_at}
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        conn.execute(_claim_statement(conn.dialect.name), values)
     elif conn.execute(select(threads_t.c.thread_id).where(threads_t.c.thread_id == thread_id)).first() is None:
         conn.execute(threads_t.insert().values(**values))
 

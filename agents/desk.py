@@ -31,6 +31,7 @@ from agents.graph import Deps, apply_decision, build_graph
 from agents.linking import CustomerLinker
 from agents.planner_rules import RulesPlanner
 from agents.plan import Intent
+from agents.turn_executor import INLINE, install as install_inline_executor
 from storage.checkpoints import open_checkpointer
 from storage.schema import approval_threads_t
 from tools import ApprovalError, Ledger, list_approvals
@@ -73,6 +74,7 @@ class Desk:
         self.deps = Deps(ledger=ledger, kb=kb, rules_planner=RulesPlanner(CustomerLinker(ledger)),
                          llm_planner=planner, llm_composer=composer, llm_model=model)
         self.graph = build_graph(self.deps, checkpointer=self.checkpointer)
+        install_inline_executor()  # a turn's checkpoint save runs in its own thread (agents/turn_executor.py)
         self._lock = threading.Lock()
 
     @classmethod
@@ -132,7 +134,7 @@ class Desk:
 
     def _run(self, graph_input: Any, thread: str, role: str, day: str, caller: str, message: str,
              turn: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        config = {"configurable": {"thread_id": thread, "riskdesk_turn": turn or {}}}
+        config = {"configurable": {"thread_id": thread, "riskdesk_turn": turn or {}, INLINE: True}}
         state: dict[str, Any] = {}
         for mode, chunk in self.graph.stream(graph_input, config, stream_mode=["updates", "values"], durability="exit"):
             if mode == "values":  # the whole state after each step: the last one is the turn's end state

@@ -90,6 +90,14 @@ class TurnState(TypedDict, total=False):
     timings: dict[str, float]
 
 
+class _RouteInput(TypedDict, total=False):
+    """What the routers read: LangGraph then hands them these channels, not a copy of the whole state."""
+    plan: dict[str, Any]
+    notice: str | None
+    review: str
+    approval_id: str | None
+
+
 @dataclass
 class Deps:
     """What the team works with; injected, so tests and services choose real or recorded parts."""
@@ -181,7 +189,7 @@ def build_graph(deps: Deps, checkpointer: Any = None):
             if resolution.not_handled and plan.intent == resolution.plan.intent else None,
         }
 
-    def route_plan(state: TurnState) -> Literal["risk_operator", "policy_researcher", "composer"]:
+    def route_plan(state: _RouteInput) -> Literal["risk_operator", "policy_researcher", "composer"]:
         intent = Intent(state["plan"]["intent"])
         if state.get("notice"):  # a clarifying question: nothing to call, nothing to look up
             return "composer"
@@ -352,10 +360,18 @@ def build_graph(deps: Deps, checkpointer: Any = None):
     g.add_edge("risk_operator", "policy_researcher")
     g.add_edge("policy_researcher", "composer")
     g.add_edge("composer", "compliance_reviewer")
-    g.add_conditional_edges("compliance_reviewer", lambda s: "composer" if s["review"] == "revise" else "deliver")
-    g.add_conditional_edges("deliver", lambda s: "await_approval" if s.get("approval_id") else END)
+    g.add_conditional_edges("compliance_reviewer", _after_review)
+    g.add_conditional_edges("deliver", _after_delivery)
     g.add_edge("await_approval", END)
     return g.compile(checkpointer=checkpointer)
+
+
+def _after_review(state: _RouteInput) -> Literal["composer", "deliver"]:
+    return "composer" if state["review"] == "revise" else "deliver"
+
+
+def _after_delivery(state: _RouteInput) -> Literal["await_approval", "__end__"]:
+    return "await_approval" if state.get("approval_id") else END
 
 
 def _conversation(state: TurnState) -> Conversation:

@@ -159,6 +159,13 @@ def _text_facts(text: str) -> dict[str, frozenset]:
             "rules": frozenset(m.group(1) for m in _RULE.finditer(text))}
 
 
+@lru_cache(maxsize=4096)
+def _day_spans(text: str) -> tuple[tuple[int, int, dt.date], ...]:
+    """The full dates of a reply's line (agents.parsing._date_spans, a function of the text alone), read once
+    per distinct line: replies repeat their lines (clause titles, outcomes) across turns."""
+    return tuple(_date_spans(text))
+
+
 def _norm(d: Decimal) -> Decimal:
     return Decimal(int(d)) if d == d.to_integral_value() else d.normalize()
 
@@ -171,7 +178,7 @@ def build_evidence(messages: Iterable[str], tool_results: list[dict], clauses: l
     ev = Evidence()
     for msg in messages:
         ev.add_text(msg)
-        ev.written_amounts.update(_norm(a) for a in extract_amounts(msg))
+        ev.written_amounts.update(_text_facts(msg)["numbers"])  # its amounts, normalised (parsed once per text)
     for r in tool_results:
         ev.add_value(r)
         ev.years.update(d.year for d in ev.dates)
@@ -275,7 +282,7 @@ def _line_claims(text: str, ev: Evidence) -> list[Claim]:
         ok = tok in scope.rules if scope is not None and scope.rules else (tok in ev.rules or tok in ev.ids)
         claims.append(Claim("rule", tok, ok))
         text = _blank(text, m.start(), m.end())
-    for s, e, d in _date_spans(text):
+    for s, e, d in _day_spans(text):
         claims.append(Claim("date", d.isoformat(), d in ev.dates))
         text = _blank(text, s, e)
     for m in list(_PERCENT.finditer(text)):

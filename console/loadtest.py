@@ -1,7 +1,7 @@
 """Load benchmark for the HTTP service (a command, not a test).
 
-    .venv/bin/python -m console.loadtest --clients 32 --seconds 20 --workers 2             # closed loop
-    .venv/bin/python -m console.loadtest --clients 32 --seconds 20 --workers 2 --rate 200  # open loop
+    .venv/bin/python -m console.loadtest --clients 32 --seconds 20                         # closed loop
+    .venv/bin/python -m console.loadtest --clients 32 --seconds 20 --rate 200              # open loop
 
 Starts `riskdesk serve --workers N` (N turn processes) on a free loopback port, in a throwaway RISKDESK_HOME (the
 sample ledger, the shipped corpus, the rules planner: no LLM), and drives POST /v1/ask with N
@@ -47,7 +47,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_service(home: Path, keys: dict[str, tuple[str, str]], workers: int = 1, extra: list[str] | None = None,
+def start_service(home: Path, keys: dict[str, tuple[str, str]], workers: int | None = None, extra: list[str] | None = None,
                   timeout: float = 120, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """`riskdesk serve` in its own process on a free loopback port, with RISKDESK_HOME=home and these keys
     (key -> (name, role)); returns once /readyz says 200. Raises RuntimeError (with the service's
@@ -59,7 +59,7 @@ def start_service(home: Path, keys: dict[str, tuple[str, str]], workers: int = 1
     settings |= {"RISKDESK_HOME": str(home), "RISKDESK_API_KEYS": ",".join(f"{k}:{n}:{r}" for k, (n, r) in keys.items()),
                  "RISKDESK_TODAY": AS_OF, **(env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "console", "serve", "--port", str(port), "--log-level", "warning",
-                             "--workers", str(workers), *(extra or [])],
+                             *(["--workers", str(workers)] if workers else []), *(extra or [])],
                             env=settings, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
@@ -112,7 +112,7 @@ def grants_written(home: Path, database: str | None = None) -> Counter:
 
 
 async def _drive(url: str | list[str], key: str, clients: int, seconds: float, work: list, warmup: float,
-                 rate: float | None = None) -> dict:
+                 rate: float | None = None, service_pid: int | None = None) -> dict:
     """Closed loop (each client sends its next turn when the last one is answered) or, with `rate`, open
     loop: turns are scheduled at `rate` per second in all, each client every clients/rate seconds, and a
     turn's latency counts from its scheduled time, so time spent waiting behind a slow turn is measured
@@ -158,12 +158,22 @@ async def _drive(url: str | list[str], key: str, clients: int, seconds: float, w
             conn.close()
 
     started, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(client(i) for i in range(clients)))
+    service_cpu: list[float | None] = []
+
+    async def measure() -> None:  # the service's CPU over the measured window
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        service_cpu.append(tree_cpu(service_pid) if service_pid else None)
+        await asyncio.sleep(max(0.0, deadline - time.perf_counter()))
+        service_cpu.append(tree_cpu(service_pid) if service_pid else None)
+
+    await asyncio.gather(measure(), *(client(i) for i in range(clients)))
     wall = time.perf_counter() - started - warmup
     cpu = time.process_time() - cpu
     sent = sum(len(x) for x in lat.values())
+    before, after = (service_cpu + [None, None])[:2]
     return {"latency": lat, "errors": errors, "outcomes": outcomes, "wall": wall, "asked": asked,
-            "client_cpu_ms": cpu * 1000 / max(1, sent) * (wall / (wall + warmup))}
+            "client_cpu_ms": cpu * 1000 / max(1, sent) * (wall / (wall + warmup)),
+            "service_cpu_ms": None if before is None or after is None else (after - before) * 1000 / max(1, sent)}
 
 
 class Connection:
@@ -203,6 +213,32 @@ class Connection:
         self.writer.close()
 
 
+def tree_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) a process and every process under it used so far, from /proc (Linux;
+    None elsewhere). Turn processes are children of the service process."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        stats = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                stats[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))  # ppid, utime + stime
+    except (OSError, ValueError, AttributeError):
+        return None
+    if pid not in stats:
+        return None
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += stats[p][1]
+        todo += [c for c, (ppid, _) in stats.items() if ppid == p]
+    return total / tick
+
+
 def _pct(xs: list[float], p: float) -> float:
     if not xs:
         return float("nan")
@@ -211,11 +247,11 @@ def _pct(xs: list[float], p: float) -> float:
 
 
 def report(res: dict, clients: int, seconds: float, grants: tuple[set, Counter] | None,
-           rate: float | None = None, workers: int = 1) -> tuple[str, bool]:
+           rate: float | None = None, workers: int | None = None) -> tuple[str, bool]:
     all_lat = [x for xs in res["latency"].values() for x in xs]
     n = len(all_lat)
     load = f"open loop, {rate:g} turns/s offered" if rate else "closed loop"
-    lines = [f"clients {clients} · {load} · measured {seconds:.0f} s · {workers} worker(s) · rules planner · "
+    lines = [f"clients {clients} · {load} · measured {seconds:.0f} s · {workers or 'default'} worker(s) · rules planner · "
              "POST /v1/ask on loopback",
              f"turns ok      {n}   ({n / res['wall']:.1f} turns/s)",
              f"latency ms    p50 {_pct(all_lat, 50):.1f}   p95 {_pct(all_lat, 95):.1f}   p99 {_pct(all_lat, 99):.1f}"
@@ -224,6 +260,8 @@ def report(res: dict, clients: int, seconds: float, grants: tuple[set, Counter] 
         lines.append(f"  {kind:<8}    n {len(xs):<6} p50 {_pct(xs, 50):6.1f}   p95 {_pct(xs, 95):6.1f}   "
                      f"mean {statistics.fmean(xs):6.1f}")
     lines.append(f"load generator CPU ≈ {res['client_cpu_ms']:.2f} ms per turn (on the same cores as the service)")
+    if res.get("service_cpu_ms") is not None:
+        lines.append(f"service CPU   ≈ {res['service_cpu_ms']:.2f} ms per turn (its processes, user + system)")
     lines.append(f"errors        {sum(res['errors'].values())} {dict(res['errors']) or ''}".rstrip())
     lines.append(f"quota replies {dict(res['outcomes'])}")
     ok = not res["errors"]
@@ -251,7 +289,8 @@ def parser(prog: str = "python -m console.loadtest", description: str = "") -> a
                                                    "for several instances: the clients are dealt round them).")
     ap.add_argument("--key", help="API key for --url (an operator key).")
     ap.add_argument("--turn-workers", type=int, help="The service's --turn-workers (default: its own).")
-    ap.add_argument("--workers", type=int, default=1, help="The service's --workers (processes).")
+    ap.add_argument("--workers", type=int, help="The service's --workers (processes; default: the service's own, "
+                                                "one per core).")
     ap.add_argument("--rate", type=float, help="Open loop: offer this many turns/s in all (default: closed loop, "
                                                "each client sends as soon as its last turn is answered).")
     ap.add_argument("--json", action="store_true", help="Also print the figures as one JSON line.")
@@ -279,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
             print(e, file=sys.stderr)
             return 2
     try:
-        res = asyncio.run(_drive(url, key, args.clients, args.seconds, work, args.warmup, args.rate))
+        res = asyncio.run(_drive(url, key, args.clients, args.seconds, work, args.warmup, args.rate,
+                                 service_pid=proc.pid if proc is not None else None))
     finally:
         if proc is not None:
             proc.terminate()
@@ -297,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"clients": args.clients, "rate": args.rate, "workers": args.workers, "turns": len(all_lat), "turns_per_s": len(all_lat) / res["wall"],
                           "p50_ms": _pct(all_lat, 50), "p95_ms": _pct(all_lat, 95), "p99_ms": _pct(all_lat, 99),
                           "errors": sum(res["errors"].values()),
+                          "service_cpu_ms_per_turn": res.get("service_cpu_ms"),
                           "grants_written": sum(grants[1].values()) if grants else None,
                           "grants_expected": len(grants[0]) if grants else None}))
     return 0 if ok else 1

@@ -44,7 +44,8 @@ def _setup(name: str, instances: int, database: str | None, args: Any, customers
     procs, urls = [], []
     try:
         for home in homes:  # one after the other: the first builds the schema and seeds the ledger
-            proc, url = start_service(home, {KEY: ("loadtest", "operator")}, extra=limits, env=env, timeout=300)
+            proc, url = start_service(home, {KEY: ("loadtest", "operator")}, workers=args.workers or 1, extra=limits,
+                                      env=env, timeout=300)  # one process per instance unless --workers says more
             procs.append(proc)
             urls.append(url)
         res = asyncio.run(_drive(urls, KEY, args.clients, args.seconds, work, args.warmup, args.rate))

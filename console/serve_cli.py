@@ -1,7 +1,7 @@
 """`riskdesk serve`: the HTTP service and the operator web console on one port.
 
-One process by default: it owns the ledger, the Chroma client, the threads and the audit log. With
-`--workers N` it stays the owner of the Chroma client, publishes a read-only knowledge-base replica and
+The service process owns the ledger, the Chroma client, the threads and the audit log. With `--workers N`
+(default: one per core on a shared ledger, else 1) it stays the owner of the Chroma client, publishes a read-only knowledge-base replica and
 hands one-shot turns to N turn processes (console/turn_processes.py) over the shared ledger, audit and
 thread stores (SQLite files under $RISKDESK_HOME, or servers by URL); per-thread locks are held across
 processes and the ledger's own transactions decide every grant once.
@@ -44,6 +44,20 @@ def dev_keys() -> dict:
             for role in ("viewer", "operator", "supervisor")}
 
 
+def default_workers(ledger: Optional[Path]) -> int:
+    """One turn process per core this process may run on (up to 8) when every process can share the ledger;
+    else 1 (--ledger FILE and an in-memory ledger URL are one process's own copy). A turn with the rules
+    planner is CPU-bound Python under one GIL: on one process a 2-core machine answers about half what it can."""
+    from tools.ledger import default_url
+    if ledger is not None or default_url() in ("sqlite://", "sqlite:///:memory:"):
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (default loopback only)."),
           port: int = typer.Option(8000, "--port", min=0, max=65535),
@@ -53,9 +67,11 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
           turn_workers: Optional[int] = typer.Option(None, "--turn-workers", min=0, max=64,
                                                      help="Threads running turns; 0 runs them on the event loop "
                                                           "(default 0 with the rules planner, 8 with an LLM)."),
-          workers: int = typer.Option(1, "--workers", min=1, max=64,
-                                      help="Processes running turns (a turn with the rules planner is CPU-bound "
-                                           "Python: one per core). More than one needs a shared ledger (not --ledger FILE)."),
+          workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64,
+                                                help="Processes running turns (a turn with the rules planner is CPU-bound "
+                                                     "Python: one per core). More than one needs a shared ledger (not "
+                                                     "--ledger FILE). [default: one per core, up to 8, on a shared "
+                                                     "ledger; else 1]"),
           max_body: Optional[int] = typer.Option(None, "--max-body", envvar="RISKDESK_MAX_BODY_BYTES",
                                                  help="Largest request body in bytes; 413 beyond it [default: 65536]."),
           rate_per_key: Optional[str] = typer.Option(None, "--rate-per-key", envvar="RISKDESK_RATE_PER_KEY",
@@ -108,6 +124,8 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
     from console.operator import open_desk
     from console.turns import settle
     from tools.ledger import default_url
+    if workers is None:
+        workers = default_workers(ledger)
     if workers > 1 and ledger is not None:
         fail("--workers needs a ledger every worker shares: --ledger FILE loads an in-memory copy per process "
              "(use the default store under $RISKDESK_HOME, or point RISKDESK_LEDGER_URL at a shared database)")
