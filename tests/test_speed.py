@@ -161,3 +161,102 @@ def test_policy_cli_names_the_same_environment_variable_as_the_policy():
     from console import policy_cli
     from tools import policy
     assert policy_cli.POLICY_ENV == policy.POLICY_ENV
+
+
+# ------------------------------------------------------------------ the turn path (agents/turn_executor.py, graph, guard)
+
+def test_a_turn_starts_no_thread_and_its_checkpoint_is_kept(kb, tmp_path, monkeypatch):
+    """LangGraph's background work (the checkpoint save) runs in the turn's own thread, and is done before the
+    turn returns: a new Desk on the same thread store sees the whole conversation."""
+    import threading
+
+    from agents import turn_executor
+    from agents.desk import Desk
+    from tools.ledger import SAMPLE_LEDGER, Ledger
+    desk = Desk(Ledger.from_file(SAMPLE_LEDGER), kb, threads_path=tmp_path / "threads.sqlite3")
+    assert turn_executor.installed()
+    desk.ask("C1001的额度", as_of="2026-11-23", thread_id="t-speed")  # warm
+    started = []
+    real_start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda self: (started.append(self.name), real_start(self))[1])
+    r = desk.ask("C1002 temp quota 3000 for a laptop for work", as_of="2026-11-23", thread_id="t-speed")
+    assert started == [] and r.thread_id == "t-speed"
+    desk.close()
+    again = Desk(Ledger.from_file(SAMPLE_LEDGER), kb, threads_path=tmp_path / "threads.sqlite3")
+    texts = [m["text"] for m in again.history("t-speed")]
+    assert len(texts) == 4 and texts[2] == "C1002 temp quota 3000 for a laptop for work" and texts[3] == r.answer
+    again.close()
+
+
+def test_inline_executor_hands_back_results_and_errors():
+    from agents.turn_executor import InlineExecutor
+    done = InlineExecutor().submit(lambda a, b=0: a + b, 2, b=3)
+    assert done.done() and done.result() == 5
+    failed = InlineExecutor().submit(lambda: 1 / 0)
+    assert isinstance(failed.exception(), ZeroDivisionError)
+
+
+def test_other_langgraph_runs_keep_their_thread_pool():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from langgraph.pregel import _executor
+
+    from agents.turn_executor import INLINE, InlineExecutor, install
+    assert install()
+    with _executor.get_executor_for_config({"configurable": {INLINE: True}}) as ours:
+        assert isinstance(ours, InlineExecutor)
+    with _executor.get_executor_for_config({"configurable": {}}) as theirs:
+        assert isinstance(theirs, ThreadPoolExecutor)
+
+
+def test_routers_read_only_what_they_route_on(kb):
+    from agents.graph import Deps, _RouteInput, build_graph
+    from tools.ledger import SAMPLE_LEDGER, Ledger
+    graph = build_graph(Deps(ledger=Ledger.from_file(SAMPLE_LEDGER), kb=kb))
+    branches = {(src, name): spec for src, b in graph.builder.branches.items() for name, spec in b.items()}
+    assert len(branches) == 3 and all(spec.input_schema is _RouteInput for spec in branches.values())
+    assert {tuple(sorted(spec.ends)) for spec in branches.values()} == {
+        ("composer", "policy_researcher", "risk_operator"), ("composer", "deliver"), ("__end__", "await_approval")}
+
+
+@pytest.mark.parametrize("line", [
+    "C1001 可用额度 4000.00 元（截至 2026-11-23）", "Granted on 2026年11月23日, expires 2026-12-22.", "no dates here",
+    "截至2026年1月15日，逾期记录 OD-7 已还清", "2026-02-30 is not a day; 2026/3/1 is", "",
+])
+def test_guard_reads_each_lines_dates_as_the_parser_does(line):
+    from agents.guard import _day_spans
+    from agents.parsing import _date_spans
+    assert _day_spans(line) == tuple(_date_spans(line)) == _day_spans(line)
+
+
+def test_guard_evidence_amounts_are_the_messages_amounts():
+    from agents.guard import _norm, build_evidence
+    from agents.parsing import extract_amounts
+    messages = ["给C1002申请4000元临时额度，买电动车送外卖", "C1041 temp quota 3,000.50 for a fridge", "一万五", "nothing"]
+    ev = build_evidence(messages, [], [])
+    assert ev.written_amounts == {_norm(a) for m in messages for a in extract_amounts(m)} and ev.written_amounts
+
+
+def test_serve_runs_one_turn_process_per_core_on_a_shared_ledger(monkeypatch, tmp_path):
+    from console.serve_cli import default_workers
+    monkeypatch.delenv("RISKDESK_LEDGER_URL", raising=False)
+    monkeypatch.delenv("RISKDESK_DATABASE_URL", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert default_workers(None) == 2
+    assert default_workers(tmp_path / "ledger.json") == 1  # --ledger FILE: this process's own copy
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(32)), raising=False)
+    assert default_workers(None) == 8
+    monkeypatch.setenv("RISKDESK_LEDGER_URL", "sqlite://")
+    assert default_workers(None) == 1
+
+
+def test_load_test_reads_the_service_processes_cpu():
+    import time
+
+    from console.loadtest import tree_cpu
+    sum(i * i for i in range(300_000))
+    here = tree_cpu(os.getpid())
+    if here is None:
+        pytest.skip("no /proc on this system")
+    assert here >= time.process_time() - 0.05
+    assert tree_cpu(2 ** 22 + 12345) is None
