@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any, Callable, Literal, TypedDict
 
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import interrupt
+from langgraph.types import Command, interrupt
 
 from agents import composer as templates
 from agents import plugins
@@ -90,14 +90,6 @@ class TurnState(TypedDict, total=False):
     timings: dict[str, float]
 
 
-class _RouteInput(TypedDict, total=False):
-    """What the routers read: LangGraph then hands them these channels, not a copy of the whole state."""
-    plan: dict[str, Any]
-    notice: str | None
-    review: str
-    approval_id: str | None
-
-
 @dataclass
 class Deps:
     """What the team works with; injected, so tests and services choose real or recorded parts."""
@@ -111,16 +103,31 @@ class Deps:
     search_k: int = 3
 
 
-def _timed(name: str, fn: Callable[[TurnState], dict]) -> Callable[[TurnState], dict]:
-    def node(state: TurnState) -> dict:
+def _timed(name: str, fn: Callable[[TurnState], dict], route: Callable[[Any], str] | None = None) -> Callable[[TurnState], Any]:
+    def node(state: TurnState) -> Any:
         t0 = time.perf_counter()
         update = fn(state)
         timings = dict(update.get("timings", state.get("timings") or {}))
         timings[name] = round(timings.get(name, 0) + (time.perf_counter() - t0) * 1000, 3)
         agents = list(update.get("agents", state.get("agents") or []))
         agents.append(name)
-        return {**update, "timings": timings, "agents": agents}
+        update = {**update, "timings": timings, "agents": agents}
+        return update if route is None else _routed(update, state, route)
     node.__name__ = name
+    return node
+
+
+def _routed(update: dict, state: TurnState, route: Callable[[Any], str]) -> Command:
+    """The node's update and where the turn goes next, decided from the state after the update. The same
+    channels as a conditional edge (branch:to:<node>), so threads checkpointed either way resume alike;
+    a conditional edge would copy every channel of the state to read the two it routes on."""
+    return Command(update=update, goto=route({**state, **update}))
+
+
+def _plain(fn: Callable[[TurnState], dict], route: Callable[[Any], str]) -> Callable[[TurnState], Command]:
+    def node(state: TurnState) -> Command:
+        return _routed(fn(state), state, route)
+    node.__name__ = fn.__name__
     return node
 
 
@@ -189,7 +196,7 @@ def build_graph(deps: Deps, checkpointer: Any = None):
             if resolution.not_handled and plan.intent == resolution.plan.intent else None,
         }
 
-    def route_plan(state: _RouteInput) -> Literal["risk_operator", "policy_researcher", "composer"]:
+    def route_plan(state: TurnState) -> Literal["risk_operator", "policy_researcher", "composer"]:
         intent = Intent(state["plan"]["intent"])
         if state.get("notice"):  # a clarifying question: nothing to call, nothing to look up
             return "composer"
@@ -346,31 +353,32 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         update = apply_decision(deps, state["approval_id"], decision, state["plan"].get("language", "en"))
         return {**update, "history": (state.get("history") or []) + [{"role": "assistant", "text": update["reply"]}]}
 
+    # The three forks are routed by the node that precedes them (a Command naming the next node), with the
+    # destinations declared for the drawn graph.
     g = StateGraph(TurnState)
-    g.add_node("supervisor", _timed("supervisor", supervisor))
+    g.add_node("supervisor", _timed("supervisor", supervisor, route_plan),
+               destinations=("risk_operator", "policy_researcher", "composer"))
     g.add_node("risk_operator", _timed("risk_operator", risk_operator))
     g.add_node("policy_researcher", _timed("policy_researcher", policy_researcher))
     g.add_node("composer", _timed("composer", composer))
-    g.add_node("compliance_reviewer", _timed("compliance_reviewer", compliance_reviewer))
-    g.add_node("deliver", deliver)
+    g.add_node("compliance_reviewer", _timed("compliance_reviewer", compliance_reviewer, _after_review),
+               destinations=("composer", "deliver"))
+    g.add_node("deliver", _plain(deliver, _after_delivery), destinations=("await_approval", END))
     g.add_node("await_approval", await_approval)
 
     g.add_edge(START, "supervisor")
-    g.add_conditional_edges("supervisor", route_plan)
     g.add_edge("risk_operator", "policy_researcher")
     g.add_edge("policy_researcher", "composer")
     g.add_edge("composer", "compliance_reviewer")
-    g.add_conditional_edges("compliance_reviewer", _after_review)
-    g.add_conditional_edges("deliver", _after_delivery)
     g.add_edge("await_approval", END)
     return g.compile(checkpointer=checkpointer)
 
 
-def _after_review(state: _RouteInput) -> Literal["composer", "deliver"]:
+def _after_review(state: TurnState) -> Literal["composer", "deliver"]:
     return "composer" if state["review"] == "revise" else "deliver"
 
 
-def _after_delivery(state: _RouteInput) -> Literal["await_approval", "__end__"]:
+def _after_delivery(state: TurnState) -> Literal["await_approval", "__end__"]:
     return "await_approval" if state.get("approval_id") else END
 
 

@@ -209,14 +209,19 @@ def test_other_langgraph_runs_keep_their_thread_pool():
         assert isinstance(theirs, ThreadPoolExecutor)
 
 
-def test_routers_read_only_what_they_route_on(kb):
-    from agents.graph import Deps, _RouteInput, build_graph
+def test_forks_are_routed_by_the_node_before_them(kb):
+    """No conditional edges (LangGraph copies every channel of the state to run one): the node before each fork
+    names the next node, over the same branch channels, and the drawn graph keeps every edge."""
+    from agents.graph import Deps, build_graph
     from tools.ledger import SAMPLE_LEDGER, Ledger
     graph = build_graph(Deps(ledger=Ledger.from_file(SAMPLE_LEDGER), kb=kb))
-    branches = {(src, name): spec for src, b in graph.builder.branches.items() for name, spec in b.items()}
-    assert len(branches) == 3 and all(spec.input_schema is _RouteInput for spec in branches.values())
-    assert {tuple(sorted(spec.ends)) for spec in branches.values()} == {
-        ("composer", "policy_researcher", "risk_operator"), ("composer", "deliver"), ("__end__", "await_approval")}
+    assert not any(graph.builder.branches.values())
+    ends = {name: tuple(sorted(node.ends)) for name, node in graph.builder.nodes.items() if node.ends}
+    assert ends == {"supervisor": ("composer", "policy_researcher", "risk_operator"),
+                    "compliance_reviewer": ("composer", "deliver"), "deliver": ("__end__", "await_approval")}
+    drawn = {(e.source, e.target) for e in graph.get_graph().edges}
+    assert {("supervisor", "risk_operator"), ("compliance_reviewer", "composer"), ("deliver", "await_approval"),
+            ("deliver", "__end__"), ("await_approval", "__end__")} <= drawn
 
 
 @pytest.mark.parametrize("line", [
