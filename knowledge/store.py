@@ -149,8 +149,14 @@ class KnowledgeBase(Freshness):
             ids, metas, emb, lexical = snap
             self._mirror(ids, metas, emb, lexical)
             return
-        # in pages: one get of every chunk fails past SQLite's variable limit ("too many SQL variables", ~40,000
-        # chunks: 10,000 clauses of two sentences in two languages)
+        ids, metas, emb = self.read_chunks()
+        self._mirror(ids, metas, emb)
+        snapshot.save(self, ids, metas, emb)
+
+    def read_chunks(self) -> tuple[list[str], list[dict], np.ndarray]:
+        """Every chunk of the store: ids, metadata and (n, 512) float32 embeddings, in pages: one get of every
+        chunk fails past SQLite's variable limit ("too many SQL variables", ~40,000 chunks: 10,000 clauses of
+        two sentences in two languages)."""
         ids: list[str] = []
         metas: list[dict] = []
         embs: list[np.ndarray] = []
@@ -162,9 +168,7 @@ class KnowledgeBase(Freshness):
                 embs.append(np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), 512))
             if len(got["ids"]) < RELOAD_PAGE:
                 break
-        emb = np.concatenate(embs) if embs else np.zeros((0, 512))
-        self._mirror(ids, metas, emb)
-        snapshot.save(self, ids, metas, emb)
+        return ids, metas, np.concatenate(embs) if embs else np.zeros((0, 512), dtype=np.float32)
 
     def _mirror(self, ids: list[str], metas: list[dict], emb: np.ndarray, lexical=None) -> None:  # noqa: ANN001
         """Rebuild the in-memory mirror (clauses, chunk embeddings, BM25) from the store's chunks; ``lexical``:

@@ -100,3 +100,17 @@ def test_small_stores_write_no_snapshot(tmp_path):
     kb = KnowledgeBase.open(tmp_path / "chroma")
     kb.ingest()
     assert len(kb) < snapshot.SNAPSHOT_MIN and not (tmp_path / "chroma" / snapshot.SNAPSHOT_DIR).exists()
+
+
+def test_a_replica_is_published_page_by_page(tmp_path, monkeypatch):
+    """The read-only replica of `serve --workers N` reads the store in pages as the store does (one get of every
+    chunk fails past SQLite's variable limit): tiny pages give the same chunks and the same results."""
+    from knowledge import store as store_module
+    from knowledge.replica import Replica, publish
+    kb = KnowledgeBase.open(tmp_path / "chroma")
+    kb.ingest()
+    monkeypatch.setattr(store_module, "RELOAD_PAGE", 7)
+    ids, metas, emb = kb.read_chunks()
+    assert len(ids) == len(metas) == emb.shape[0] == kb._col.count() > 7 * 3 and len(set(ids)) == len(ids)
+    replica = Replica.open(publish(kb, tmp_path / "kb-replica.npz"))
+    assert [top(replica, q) for q in QUERIES] == [top(kb, q) for q in QUERIES]
