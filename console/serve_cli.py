@@ -47,9 +47,11 @@ def dev_keys() -> dict:
 def default_workers(ledger: Optional[Path]) -> int:
     """One turn process per core this process may run on (up to 8) when every process can share the ledger;
     else 1 (--ledger FILE and an in-memory ledger URL are one process's own copy). A turn with the rules
-    planner is CPU-bound Python under one GIL: on one process a 2-core machine answers about half what it can."""
+    planner is CPU-bound Python under one GIL: on one process a 2-core machine answers about half what it can.
+    Also 1 with a Chroma server (RISKDESK_CHROMA_URL): turns in the service process search it live and see a
+    re-ingest at once, where turn processes search the replica published when the service started."""
     from tools.ledger import default_url
-    if ledger is not None or default_url() in ("sqlite://", "sqlite:///:memory:"):
+    if ledger is not None or default_url() in ("sqlite://", "sqlite:///:memory:") or os.environ.get("RISKDESK_CHROMA_URL"):
         return 1
     try:
         cores = len(os.sched_getaffinity(0))
@@ -71,7 +73,7 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="Bind address (de
                                                 help="Processes running turns (a turn with the rules planner is CPU-bound "
                                                      "Python: one per core). More than one needs a shared ledger (not "
                                                      "--ledger FILE). [default: one per core, up to 8, on a shared "
-                                                     "ledger; else 1]"),
+                                                     "ledger; 1 with --ledger FILE or a Chroma server]"),
           max_body: Optional[int] = typer.Option(None, "--max-body", envvar="RISKDESK_MAX_BODY_BYTES",
                                                  help="Largest request body in bytes; 413 beyond it [default: 65536]."),
           rate_per_key: Optional[str] = typer.Option(None, "--rate-per-key", envvar="RISKDESK_RATE_PER_KEY",

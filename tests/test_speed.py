@@ -246,11 +246,15 @@ def test_serve_runs_one_turn_process_per_core_on_a_shared_ledger(monkeypatch, tm
     from console.serve_cli import default_workers
     monkeypatch.delenv("RISKDESK_LEDGER_URL", raising=False)
     monkeypatch.delenv("RISKDESK_DATABASE_URL", raising=False)
+    monkeypatch.delenv("RISKDESK_CHROMA_URL", raising=False)
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
     assert default_workers(None) == 2
     assert default_workers(tmp_path / "ledger.json") == 1  # --ledger FILE: this process's own copy
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(32)), raising=False)
     assert default_workers(None) == 8
+    monkeypatch.setenv("RISKDESK_CHROMA_URL", "http://127.0.0.1:8000")  # a live shared store, not a replica
+    assert default_workers(None) == 1
+    monkeypatch.delenv("RISKDESK_CHROMA_URL")
     monkeypatch.setenv("RISKDESK_LEDGER_URL", "sqlite://")
     assert default_workers(None) == 1
 
