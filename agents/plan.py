@@ -48,17 +48,29 @@ class Plan(BaseModel):
         default_factory=list, description="Short policy questions to look up in the knowledge base."
     )
     language: Language = Field(default="en", description="Language of the operator's message.")
+    # which of the lender's own tools the `tool` intent means: in the schema (an enum of the installed tools' names)
+    # only while one is installed, and left out of every dump while unset, so nothing else changes without one
+    tool: str | None = Field(default=None, exclude_if=lambda v: v is None,
+                             description="For intent tool: the name of the lender's own tool to call.")
 
     @classmethod
     def model_json_schema(cls, *args, **kwargs):  # noqa: ANN002,ANN003,ANN206
-        """The plan schema; the `tool` intent appears only when a lender's own tool is installed."""
+        """The plan schema; the `tool` intent, and the `tool` slot naming one of the installed tools (its input is
+        the plan's slots of the same names), appear only when a lender's own tool is installed."""
         schema = super().model_json_schema(*args, **kwargs)
         from tools.registry import plugins
         intent = schema.get("$defs", {}).get("Intent", {})
-        if not plugins():
+        installed = plugins()
+        if not installed:
             if "enum" in intent:
                 intent["enum"] = [v for v in intent["enum"] if v != Intent.tool.value]
+            schema.get("properties", {}).pop("tool", None)
         else:  # what each of the lender's tools declares
             intent["description"] = "tool: one of the lender's own tools: " + "; ".join(
-                f"{t.name} ({t.description})" for t in plugins().values())
+                f"{t.name} ({t.description})" for t in installed.values())
+            schema["properties"]["tool"] = {
+                "anyOf": [{"enum": list(installed), "type": "string"}, {"type": "null"}], "default": None,
+                "title": "Tool", "description": "For intent tool: which of the lender's own tools; its input comes "
+                "from the slots of the same names: " + "; ".join(
+                    f"{t.name} ({', '.join(t.input.model_fields)})" for t in installed.values())}
         return schema
