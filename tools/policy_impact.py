@@ -116,7 +116,10 @@ def probe(c: CustomerRecord, as_of: dt.date, v: PolicyVersion) -> tuple[TempQuot
     return r, (r.cap if may_ask else Decimal(0)), (r.amount if r.outcome == "approved" else Decimal(0))
 
 
-def customer(c: CustomerRecord, as_of: dt.date, a: PolicyVersion, b: PolicyVersion, t: Tally, sink: Any) -> None:
+def customer(c: CustomerRecord, as_of: dt.date, a: PolicyVersion, b: PolicyVersion, t: Tally, sink: Any,
+             repair: bool = True) -> None:
+    """One customer under both versions; `repair=False` when both versions hold the same repair parameters (the
+    same parameters decide the same records the same way: nothing to compare)."""
     t.customers += 1
     ra, credit_a, auto_a = probe(c, as_of, a)
     rb, credit_b, auto_b = probe(c, as_of, b)
@@ -128,7 +131,7 @@ def customer(c: CustomerRecord, as_of: dt.date, a: PolicyVersion, b: PolicyVersi
     if ra.outcome != rb.outcome or ra.deciding_rule != rb.deciding_rule:
         t.transitions[("temp_quota", ra.outcome, rb.outcome, rb.deciding_rule or ra.deciding_rule)] += 1
     before, after = _customer_view(ra, credit_a, auto_a), _customer_view(rb, credit_b, auto_b)
-    if c.overdue_records:
+    if repair and c.overdue_records:
         pa = assess(c.customer_id, c.overdue_records, as_of, a)
         pb = assess(c.customer_id, c.overdue_records, as_of, b)
         if [v.status for v in pa.records] != [v.status for v in pb.records]:
@@ -166,8 +169,9 @@ def _part(url: str, lo: str | None, hi: str | None, as_of: dt.date, a_id: str, b
     engine = read_only(url)
     sink = open(out, "w", encoding="utf-8") if out else None
     try:
+        repair = a.repair != b.repair
         for c in scan(engine, lo, hi):
-            customer(c, as_of, a, b, t, sink)
+            customer(c, as_of, a, b, t, sink, repair)
     finally:
         if sink:
             sink.close()
@@ -214,8 +218,9 @@ def impact(ledger: Ledger, a_id: str, b_id: str, as_of: dt.date, requests: Itera
         sink = open(f"{out}.part0", "w", encoding="utf-8") if out else None
         parts = [f"{out}.part0"] if out else []
         try:
+            repair = a.repair != b.repair
             for c in scan(ledger):
-                customer(c, as_of, a, b, total, sink)
+                customer(c, as_of, a, b, total, sink, repair)
         finally:
             if sink:
                 sink.close()
