@@ -56,7 +56,7 @@ from agents.conversation import Conversation, Resolution
 from agents.datetext import find_dates
 from agents.linking import CustomerLinker, fold
 from agents.parsing import RULE_OR_CLAUSE_ID, detect_language
-from agents.plan import Intent, Plan
+from agents.plan import Intent, Plan, ToolPlan
 from agents.purpose_reading import read_purpose
 from agents.reading import Reading
 from tools.purpose import PROHIBITED, classify_purpose
@@ -161,10 +161,11 @@ class _Check:
         own = not same_route and intent == Intent.policy_qa
         queries = [q for q in self.m.knowledge_queries if q.strip()] if own else \
             self.rules.knowledge_queries if same_route else []
-        if intent == Intent.tool:  # the tool the model named, checked with the intent (_unknown_tool)
+        kind: type[Plan] = Plan
+        if intent == Intent.tool and _installed():  # the tool the model named, checked with the intent (_unknown_tool)
             self.sources["tool"] = SlotSource(source="llm")
-            slots["tool"] = self.m.tool
-        plan = Plan(intent=intent, knowledge_queries=queries, language=self.rules.language, **slots)
+            slots["tool"], kind = getattr(self.m, "tool", None), ToolPlan
+        plan = kind(intent=intent, knowledge_queries=queries, language=self.rules.language, **slots)
         return CheckedPlan(plan=plan, sources=self.sources, queries_from="llm" if own else "rules")
 
     def _slot(self, name: str, model_value: Any, verdict: tuple[Any, Any, str | None]) -> Any:
@@ -183,18 +184,19 @@ class _Check:
     # ---- intent
     def _intent(self) -> tuple[Intent, Intent, str | None]:
         m, rules, r = self.m.intent, self.rules.intent, self.r
-        if m == Intent.tool and (why := _unknown_tool(self.m.tool)):
+        own_tool = m == Intent.tool and _installed()  # without one, `tool` goes the way it always went
+        if own_tool and (why := _unknown_tool(getattr(self.m, "tool", None))):
             return m, rules, why
         if m == rules:
             return m, rules, None
         named = r.customers or r.unknown_ids or (self.rules.customer_id and rules in TOOL_INTENTS)
-        if m not in TOOL_INTENTS and m != Intent.tool and rules in TOOL_INTENTS and named:
+        if m not in TOOL_INTENTS and not own_tool and rules in TOOL_INTENTS and named:
             return m, rules, "ignores the customer named"
         if m == Intent.explain and not self.conv.last_results:
             return m, rules, "nothing decided to explain"
         if self.res.source != "message":  # a follow-up, an answer, a correction or a "why?" read in the conversation
             return m, rules, f"the conversation reads as {rules.value}"
-        if r.confidence >= INTENT_SURE or (m != Intent.tool  # the reader scores riskdesk's own intents only
+        if r.confidence >= INTENT_SURE or (not own_tool  # the reader scores riskdesk's own intents only
                                            and r.confidence - r.scores.get(m.value, 0.0) > INTENT_MARGIN):
             return m, rules, f"the message reads as {rules.value}"
         return m, rules, None
@@ -281,6 +283,11 @@ class _Check:
         back in replies, so it may carry no number the operator did not write."""
         written = set(_FIGURES.findall(_fold("\n".join([self.r.text, *self.earlier.texts]))))
         return all(f in written for f in _FIGURES.findall(_fold(text)))
+
+
+def _installed() -> bool:
+    from tools.registry import plugins
+    return bool(plugins())
 
 
 def _unknown_tool(name: str | None) -> str | None:

@@ -93,11 +93,14 @@ class McpTool:
     output: type[BaseModel]
     run: Callable[[Any, Any, Caller], tuple[BaseModel, str]]
     title: str
+    declared: dict[str, Any] | None = None  # a registered tool's own declaration: writes, rules and their clauses
 
     def spec(self) -> types.Tool:
+        """The listing: name, schemas, and in `_meta` the role a caller needs (and what a registered tool declares)."""
         return types.Tool(name=self.name, title=self.title, description=(self.input.__doc__ or self.name).strip(),
                           input_schema=self.input.model_json_schema(),
-                          output_schema=self.output.model_json_schema(mode="serialization"))
+                          output_schema=self.output.model_json_schema(mode="serialization"),
+                          meta={"riskdesk/role": self.role, **({"riskdesk/tool": self.declared} if self.declared else {})})
 
 
 def _y(v: Any) -> str:
@@ -200,7 +203,8 @@ def _registered(tool: Tool) -> McpTool:
                        f"{tool.name}: {data.get('outcome', '—')}{rule.replace('（', ' (').replace('）', ')')}")
 
     title = tool.description.splitlines()[0][:80] if tool.description else tool.name
-    return McpTool(tool.name, tool.role, tool.input, tool.output, run, title)
+    return McpTool(tool.name, tool.role, tool.input, tool.output, run, title,
+                   {"writes": tool.writes, "rules": dict(tool.rules), "source": tool.source})
 
 
 def catalog() -> dict[str, McpTool]:

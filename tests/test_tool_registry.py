@@ -24,7 +24,7 @@ import json, sys, tempfile
 from fastapi.testclient import TestClient
 from agents import Desk
 from agents.audit import AuditLog
-from agents.plan import Plan
+from agents.plan import Plan, plan_model
 from console.service import create_app
 from knowledge.store import ShippedFirst, default_kb
 from tools import TOOLS
@@ -33,7 +33,7 @@ d = tempfile.mkdtemp()
 audit = AuditLog(f"sqlite:///{d}/a.db")
 desk = Desk(Ledger.from_file(SAMPLE_LEDGER), ShippedFirst(), audit=audit, threads_path=f"{d}/t.db")
 out = {"tools": list(TOOLS), "plan_intents": Plan.model_json_schema()["$defs"]["Intent"]["enum"],
-       "plan_tool": Plan.model_json_schema()["properties"].get("tool")}
+       "plan_tool": plan_model().model_json_schema()["properties"].get("tool")}
 r = desk.ask("C1003 能办分期还款吗", as_of="2026-11-23")
 out["ask"] = {"intent": r.intent.value, "outcome": r.outcome, "answer": r.answer, "grounded": r.guard.grounded,
               "tools": [c.tool for c in r.tool_calls], "citations": [c.clause_id for c in r.citations]}
@@ -58,6 +58,7 @@ async def mcp_probe():
         if spec is not None:
             want = registry()["installment_check"].input.model_json_schema()
             out["mcp_schema"] = spec.input_schema == want
+            out["mcp_meta"] = spec.meta
         r = await m.call_tool("installment_check", {"customer_id": "C1005", "as_of": "2026-11-23"})
         out["mcp_call"] = [r.is_error, (r.structured_content or {}).get("deciding_rule"), r.content[0].text]
         r = await m.call_tool("installment_check", {"customer_id": "C1005", "as_of": "2026-02-30"})
@@ -168,6 +169,7 @@ def test_installing_the_example_makes_it_appear_everywhere(installed, tmp_path):
     assert out["kb_has_plugin_clause"] is False  # read from the package, never stored
     # MCP lists it with its own input schema and runs it; the direct calls are audited like turns
     assert "installment_check" in out["mcp_list"] and out["mcp_schema"] is True
+    assert out["mcp_meta"]["riskdesk/role"] == "viewer" and out["mcp_meta"]["riskdesk/tool"]["rules"]["IP3"] == "LENDER-IP-IP3"
     assert out["mcp_call"][:2] == [False, "IP3"] and "[LENDER-IP-IP3]" in out["mcp_call"][2]
     assert out["mcp_bad"][0] is True and "as_of" in out["mcp_bad"][1]
     assert out["audit_direct"]["direct-http"] == [["installment_check", "ineligible",
