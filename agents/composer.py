@@ -12,7 +12,7 @@ from typing import Any
 
 from agents.plugins import reply as plugin_reply
 from agents.policy_text import drifts
-from console.i18n import label
+from agents.i18n import label
 from tools.money import fmt_yuan
 from tools.policy import active, in_force
 from tools.purpose import Purpose

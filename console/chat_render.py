@@ -6,7 +6,7 @@ Rich alone folds a long run of Chinese text (which has no spaces) at any charact
 When stdout is not a terminal (a pipe, a file): plain text, one line per line of the reply, nothing cut
 or wrapped to 80 columns, no markup.
 
-Operator-facing words come from the message catalogue (console/i18n) in the operator's language."""
+Operator-facing words come from the message catalogue (agents/i18n) in the operator's language."""
 from __future__ import annotations
 
 import re
@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agents.composer import heading
-from console.i18n import label, say
+from agents.i18n import label, say
 
 if TYPE_CHECKING:
     from agents import AskResult

@@ -20,7 +20,7 @@ from console.cli_base import (  # noqa: F401 - re-exported: `from console.cli im
     KEY_ENV, OPERATOR_ENV, AsOfOpt, JsonOpt, KeyOpt, LedgerOpt, _kv_table, _y, app, approvals_app, emit, err, fail,
     identity, open_ledger, out, parse_as_of, require_identity, today, write_day,
 )
-from console.i18n import default_lang, say
+from agents.i18n import default_lang, say
 
 
 @app.command()
@@ -38,7 +38,7 @@ def limit(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pat
             err.print(say(default_lang(), "Customer {id} not found", id=r.customer_id), markup=False)
             raise typer.Exit(1)
         from console.chat_render import records
-        from console.i18n import label
+        from agents.i18n import label
         lang, q = default_lang(), r.temp_quota
         rows = [("status", label("status", r.status.value, lang)), ("base limit", _y(r.base_limit)), ("used", _y(r.used)),
                 ("available", _y(r.available)),
@@ -71,7 +71,7 @@ def quota(customer_id: str, amount: str, purpose: Optional[str] = typer.Option(N
         fail(str(e))
 
     def render(r):  # noqa: ANN001
-        from console.i18n import label
+        from agents.i18n import label
         lang = default_lang()
         rows = [("outcome", label("outcome", r.outcome, lang)), ("deciding rule", r.deciding_rule),
                 ("reasons", "; ".join(label("reason", k, lang) for k in r.reasons)), ("amount", _y(r.amount)),
@@ -101,7 +101,7 @@ def repair(customer_id: str, as_of: Optional[str] = AsOfOpt, ledger: Optional[Pa
 
     def render(r):  # noqa: ANN001
         from console.chat_render import print_lines, records
-        from console.i18n import label
+        from agents.i18n import label
         lang = default_lang()
         print_lines(out, [f"{r.customer_id} · {r.as_of} · {label('outcome', r.outcome, lang)}"])
         if r.records:
@@ -125,7 +125,7 @@ def approvals_list(ledger: Optional[Path] = LedgerOpt, all_: bool = typer.Option
         sys.stdout.write(json.dumps([a.model_dump(mode="json") for a in items], ensure_ascii=False) + "\n")
         return
     from console.chat_render import records
-    from console.i18n import label
+    from agents.i18n import label
     lang = default_lang()
     records(out, "", [say(lang, h) for h in ("approval", "customer", "amount", "purpose", "requested", "by", "decide by",
                                              "reasons", "status")],

@@ -1,6 +1,6 @@
 """The operator desk's own HTTP routes (an APIRouter the app includes): the customer card, reopened turns,
 thread and decision search, CSV exports, the supervisors' approvals inbox and its live stream (SSE), the
-operator-facing labels of internal codes (console/i18n), and the API docs served offline.
+operator-facing labels of internal codes (agents/i18n), and the API docs served offline.
 
 Every route needs an API key, like the rest of /v1: operators and viewers see their own threads and
 records, supervisors everyone's. Personal data is masked in everything returned (audit records are)."""
@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from agents.contract import ROLE_RANK
 from console.desk_views import (AuditRow, CustomerCard, DecisionRow, DeskTurn, InboxItem, ThreadRow, audit_row,
                                 customer_card, decision_row, desk_turn, inbox_item, matches, thread_row, to_csv)
-from console.i18n import LANGS, labels
+from agents.i18n import LANGS, labels
 from tools.dates import parse_day
 
 router = APIRouter()
@@ -84,7 +84,7 @@ def _scope(who: ApiKey, operator: str | None) -> str | None:
 @router.get("/v1/desk/labels", tags=["desk"], responses=ERRORS)
 def desk_labels(who: Who, lang: Annotated[Literal["zh", "en"], Query()] = "zh") -> dict[str, dict[str, str]]:
     """Internal codes (purposes, reasons, roles, outcomes, statuses, tasks) in the operator's words, from
-    the message catalogue (console/i18n)."""
+    the message catalogue (agents/i18n)."""
     return labels(lang if lang in LANGS else "en")
 
 

@@ -99,7 +99,7 @@ def chat(ledger: Optional[Path] = LedgerOpt, as_of: Optional[str] = AsOfOpt,
         fail(f"--role {role} needs an identity with that role: --key KEY (or RISKDESK_API_KEY), or "
              f"RISKDESK_OPERATOR=name:{role}; acting as {name} ({top})")
     from console.chat_render import print_lines
-    from console.i18n import LANGS, default_lang, label, say
+    from agents.i18n import LANGS, default_lang, label, say
     lang = lang or default_lang()
     if lang not in LANGS:
         fail(f"--lang must be zh or en, got {lang!r}")

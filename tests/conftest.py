@@ -3,19 +3,12 @@ any other connection into a test failure."""
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import ipaddress
 import os
-import shutil
 import socket
-import subprocess
-import tempfile
 import uuid
-from pathlib import Path
 
 import pytest
-
-from factories import free_port
 
 from tools.ledger import SAMPLE_LEDGER, Ledger
 
@@ -85,43 +78,26 @@ def today() -> dt.date:
 
 # ------------------------------------------------------------------ PostgreSQL
 
-def _binaries() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return Path(found[-1]).parent if found else (Path(shutil.which("initdb")).parent if shutil.which("initdb") else None)
-
-
 @pytest.fixture(scope="session")
 def pg_server():
     """(SQLAlchemy URL prefix, admin connection URL) of a PostgreSQL server: RISKDESK_TEST_PG_URL, else a
-    throwaway cluster on loopback from the machine's PostgreSQL binaries (Debian's `postgresql`; `.ci/run`
-    installs it), started on first use. Skips the test, saying why, when there is neither."""
+    throwaway cluster on loopback from the machine's PostgreSQL binaries (storage/pg_cluster.py; Debian's
+    `postgresql`, which `.ci/run` installs), started on first use. Skips the test, saying why, when there is
+    neither."""
     if url := os.environ.get("RISKDESK_TEST_PG_URL"):
         yield url.rsplit("/", 1)[0], url
         return
     pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[test]')")
-    bin_dir = _binaries()
-    if bin_dir is None:
-        pytest.skip("no PostgreSQL server binaries (Debian: apt-get install postgresql) and no RISKDESK_TEST_PG_URL")
-    data = Path(tempfile.mkdtemp(prefix="riskdesk-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root: the cluster belongs to the postgres user
-        if shutil.which("runuser") is None or subprocess.run(["id", "postgres"], capture_output=True).returncode:
-            pytest.skip("running as root without a postgres user to own a throwaway cluster")
-        shutil.chown(data, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run([*as_user, str(bin_dir / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "riskdesk",
-                    "-E", "UTF8", "--no-locale"], check=True, capture_output=True)
-    subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-l", str(data / "log"), "-w", "-o",
-                    f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                   check=True, capture_output=True)
+    from storage.pg_cluster import ClusterUnavailable, throwaway_cluster
+    cluster = throwaway_cluster("fsync=off")
     try:
-        prefix = f"postgresql+psycopg://riskdesk@127.0.0.1:{port}"
+        prefix = cluster.__enter__()
+    except ClusterUnavailable as why:
+        pytest.skip(f"{why} and no RISKDESK_TEST_PG_URL")
+    try:
         yield prefix, f"{prefix}/postgres"
     finally:
-        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"],
-                       capture_output=True)
-        shutil.rmtree(data, ignore_errors=True)
+        cluster.__exit__(None, None, None)
 
 
 @pytest.fixture

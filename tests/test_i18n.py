@@ -1,11 +1,11 @@
-"""The message catalogue (console/i18n): both languages hold the same messages, every one translated, and
+"""The message catalogue (agents/i18n): both languages hold the same messages, every one translated, and
 internal codes reach operators only through it: replies, terminal and web labels never show a raw code."""
 import re
 
 import pytest
 
 from agents import composer
-from console.i18n import KINDS, LANGS, catalog, label, labels, say
+from agents.i18n import KINDS, LANGS, catalog, label, labels, say
 from tools.purpose import Purpose
 
 CODE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")  # work_tools, amount_over_5000, risk_tier_c

@@ -1,5 +1,5 @@
 // The console's chrome in Chinese and English. Internal codes (outcomes, reasons, purposes, roles) are named
-// by the server's message catalogue (GET /v1/desk/labels, console/i18n); answers come in the operator's language.
+// by the server's message catalogue (GET /v1/desk/labels, agents/i18n); answers come in the operator's language.
 export const STRINGS = {
   zh: {
     subtitle: "风控助手", signInTitle: "登录", signInHint: "输入 API 密钥。密钥仅保存在本标签页（sessionStorage）。",
