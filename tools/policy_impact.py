@@ -130,7 +130,7 @@ def customer(c: CustomerRecord, as_of: dt.date, a: PolicyVersion, b: PolicyVersi
     changed = (ra.outcome, ra.deciding_rule, credit_a, auto_a) != (rb.outcome, rb.deciding_rule, credit_b, auto_b)
     if ra.outcome != rb.outcome or ra.deciding_rule != rb.deciding_rule:
         t.transitions[("temp_quota", ra.outcome, rb.outcome, rb.deciding_rule or ra.deciding_rule)] += 1
-    before, after = _customer_view(ra, credit_a, auto_a), _customer_view(rb, credit_b, auto_b)
+    repaired = None
     if repair and c.overdue_records:
         pa = assess(c.customer_id, c.overdue_records, as_of, a)
         pb = assess(c.customer_id, c.overdue_records, as_of, b)
@@ -140,8 +140,11 @@ def customer(c: CustomerRecord, as_of: dt.date, a: PolicyVersion, b: PolicyVersi
             after_rec = next(y for y in pb.records if y.record_id == moved.record_id)
             t.transitions[("repair_check", pa.outcome, pb.outcome, after_rec.deciding_rule or moved.deciding_rule
                            or "R3")] += 1
-            before["repair"], after["repair"] = pa.outcome, pb.outcome
-    if changed:
+            repaired = (pa.outcome, pb.outcome)
+    if changed:  # the views only for a decision that changes
+        before, after = _customer_view(ra, credit_a, auto_a), _customer_view(rb, credit_b, auto_b)
+        if repaired:
+            before["repair"], after["repair"] = repaired
         t.changed_customers += 1
         t.note(Change(kind="customer", customer_id=c.customer_id, before=before, after=after), sink)
 
