@@ -35,7 +35,7 @@ def typed(cls: type[M], values: dict[str, Any]) -> M:
     return m
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=4096)
 def _yuan(fen: int) -> Any:
     return from_fen(fen)  # Decimal is immutable: one object per distinct amount
 
