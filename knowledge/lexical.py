@@ -3,6 +3,7 @@ English, BM25 (bm25s) over the clauses, built in memory at open time. An English
 never seen is read as a typo of the nearest indexed word (Damerau-Levenshtein, see LexicalIndex.correct)."""
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -145,7 +146,11 @@ class LexicalIndex:
         df: Counter[str] = Counter()
         for t in texts:
             df.update({w.lower() for w in _WORD.findall(t)})
-        self._words = {w: n for w, n in df.items() if len(w) >= self.MIN_TYPO_LEN - 1 and w not in EN_STOP}
+        self._typo_targets({w: n for w, n in df.items() if len(w) >= self.MIN_TYPO_LEN - 1 and w not in EN_STOP},
+                           known)
+
+    def _typo_targets(self, words: dict[str, int], known: Callable[[str], bool] | None) -> None:
+        self._words = words
         # Symmetric-delete index (SymSpell): two words within 2 edits share a string reachable from each by
         # at most 2 deletions, so a query word only meets the few candidates worth measuring.
         self._by_delete: dict[str, set[str]] = {}
@@ -154,6 +159,31 @@ class LexicalIndex:
                 self._by_delete.setdefault(d, set()).add(w)
         self._known = known
         self._fixes: dict[str, str] = {}
+
+    WORDS_FILE = "riskdesk.words.json"
+
+    def save(self, directory: str | Path) -> None:
+        """Write the index to ``directory``: bm25s's own files (scores matrix, vocabulary, parameters) and the
+        English words that typo correction aims at. LexicalIndex.load reads it back without segmenting."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.n:
+            self._bm25.save(str(directory), show_progress=False)
+        (directory / self.WORDS_FILE).write_text(json.dumps({"n": self.n, "words": self._words}, ensure_ascii=False),
+                                                 encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | Path, known: Callable[[str], bool] | None = None) -> "LexicalIndex":
+        """An index written by save(): the same scores for every query, without tokenizing the texts again."""
+        import bm25s
+        directory = Path(directory)
+        stored = json.loads((directory / cls.WORDS_FILE).read_text(encoding="utf-8"))
+        self = cls.__new__(cls)
+        self.n = int(stored["n"])
+        self._bm25 = bm25s.BM25.load(str(directory), show_progress=False) if self.n else bm25s.BM25()
+        self._vocab = self._bm25.vocab_dict if self.n else {}
+        self._typo_targets({str(w): int(n) for w, n in stored["words"].items()}, known)
+        return self
 
     def correct(self, word: str) -> str:
         """``word`` (lower-case) if the index has it (or its stem), is a stop word, is shorter than

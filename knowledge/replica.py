@@ -33,15 +33,14 @@ def publish(kb: KnowledgeBase, path: str | Path) -> Path:
     """Write the store's chunks to ``path`` atomically (a temporary file, then a rename): a reader sees
     the old snapshot or the new one, never half of one."""
     path = Path(path)
-    got = kb._col.get(include=["metadatas", "embeddings"])
-    emb = np.asarray(got["embeddings"] if got["embeddings"] is not None else np.zeros((0, 512)), dtype=np.float32)
-    header = {"format": FORMAT, "ids": got["ids"], "metadatas": got["metadatas"] or [],
+    ids, metas, emb = kb.read_chunks()  # in pages, as the store reads itself (one get fails past ~40,000 chunks)
+    header = {"format": FORMAT, "ids": ids, "metadatas": metas,
               "collection": dict(kb._col.metadata or {}), "source": kb.location}
     raw = np.frombuffer(json.dumps(header, ensure_ascii=False, sort_keys=True).encode("utf-8"), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
-        np.savez(f, header=raw, embeddings=emb.reshape(len(got["ids"]), -1) if len(got["ids"]) else emb)
+        np.savez(f, header=raw, embeddings=emb.reshape(len(ids), -1) if len(ids) else emb)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -143,8 +143,20 @@ class KnowledgeBase(Freshness):
 
     # ------------------------------------------------------------------ state
     def _reload(self) -> None:
-        # in pages: one get of every chunk fails past SQLite's variable limit ("too many SQL variables", ~40,000
-        # chunks: 10,000 clauses of two sentences in two languages)
+        from knowledge import snapshot
+        snap = snapshot.load(self)  # an embedded store's snapshot of its current generation, if there is one
+        if snap is not None:
+            ids, metas, emb, lexical = snap
+            self._mirror(ids, metas, emb, lexical)
+            return
+        ids, metas, emb = self.read_chunks()
+        self._mirror(ids, metas, emb)
+        snapshot.save(self, ids, metas, emb)
+
+    def read_chunks(self) -> tuple[list[str], list[dict], np.ndarray]:
+        """Every chunk of the store: ids, metadata and (n, 512) float32 embeddings, in pages: one get of every
+        chunk fails past SQLite's variable limit ("too many SQL variables", ~40,000 chunks: 10,000 clauses of
+        two sentences in two languages)."""
         ids: list[str] = []
         metas: list[dict] = []
         embs: list[np.ndarray] = []
@@ -156,10 +168,11 @@ class KnowledgeBase(Freshness):
                 embs.append(np.asarray(got["embeddings"], dtype=np.float32).reshape(len(got["ids"]), 512))
             if len(got["ids"]) < RELOAD_PAGE:
                 break
-        self._mirror(ids, metas, np.concatenate(embs) if embs else np.zeros((0, 512)))
+        return ids, metas, np.concatenate(embs) if embs else np.zeros((0, 512), dtype=np.float32)
 
-    def _mirror(self, ids: list[str], metas: list[dict], emb: np.ndarray) -> None:
-        """Rebuild the in-memory mirror (clauses, chunk embeddings, BM25) from the store's chunks."""
+    def _mirror(self, ids: list[str], metas: list[dict], emb: np.ndarray, lexical=None) -> None:  # noqa: ANN001
+        """Rebuild the in-memory mirror (clauses, chunk embeddings, BM25) from the store's chunks; ``lexical``:
+        the BM25 index of these chunks' clauses when a snapshot gave it."""
         from knowledge.embedding import known_word
         from knowledge.lexical import LexicalIndex
         parts: dict[str, dict[str, dict]] = {}
@@ -191,6 +204,9 @@ class KnowledgeBase(Freshness):
         self._to = np.array([date_int(clauses[c].effective_to) for c in order], dtype=np.int64)
         self._has_zh = np.array([bool(clauses[c].text_zh) for c in order], dtype=bool)
         self._has_en = np.array([bool(clauses[c].text_en) for c in order], dtype=bool)
+        if lexical is not None and lexical.n == len(order):
+            self._lexical = lexical
+            return
         texts = [self._lexical_text(clauses[c], self._doc_titles[c]) for c in order]
         self._lexical = LexicalIndex(texts, known=known_word, tokens=self._tokens(order, texts))
 
