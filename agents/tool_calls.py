@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from agents.audit import AuditRecord, masked, now_utc
-from agents.contract import GuardVerdict, ToolCall
+from agents.contract import DIRECT_CALL_THREADS, GuardVerdict, ToolCall
 from tools.registry import registry
 
 Channel = Literal["http", "cli", "mcp"]
-THREADS = {"http": "direct-http", "cli": "direct-cli", "mcp": "mcp"}
+THREADS = DIRECT_CALL_THREADS
 BUILTIN_INTENTS = ("limit_lookup", "temp_quota", "repair_check")
 
 
