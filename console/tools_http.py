@@ -16,6 +16,8 @@ from tools.errors import PermissionDenied, ToolInputError
 from tools.registry import Tool, registry
 
 TRACE_HEADER = "X-Trace-Id"  # the audit record of this call (agents/tool_calls.py): `riskdesk audit show ID`
+TRACED = {"description": "The audit record of this call (`riskdesk audit show ID`, GET /v1/audit/ID); a refusal "
+                         "for the role (403) carries it too", "schema": {"type": "string"}}
 
 
 def _who(who: Any, request: Request) -> Any:
@@ -102,5 +104,6 @@ def tools_router(needs: Callable[[str], Any] | None = None, ready_desk: Callable
     router.add_api_route("", list_tools, methods=["GET"], responses=ERRORS)
     for tool in registry().values():
         router.add_api_route(f"/{tool.name}", _endpoint(tool, ready_desk, _guard(tool, needs, ready_desk)),
-                             methods=["POST"], response_model=tool.output, summary=f"Call {tool.name}", responses=ERRORS)
+                             methods=["POST"], response_model=tool.output, summary=f"Call {tool.name}",
+                             responses={200: {"headers": {TRACE_HEADER: TRACED}}, **ERRORS})
     return router

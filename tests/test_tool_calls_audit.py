@@ -44,6 +44,8 @@ def test_http_calls_are_audited_answered_and_refused(desk):
                                                                                                    "User-Agent": "probe/1"})
         assert r.status_code == 200 and r.json()["outcome"] == "found"
         rec = desk.audit.get(r.headers["X-Trace-Id"])
+        documented = c.get("/openapi.json").json()["paths"]["/v1/tools/limit_lookup"]["post"]["responses"]["200"]
+        assert "X-Trace-Id" in documented["headers"]  # the header a client reads is in the schema it reads
         assert (rec.caller, rec.role, rec.planner, rec.agents) == ("vera", "viewer", "http", ["http_client:probe/1"])
         assert rec.tool_calls[0].tool == "limit_lookup" and rec.tool_calls[0].result["outcome"] == "found"
         assert rec.plan["intent"] == "limit_lookup" and rec.plan["customer_id"] == "C1001" and rec.as_of == D
