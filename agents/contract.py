@@ -16,8 +16,22 @@ ROLE_RANK: dict[str, int] = {"viewer": 0, "operator": 1, "supervisor": 2}
 # Threads the desk opens itself, for decisions taken outside any conversation: `approval-<approval id>`.
 # No client may name a thread in this namespace (a claimed one would expose, or own, a decision's record).
 RESERVED_THREAD_PREFIX = "approval-"
-# A client's thread id: a safe character set, 1-64 long, never in the reserved namespace.
-THREAD_ID_PATTERN = r"^(?![Aa][Pp][Pp][Rr][Oo][Vv][Aa][Ll]-)[A-Za-z0-9_.-]{1,64}$"  # the reserved prefix in any case
+# Threads that hold the records of direct tool calls (agents/tool_calls.py), one a channel: no turn is asked in one.
+DIRECT_CALL_THREADS = {"http": "direct-http", "cli": "direct-cli", "mcp": "mcp"}
+# A client's thread id: a safe character set, 1-64 long, never in the reserved namespace, in any case.
+def _any_case(word: str) -> str:  # `mcp` -> `[Mm][Cc][Pp]`: also valid in JSON Schema (ECMAScript) patterns
+    return "".join(f"[{c.upper()}{c}]" if c.isalpha() else c for c in word)
+
+
+THREAD_ID_PATTERN = (f"^(?!{_any_case(RESERVED_THREAD_PREFIX)})"
+                     f"(?!(?:{'|'.join(_any_case(t) for t in sorted(DIRECT_CALL_THREADS.values()))})$)"
+                     "[A-Za-z0-9_.-]{1,64}$")
+
+
+def reserved_thread(thread_id: str) -> bool:
+    """True for a thread id no client may ask a turn in: an approval's record or a direct-call channel's."""
+    t = thread_id.lower()
+    return t.startswith(RESERVED_THREAD_PREFIX) or t in DIRECT_CALL_THREADS.values()
 
 
 def _real_day(v: str | None) -> str | None:
@@ -53,7 +67,8 @@ class AskRequest(BaseModel):
     role: Role = Field(default="operator", description="viewer asks only; operator may request quotas; supervisor approves.")
     thread_id: str | None = Field(default=None, max_length=64, pattern=THREAD_ID_PATTERN,
                                   description="Continue a conversation; new when omitted. Letters, digits, '_', '.' "
-                                              "and '-', at most 64; ids starting 'approval-' are reserved.")
+                                              "and '-', at most 64; ids starting 'approval-' and the direct-call threads "
+                                              "'mcp', 'direct-http', 'direct-cli' are reserved.")
     as_of: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$",
                               description="Evaluate as of YYYY-MM-DD (default today). A turn that would write (a "
                                           "temporary-quota request) is dated today on a persistent store: another "

@@ -177,7 +177,7 @@ def build_graph(deps: Deps, checkpointer: Any = None):
         plugin = None  # a lender's own tool (agents/plugins.py), routed by the words it declares
         if not resolution.question and (plugin := plugins.route(message, plan.customer_id)):
             plan = plan.model_copy(update={"intent": Intent.tool})
-        elif plan.intent == Intent.tool:  # a model's `tool` that no installed tool's words confirm: the rules' plan
+        elif plan.intent == Intent.tool and not (plugin := plugins.named(plan)):  # no installed tool named: the rules'
             plan = resolution.plan
         history = (state.get("history") or []) + [{"role": "operator", "text": message}]
         return {

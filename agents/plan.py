@@ -51,14 +51,38 @@ class Plan(BaseModel):
 
     @classmethod
     def model_json_schema(cls, *args, **kwargs):  # noqa: ANN002,ANN003,ANN206
-        """The plan schema; the `tool` intent appears only when a lender's own tool is installed."""
+        """The plan schema; the `tool` intent appears only when a lender's own tool is installed, and then
+        ToolPlan's `tool` slot names one of the installed tools (its input is the plan's slots of the same names)."""
         schema = super().model_json_schema(*args, **kwargs)
         from tools.registry import plugins
         intent = schema.get("$defs", {}).get("Intent", {})
-        if not plugins():
+        installed = plugins()
+        if not installed:
             if "enum" in intent:
                 intent["enum"] = [v for v in intent["enum"] if v != Intent.tool.value]
+            schema.get("properties", {}).pop("tool", None)
         else:  # what each of the lender's tools declares
             intent["description"] = "tool: one of the lender's own tools: " + "; ".join(
-                f"{t.name} ({t.description})" for t in plugins().values())
+                f"{t.name} ({t.description})" for t in installed.values())
+            if "tool" in schema.get("properties", {}):  # ToolPlan: the tool named from the installed ones
+                schema["properties"]["tool"] = {
+                    "anyOf": [{"enum": list(installed), "type": "string"}, {"type": "null"}], "default": None,
+                    "title": "Tool", "description": "For intent tool: which of the lender's own tools; its input "
+                    "comes from the slots of the same names: " + "; ".join(
+                        f"{t.name} ({', '.join(t.input.model_fields)})" for t in installed.values())}
         return schema
+
+
+class ToolPlan(Plan):
+    """What to do for one operator turn. Rules decide; the plan only routes."""
+
+    model_config = ConfigDict(use_enum_values=False, title="Plan")
+
+    tool: str | None = Field(default=None, description="For intent tool: the name of the lender's own tool to call.")
+
+
+def plan_model() -> type[Plan]:
+    """The plan the LLM is asked for: Plan, or ToolPlan (which may name a tool) while a lender's own tool is
+    installed. Without one, the plan, its schema and every LLM request body are exactly Plan's."""
+    from tools.registry import plugins
+    return ToolPlan if plugins() else Plan

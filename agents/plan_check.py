@@ -8,11 +8,13 @@ rules dispose.
 Each slot of the model's plan is used when it is grounded, and replaced by the deterministic reading (the rules
 planner's Resolution, or the Reading of the message) when it is not, with the reason recorded:
 
-    intent       the model's, unless it routes a message that names a customer away from the tools ("ignores the
+    intent       the model's (for `tool`, only with the name of an installed tool of the lender's in `tool`: an
+                 unknown or missing name is refused), unless it routes a message that names a customer away from the tools ("ignores the
                  customer named"), asks to explain when nothing was decided, or disagrees with a reading the rules
                  are sure of (a confident intent of the message, or a follow-up, an answer, a correction or a
                  "why?" read against the conversation). Where the rules are unsure (confidence below INTENT_SURE),
-                 the model routes among the intents the reader scores close to its best (within INTENT_MARGIN).
+                 the model routes among the intents the reader scores close to its best (within INTENT_MARGIN), or
+                 to a lender's tool it names (the reader scores no such tool: its own words route before the model).
     customer_id  links to a ledger customer (the rules planner's linker, any id format) named in the conversation:
                  in this message, in an earlier operator message, or the customer in focus. When the rules
                  found the customer, the model must name the same one (a different customer is a wrong customer,
@@ -54,7 +56,7 @@ from agents.conversation import Conversation, Resolution
 from agents.datetext import find_dates
 from agents.linking import CustomerLinker, fold
 from agents.parsing import RULE_OR_CLAUSE_ID, detect_language
-from agents.plan import Intent, Plan
+from agents.plan import Intent, Plan, ToolPlan
 from agents.purpose_reading import read_purpose
 from agents.reading import Reading
 from tools.purpose import PROHIBITED, classify_purpose
@@ -159,7 +161,11 @@ class _Check:
         own = not same_route and intent == Intent.policy_qa
         queries = [q for q in self.m.knowledge_queries if q.strip()] if own else \
             self.rules.knowledge_queries if same_route else []
-        plan = Plan(intent=intent, knowledge_queries=queries, language=self.rules.language, **slots)
+        kind: type[Plan] = Plan
+        if intent == Intent.tool and _installed():  # the tool the model named, checked with the intent (_unknown_tool)
+            self.sources["tool"] = SlotSource(source="llm")
+            slots["tool"], kind = getattr(self.m, "tool", None), ToolPlan
+        plan = kind(intent=intent, knowledge_queries=queries, language=self.rules.language, **slots)
         return CheckedPlan(plan=plan, sources=self.sources, queries_from="llm" if own else "rules")
 
     def _slot(self, name: str, model_value: Any, verdict: tuple[Any, Any, str | None]) -> Any:
@@ -178,16 +184,20 @@ class _Check:
     # ---- intent
     def _intent(self) -> tuple[Intent, Intent, str | None]:
         m, rules, r = self.m.intent, self.rules.intent, self.r
+        own_tool = m == Intent.tool and _installed()  # without one, `tool` goes the way it always went
+        if own_tool and (why := _unknown_tool(getattr(self.m, "tool", None))):
+            return m, rules, why
         if m == rules:
             return m, rules, None
         named = r.customers or r.unknown_ids or (self.rules.customer_id and rules in TOOL_INTENTS)
-        if m not in TOOL_INTENTS and rules in TOOL_INTENTS and named:
+        if m not in TOOL_INTENTS and not own_tool and rules in TOOL_INTENTS and named:
             return m, rules, "ignores the customer named"
         if m == Intent.explain and not self.conv.last_results:
             return m, rules, "nothing decided to explain"
         if self.res.source != "message":  # a follow-up, an answer, a correction or a "why?" read in the conversation
             return m, rules, f"the conversation reads as {rules.value}"
-        if r.confidence >= INTENT_SURE or r.confidence - r.scores.get(m.value, 0.0) > INTENT_MARGIN:
+        if r.confidence >= INTENT_SURE or (not own_tool  # the reader scores riskdesk's own intents only
+                                           and r.confidence - r.scores.get(m.value, 0.0) > INTENT_MARGIN):
             return m, rules, f"the message reads as {rules.value}"
         return m, rules, None
 
@@ -273,6 +283,19 @@ class _Check:
         back in replies, so it may carry no number the operator did not write."""
         written = set(_FIGURES.findall(_fold("\n".join([self.r.text, *self.earlier.texts]))))
         return all(f in written for f in _FIGURES.findall(_fold(text)))
+
+
+def _installed() -> bool:
+    from tools.registry import plugins
+    return bool(plugins())
+
+
+def _unknown_tool(name: str | None) -> str | None:
+    """Why the model's `tool` intent cannot stand: no tool named, or a name no installed tool of the lender's has."""
+    from tools.registry import plugins
+    if not name:
+        return "no tool named"
+    return None if name in plugins() else f"unknown tool {name[:40]!r}"
 
 
 def _cat(c: Any) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 from agents.llm import LLMClient, LLMUnavailable, Usage, dumps
 from agents.parsing import detect_language, extract_amounts, extract_customer_ids, extract_dates
-from agents.plan import Intent, Plan
+from agents.plan import Intent, Plan, plan_model
 from tools.privacy import Keep, mask_text
 
 MAX_ATTEMPTS = 2
@@ -128,7 +128,7 @@ class LLMPlanner:
         for _ in range(MAX_ATTEMPTS):
             outcome.attempts += 1
             try:
-                reply = self.client.structured(msgs, Plan)
+                reply = self.client.structured(msgs, plan_model())  # Plan, unless a lender's tool is installed
             except LLMUnavailable as e:
                 outcome.fallback_reason = f"llm_unavailable: {e}"
                 return outcome

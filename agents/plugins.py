@@ -2,7 +2,8 @@
 slots the rules reading found, replied to with their own template, cited with their own clauses.
 
 Routing: a message that names a customer and contains one of a tool's declared words (zh or en) goes to that
-tool, unless the reader has a question to ask first. The tool's input gets `customer_id` and `as_of` (the
+tool, unless the reader has a question to ask first. With an LLM planner, the model may name the tool itself (the
+plan's `tool` slot, offered only while a lender's tool is installed; agents/plan_check.py refuses an unknown name). The tool's input gets `customer_id` and `as_of` (the
 turn's day), and any other field the reading holds by the same name (`amount`, `purpose`).
 """
 from __future__ import annotations
@@ -26,6 +27,13 @@ def route(message: str, customer_id: str | None) -> str | None:
             if (re.search(r"\b" + re.escape(w) + r"\b", text) if w.isascii() else w in text):
                 return name
     return None
+
+
+def named(plan: Any) -> str | None:
+    """The lender's tool a checked plan names (intent `tool`, the model's `tool` slot, agents/plan_check.py), when
+    it is installed and the plan has the customer the tool is for; else None."""
+    name = getattr(plan, "tool", None)
+    return name if name and name in plugins() and getattr(plan, "customer_id", None) else None
 
 
 def arguments(tool: Tool, plan: dict[str, Any], as_of: dt.date) -> dict[str, Any]:

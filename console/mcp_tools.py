@@ -1,7 +1,8 @@
 """riskdesk's guarded tools as a Model Context Protocol server (the official `mcp` SDK's low-level Server).
 
 Tools: `ask` (one guarded turn), `limit_lookup`, `temp_quota`, `repair_check`, `policy_search`, and for
-supervisors `approvals_list` (operators too) and `approval_decide`. Each tool's input schema is its pydantic
+supervisors `approvals_list` (operators too) and `approval_decide`, and every other tool registered in
+`riskdesk.tools` (a lender's own, tools/registry.py) with the role it declares. Each tool's input schema is its pydantic
 model's JSON schema, its output schema the result model's (the same models as the REST API and the CLI's
 `--json`); a result is structured content, with a short text in the caller's language beside it.
 
@@ -9,14 +10,12 @@ Who calls: over HTTP (`/mcp` in `riskdesk serve`, console/mcp_http.py) the reque
 exactly as for the REST API; over stdio (`riskdesk mcp`) the local operator's configured identity. A call
 the role may not make, bad arguments, an unknown customer or a date that does not exist give a tool error
 (`is_error`) that says what is wrong, and change nothing. Every call is written to the audit log with the
-caller's name and the MCP client's name.
+caller's name and the MCP client's name, refused ones too (agents/tool_calls.py).
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
@@ -25,9 +24,8 @@ from anyio import to_thread
 from mcp.server.lowlevel import Server
 from pydantic import BaseModel, Field, ValidationError
 
-from agents.audit import AuditRecord, masked, now_utc
 from agents.clock import AsOfNotAllowed
-from agents.contract import ROLE_RANK, ApprovalDecision, AskRequest, AskResult, GuardVerdict, ToolCall
+from agents.contract import ROLE_RANK, ApprovalDecision, AskRequest, AskResult
 from knowledge.models import ClauseHit
 from tools import ApprovalError, PermissionDenied, ToolInputError
 from tools.approvals import Approval
@@ -35,6 +33,7 @@ from tools.dates import AsOf
 from tools.limit_lookup import LimitLookupInput, LimitLookupResult, limit_lookup
 from tools.money import fmt_yuan
 from tools.repair_check import RepairCheckInput, RepairCheckResult, repair_check
+from tools.registry import Tool, registry
 from tools.temp_quota import TempQuotaInput, TempQuotaResult, temp_quota
 
 
@@ -94,11 +93,14 @@ class McpTool:
     output: type[BaseModel]
     run: Callable[[Any, Any, Caller], tuple[BaseModel, str]]
     title: str
+    declared: dict[str, Any] | None = None  # a registered tool's own declaration: writes, rules and their clauses
 
     def spec(self) -> types.Tool:
+        """The listing: name, schemas, and in `_meta` the role a caller needs (and what a registered tool declares)."""
         return types.Tool(name=self.name, title=self.title, description=(self.input.__doc__ or self.name).strip(),
                           input_schema=self.input.model_json_schema(),
-                          output_schema=self.output.model_json_schema(mode="serialization"))
+                          output_schema=self.output.model_json_schema(mode="serialization"),
+                          meta={"riskdesk/role": self.role, **({"riskdesk/tool": self.declared} if self.declared else {})})
 
 
 def _y(v: Any) -> str:
@@ -177,6 +179,40 @@ def _ask(desk: Any, a: AskRequest, who: Caller) -> tuple[BaseModel, str]:
     return r, r.answer
 
 
+def _registered(tool: Tool) -> McpTool:
+    """A registered tool riskdesk has no MCP wrapper of its own for (a lender's tool): its own input and result
+    models, the role it declares, its reply template for the text when it has one."""
+    def run(desk: Any, a: BaseModel, who: Caller) -> tuple[BaseModel, str]:
+        args = a.model_dump()
+        if tool.writes and isinstance(args.get("as_of"), dt.date) and not desk.sandbox and args["as_of"] != desk.today():
+            raise AsOfNotAllowed(f"as_of: {args['as_of']} cannot date a write on the persistent store: it is dated "
+                                 f"today ({desk.today()}); nothing was written / 持久账本只能以今天为日期")
+        if "requested_by" in tool.fn.__code__.co_varnames:
+            args["requested_by"] = who.name
+        r = tool(desk.ledger, **args)
+        data = r.model_dump(mode="json")
+        if data.get("outcome") == "not_found" and isinstance(args.get("customer_id"), str):
+            raise _unknown(args["customer_id"])
+        if tool.reply is not None:
+            try:
+                return r, tool.reply(who.language, {"tool": tool.name, **data})
+            except Exception:  # noqa: BLE001 - the template is the lender's: fall back to the plain summary
+                log.exception("reply template of %s failed", tool.name)
+        rule = f"（{data['deciding_rule']}）" if data.get("deciding_rule") else ""
+        return r, _say(who, f"{tool.name}：{data.get('outcome', '—')}{rule}",
+                       f"{tool.name}: {data.get('outcome', '—')}{rule.replace('（', ' (').replace('）', ')')}")
+
+    title = tool.description.splitlines()[0][:80] if tool.description else tool.name
+    return McpTool(tool.name, tool.role, tool.input, tool.output, run, title,
+                   {"writes": tool.writes, "rules": dict(tool.rules), "source": tool.source})
+
+
+def catalog() -> dict[str, McpTool]:
+    """The MCP tools: riskdesk's own (TOOLS) and every other registered tool (tools/registry.py), read when asked,
+    so an installed lender's tool is listed and an uninstalled one is not."""
+    return {**TOOLS, **{n: _registered(t) for n, t in registry().items() if n not in TOOLS}}
+
+
 TOOLS: dict[str, McpTool] = {t.name: t for t in (
     McpTool("ask", "viewer", AskRequest, AskResult, _ask, "Ask riskdesk (one guarded turn)"),
     McpTool("limit_lookup", "viewer", LimitLookupInput, LimitLookupResult, _limit, "Credit limit lookup"),
@@ -202,15 +238,17 @@ def client_name(ctx: Any) -> str:
         return "unknown"
 
 
-def _audit(desk: Any, who: Caller, tool: str, args: dict[str, Any], result: dict[str, Any], text: str,
+def _audit(desk: Any, who: Caller, tool: str, args: dict[str, Any], result: dict[str, Any] | None, text: str,
            thread: str | None) -> None:
-    record = AuditRecord(
-        trace_id=uuid.uuid4().hex, thread_id=thread or "mcp", created_at=now_utc(), caller=who.name, role=who.role,
-        as_of=str(args.get("as_of") or desk.today()), message=f"mcp {who.client}: tools/call {tool} "
-        + json.dumps(args, ensure_ascii=False, default=str)[:2000], planner="mcp", agents=[f"mcp_client:{who.client}"],
-        tool_calls=[ToolCall(tool=tool, args=args, result=result)], reply=text,
-        guard=GuardVerdict(grounded=True, checked_claims=0))
-    desk.audit.write(masked(record, tuple(desk.ledger.names()), desk.ledger.has_customer))
+    """One record per call, answered (`result`) or refused (`text` says why), as every direct tool call
+    (agents/tool_calls.py): thread `mcp`, agents `mcp_client:<client>`."""
+    from agents.tool_calls import Direct, audit_call
+    direct = Direct("mcp", who.name, who.role, who.client)
+    if result is None:
+        audit_call(desk, direct, tool, args, error=text, reply=text, as_of=args.get("as_of") or desk.today())
+    else:
+        audit_call(desk, direct, tool, args, result=result, reply=text, thread=thread,
+                   as_of=args.get("as_of") or desk.today())
 
 
 def build_server(get_desk: Callable[[], Any], identify: Callable[[Any], Caller]) -> Server:
@@ -218,15 +256,16 @@ def build_server(get_desk: Callable[[], Any], identify: Callable[[Any], Caller])
     the caller of one request (or raise PermissionDenied)."""
 
     async def list_tools(_ctx: Any, _params: Any) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=[t.spec() for t in TOOLS.values()])
+        return types.ListToolsResult(tools=[t.spec() for t in catalog().values()])
 
     def error(text: str) -> types.CallToolResult:
         return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        tool, args = TOOLS.get(params.name), dict(params.arguments or {})
+        tools = catalog()
+        tool, args = tools.get(params.name), dict(params.arguments or {})
         if tool is None:
-            return error(f"unknown tool {params.name!r}; tools: {', '.join(TOOLS)} / 未知工具")
+            return error(f"unknown tool {params.name!r}; tools: {', '.join(tools)} / 未知工具")
         try:
             who = identify(ctx)
         except PermissionDenied as e:
@@ -237,7 +276,7 @@ def build_server(get_desk: Callable[[], Any], identify: Callable[[Any], Caller])
             if ROLE_RANK[who.role] < ROLE_RANK[tool.role]:
                 text = (f"{tool.name} needs the {tool.role} role; {who.name} is {who.role}; nothing was done / "
                         f"{tool.name} 需要 {tool.role} 角色")
-                _audit(desk, who, tool.name, args, {"error": text}, text, None)
+                _audit(desk, who, tool.name, args, None, text, None)
                 return error(text)
             try:
                 model = tool.input.model_validate(args)
@@ -253,7 +292,7 @@ def build_server(get_desk: Callable[[], Any], identify: Callable[[Any], Caller])
                 data = result.model_dump(mode="json")
                 _audit(desk, who, tool.name, args, data, text, data.get("thread_id"))
                 return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=data)
-            _audit(desk, who, tool.name, args, {"error": text}, text, None)
+            _audit(desk, who, tool.name, args, None, text, None)
             return error(text)
 
         return await to_thread.run_sync(run)

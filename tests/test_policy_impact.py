@@ -106,3 +106,37 @@ def test_impact_cli_prints_transitions_and_the_change_in_credit(tmp_path):
                           "--policy", str(EXAMPLE), "--ledger", str(SAMPLE_LEDGER)], cwd=ROOT, capture_output=True,
                          text=True, env=env, timeout=300)
     assert bad.returncode == 2 and "no version '2028-01'" in bad.stderr
+
+
+def test_repair_is_compared_only_when_the_repair_parameters_differ(tmp_path):
+    """A version that moves R2's limit changes repair decisions and says so; the example's 2027-01 (repair as
+    before) compares none, and a customer's repair decision is the tool's under each version either way."""
+    text = EXAMPLE.read_text(encoding="utf-8") + '\n[versions.repair]\nmax_single_amount = "500.00"\n'
+    path = tmp_path / "p.toml"
+    path.write_text(text, encoding="utf-8")  # the appended table belongs to the last version, 2027-01
+    before = os.environ.get(pol.POLICY_ENV)
+    try:
+        policy = pol.use(path)
+        a, b = policy.versions
+        assert a.repair != b.repair and b.repair.max_single_amount == Decimal("500.00")
+        ledger = Ledger.from_file(SAMPLE_LEDGER)
+        as_of = dt.date(2027, 1, 2)
+        rep = impact(ledger, "2026-01", "2027-01", as_of)
+        moved = {(t.before, t.after): t.count for t in rep.transitions if t.kind == "repair_check"}
+        from tools.repair_check import assess
+        expect: dict = {}
+        for c in map(ledger.customer, ledger.customer_ids()):
+            if c.overdue_records:
+                pa, pb = (assess(c.customer_id, c.overdue_records, as_of, v) for v in (a, b))
+                if [r.status for r in pa.records] != [r.status for r in pb.records]:
+                    expect[(pa.outcome, pb.outcome)] = expect.get((pa.outcome, pb.outcome), 0) + 1
+        assert moved == expect and sum(moved.values()) > 0
+        pol.use(EXAMPLE)
+        same = impact(ledger, "2026-01", "2027-01", as_of)
+        assert not [t for t in same.transitions if t.kind == "repair_check"]
+    finally:
+        if before is None:
+            os.environ.pop(pol.POLICY_ENV, None)
+        else:
+            os.environ[pol.POLICY_ENV] = before
+        pol.use(None)

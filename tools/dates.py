@@ -8,9 +8,11 @@ or worse half-handled, by the next."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic_core import PydanticCustomError
 
 EARLIEST = dt.date(1970, 1, 1)
 LATEST = dt.date(2999, 12, 31)
@@ -23,7 +25,28 @@ def _bounded(d: dt.date) -> dt.date:
     return d
 
 
-AsOf = Annotated[dt.date, AfterValidator(_bounded), Field(description="The date the rules are evaluated on (YYYY-MM-DD).")]
+def _day_input(value: Any, handler: ValidatorFunctionWrapHandler) -> dt.date:
+    """A date, or YYYY-MM-DD text read here; never a number (pydantic's lax mode reads 0, or the text "86400", as
+    a Unix timestamp). The text is turned into a date before the date validator sees it, so a strict reading (the
+    tools' HTTP bodies, console/tools_http.py) accepts the text its schema documents, as the lax one does."""
+    if isinstance(value, (bool, int, float, Decimal)):
+        raise PydanticCustomError("date_type", "a date is YYYY-MM-DD text, never a number / 日期须写作 YYYY-MM-DD，不能是数字")
+    if isinstance(value, str):
+        day = None
+        if value.isascii() and len(value) == 10 and value[4] == "-" and value[7] == "-":
+            try:
+                day = dt.date.fromisoformat(value)
+            except ValueError:
+                day = None
+        if day is None:
+            raise PydanticCustomError("date_parsing", "Input should be a real date as YYYY-MM-DD, got '{value}' / "
+                                      "日期须为真实存在的 YYYY-MM-DD", {"value": value[:40]})
+        value = day
+    return handler(value)
+
+
+AsOf = Annotated[dt.date, WrapValidator(_day_input), AfterValidator(_bounded),
+                 Field(description="The date the rules are evaluated on (YYYY-MM-DD).")]
 
 
 def in_range(d: dt.date) -> bool:

@@ -5,9 +5,9 @@ impact); a single customer is read with Ledger.customer.
 from __future__ import annotations
 
 import json
-from typing import Iterator
-
+from functools import lru_cache
 from pathlib import Path
+from typing import Any, Iterator, TypeVar
 
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
@@ -19,6 +19,25 @@ from tools.ledger import (
 from tools.money import from_fen
 
 BATCH = 5000
+M = TypeVar("M")
+_set = object.__setattr__
+
+
+def typed(cls: type[M], values: dict[str, Any]) -> M:
+    """An instance of a pydantic model from values that are already of its field types (read back from the store
+    that validated them when they were written, Ledger.load), with every field given: what `model_construct`
+    builds, without its per-field default and alias handling (a third of the scan's time on a big ledger)."""
+    m = cls.__new__(cls)
+    _set(m, "__dict__", values)
+    _set(m, "__pydantic_fields_set__", set(values))
+    _set(m, "__pydantic_extra__", None)
+    _set(m, "__pydantic_private__", None)
+    return m
+
+
+@lru_cache(maxsize=4096)
+def _yuan(fen: int) -> Any:
+    return from_fen(fen)  # Decimal is immutable: one object per distinct amount
 
 
 def id_bounds(ledger: Ledger, parts: int) -> list[tuple[str | None, str | None]]:
@@ -68,22 +87,26 @@ def scan(ledger: Ledger | Engine, lo: str | None = None, hi: str | None = None) 
                                              o.overdue_since, o.repaid_on).order_by(o.customer_id, o.record_id),
                                       o.customer_id, lo, hi))
         nq, nr = next(quotas, None), next(records, None)
+        tiers, states, products = {t.value: t for t in RiskTier}, {a.value: a for a in AccountStatus}, \
+            {p.value: p for p in Product}
         for cid, name, idn, phone, occ, tier, kyc, opened, status, limit, used, extra in cust:
             tq, recs = [], []
             while nq is not None and nq[0] <= cid:
                 if nq[0] == cid:
-                    tq.append(TempQuota.model_construct(amount=from_fen(nq[1]), purpose=nq[2], granted_on=nq[3],
-                                                        expires_on=nq[4]))
+                    tq.append(typed(TempQuota, {"amount": _yuan(nq[1]), "purpose": nq[2], "granted_on": nq[3],
+                                                "expires_on": nq[4]}))
                 nq = next(quotas, None)
             while nr is not None and nr[0] <= cid:
                 if nr[0] == cid:
-                    recs.append(OverdueRecord.model_construct(
-                        record_id=nr[1], institution=nr[2], product=Product(nr[3]), amount=from_fen(nr[4]),
-                        overdue_since=nr[5], repaid_on=nr[6]))
+                    recs.append(typed(OverdueRecord, {
+                        "record_id": nr[1], "institution": nr[2], "product": products[nr[3]], "amount": _yuan(nr[4]),
+                        "overdue_since": nr[5], "repaid_on": nr[6]}))
                 nr = next(records, None)
-            # validated when it was stored (Ledger.load): built here without validating again
-            yield CustomerRecord.model_construct(
-                customer_id=cid, name=name, id_number=idn, phone=phone, occupation=occ, risk_tier=RiskTier(tier),
-                kyc_verified=kyc, opened_on=opened, status=AccountStatus(status),
-                credit_line=CreditLine.model_construct(limit=from_fen(limit), used=from_fen(used)),
-                temp_quotas=tq, overdue_records=recs, **(json.loads(extra) if extra and extra != "{}" else {}))
+            values = {"customer_id": cid, "name": name, "id_number": idn, "phone": phone, "occupation": occ,
+                      "risk_tier": tiers[tier], "kyc_verified": kyc, "opened_on": opened, "status": states[status],
+                      "credit_line": typed(CreditLine, {"limit": _yuan(limit), "used": _yuan(used)}),
+                      "temp_quotas": tq, "overdue_records": recs}
+            if extra and extra != "{}":  # fields a fixture carried beyond the model's: kept as model_construct keeps them
+                yield CustomerRecord.model_construct(**values, **json.loads(extra))
+            else:  # validated when it was stored (Ledger.load): built here without validating again
+                yield typed(CustomerRecord, values)

@@ -116,7 +116,10 @@ def probe(c: CustomerRecord, as_of: dt.date, v: PolicyVersion) -> tuple[TempQuot
     return r, (r.cap if may_ask else Decimal(0)), (r.amount if r.outcome == "approved" else Decimal(0))
 
 
-def customer(c: CustomerRecord, as_of: dt.date, a: PolicyVersion, b: PolicyVersion, t: Tally, sink: Any) -> None:
+def customer(c: CustomerRecord, as_of: dt.date, a: PolicyVersion, b: PolicyVersion, t: Tally, sink: Any,
+             repair: bool = True) -> None:
+    """One customer under both versions; `repair=False` when both versions hold the same repair parameters (the
+    same parameters decide the same records the same way: nothing to compare)."""
     t.customers += 1
     ra, credit_a, auto_a = probe(c, as_of, a)
     rb, credit_b, auto_b = probe(c, as_of, b)
@@ -127,8 +130,8 @@ def customer(c: CustomerRecord, as_of: dt.date, a: PolicyVersion, b: PolicyVersi
     changed = (ra.outcome, ra.deciding_rule, credit_a, auto_a) != (rb.outcome, rb.deciding_rule, credit_b, auto_b)
     if ra.outcome != rb.outcome or ra.deciding_rule != rb.deciding_rule:
         t.transitions[("temp_quota", ra.outcome, rb.outcome, rb.deciding_rule or ra.deciding_rule)] += 1
-    before, after = _customer_view(ra, credit_a, auto_a), _customer_view(rb, credit_b, auto_b)
-    if c.overdue_records:
+    repaired = None
+    if repair and c.overdue_records:
         pa = assess(c.customer_id, c.overdue_records, as_of, a)
         pb = assess(c.customer_id, c.overdue_records, as_of, b)
         if [v.status for v in pa.records] != [v.status for v in pb.records]:
@@ -137,8 +140,11 @@ def customer(c: CustomerRecord, as_of: dt.date, a: PolicyVersion, b: PolicyVersi
             after_rec = next(y for y in pb.records if y.record_id == moved.record_id)
             t.transitions[("repair_check", pa.outcome, pb.outcome, after_rec.deciding_rule or moved.deciding_rule
                            or "R3")] += 1
-            before["repair"], after["repair"] = pa.outcome, pb.outcome
-    if changed:
+            repaired = (pa.outcome, pb.outcome)
+    if changed:  # the views only for a decision that changes
+        before, after = _customer_view(ra, credit_a, auto_a), _customer_view(rb, credit_b, auto_b)
+        if repaired:
+            before["repair"], after["repair"] = repaired
         t.changed_customers += 1
         t.note(Change(kind="customer", customer_id=c.customer_id, before=before, after=after), sink)
 
@@ -166,8 +172,9 @@ def _part(url: str, lo: str | None, hi: str | None, as_of: dt.date, a_id: str, b
     engine = read_only(url)
     sink = open(out, "w", encoding="utf-8") if out else None
     try:
+        repair = a.repair != b.repair
         for c in scan(engine, lo, hi):
-            customer(c, as_of, a, b, t, sink)
+            customer(c, as_of, a, b, t, sink, repair)
     finally:
         if sink:
             sink.close()
@@ -214,8 +221,9 @@ def impact(ledger: Ledger, a_id: str, b_id: str, as_of: dt.date, requests: Itera
         sink = open(f"{out}.part0", "w", encoding="utf-8") if out else None
         parts = [f"{out}.part0"] if out else []
         try:
+            repair = a.repair != b.repair
             for c in scan(ledger):
-                customer(c, as_of, a, b, total, sink)
+                customer(c, as_of, a, b, total, sink, repair)
         finally:
             if sink:
                 sink.close()

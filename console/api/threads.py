@@ -13,7 +13,8 @@ from pydantic_core import to_jsonable_python
 from sse_starlette import EventSourceResponse
 from starlette.exceptions import HTTPException
 
-from agents.contract import RESERVED_THREAD_PREFIX, ROLE_RANK, AskRequest, AskResult
+from agents.contract import (DIRECT_CALL_THREADS, RESERVED_THREAD_PREFIX, ROLE_RANK, AskRequest, AskResult,
+                             reserved_thread)
 from console.api.errors import ERRORS, NOT_FOUND, bad, check_day, check_text, log
 from console.api.models import ThreadMessage, ThreadMessageView, ThreadSummary, ThreadView, TurnRef
 from console.api.state import (
@@ -91,9 +92,11 @@ async def post_message(thread_id: ThreadId, body: ThreadMessage, request: Reques
     role = acting_role(who, body.role)
     check_text("body", message=body.message)
     check_day(["body", "as_of"], body.as_of)
-    if thread_id.lower().startswith(RESERVED_THREAD_PREFIX):
-        raise bad(["path", "thread_id"], f"thread ids starting {RESERVED_THREAD_PREFIX!r} are reserved for the "
-                                         "records of approval decisions; no turn can be asked in one")
+    if reserved_thread(thread_id):
+        raise bad(["path", "thread_id"], f"thread ids starting {RESERVED_THREAD_PREFIX!r} and the threads "
+                                         f"{', '.join(sorted(DIRECT_CALL_THREADS.values()))} are reserved for the "
+                                         "records of approval decisions and direct tool calls; no turn can be "
+                                         "asked in one")
     check_thread(desk, thread_id, who, must_exist=True)
     req = AskRequest(message=body.message, role=role, thread_id=thread_id, as_of=body.as_of, dry_run=body.dry_run)
     accept = request.headers.get("accept", "")

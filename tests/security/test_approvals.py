@@ -201,6 +201,17 @@ def test_a_client_cannot_claim_an_approval_thread(client, desk):
     assert "approval-" in json.dumps(spec) and "64" in json.dumps(spec)
 
 
+def test_a_client_cannot_ask_in_a_direct_call_thread(client, desk):
+    # direct tool calls (HTTP, CLI, MCP) are recorded in these threads; a turn asked in one would mix into them
+    for name in ["direct-http", "Direct-CLI", "MCP", "mcp"]:
+        r = client.post("/v1/ask", json={"message": "C1001的额度", "thread_id": name}, headers=OP)
+        assert r.status_code == 422 and "thread_id" in r.json()["detail"], name
+        assert client.post(f"/v1/threads/{name}/messages", json={"message": "hi"}, headers=OP).status_code == 422
+    assert desk.audit.for_thread("direct-http") == [] and desk.audit.for_thread("mcp") == []
+    for fine in ["direct-https", "mcp-2", "my-mcp"]:  # only the names themselves are reserved
+        assert client.post("/v1/ask", json={"message": "C1001的额度", "thread_id": fine}, headers=OP).status_code == 200
+
+
 def test_decisions_outside_a_thread_go_to_the_reserved_namespace(client, desk):
     asked = client.post("/v1/ask", json={"message": FRIDGE}, headers=OP).json()
     client.post("/v1/ask", json={"message": "C1001的额度", "thread_id": asked["thread_id"]}, headers=OP)  # pause dropped
