@@ -34,6 +34,20 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run(turns: int = 300, cold: bool = True) -> dict:
+    from knowledge import store
+    old_home, kb_was_open = os.environ.get("RISKDESK_HOME"), store._default is not None
+    try:
+        return _run(turns, cold)
+    finally:  # the throwaway home is gone: nothing used after the bench may point at it
+        if old_home is None:
+            os.environ.pop("RISKDESK_HOME", None)
+        else:
+            os.environ["RISKDESK_HOME"] = old_home
+        if not kb_was_open:  # the process-wide knowledge base the bench opened lived in that home
+            store.reset_default()
+
+
+def _run(turns: int, cold: bool) -> dict:
     from agents.bench_breakdown import probed, split
     from agents.desk import Desk
     from tools.ledger import SAMPLE_LEDGER

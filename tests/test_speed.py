@@ -108,7 +108,9 @@ def test_masking_a_big_ledgers_names_is_the_same_and_fast():
     assert (time.perf_counter() - t0) / 50 < 0.05  # no O(n) step per call (hashing or matching a million names)
 
 
-def test_breakdown_parts_add_up_to_the_turn(monkeypatch, tmp_path):
+def test_breakdown_parts_add_up_to_the_turn(monkeypatch, tmp_path, kb):
+    # `kb`: the process-wide knowledge base is open in the test home before the bench makes its throwaway
+    # home, so the bench searches it and nothing later finds a store in a deleted directory
     from agents import bench_breakdown
     result = bench_breakdown.run(turns=12)
     parts = result["parts_p50_ms"]
