@@ -81,7 +81,7 @@ def create_app(desk: Desk | None = None, keys: Mapping[str, Any] | None = None, 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
         if turn_processes:
-            turns = TurnProcesses(turn_processes, kb_replica)
+            turns = TurnProcesses(turn_processes, kb_replica, audit=state.desk.audit if state.desk else None)
             await turns.start()  # the service answers once every turn process is ready
             state.turns = turns
         if state.desk is None:

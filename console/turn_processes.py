@@ -11,7 +11,10 @@ checkpoints (SQLite files under $RISKDESK_HOME, or databases by URL), and a read
 knowledge base that the service process (the Chroma store's only owner) published. A turn takes the
 conversation's lock (a file lock shared with the service process; on PostgreSQL an advisory lock,
 console/locks.py), and a grant is decided inside one ledger transaction, so one Idempotency-Key grants
-once wherever its retries run. A turn process that dies
+once wherever its retries run. A turn's audit record comes back with its answer and the service process
+commits the records of turns that finish together in one transaction before their replies
+(console/audit_batches.py): one fsync per group, not one per turn queued on the audit log's write lock.
+A turn process that dies
 is replaced; the turn it was running answers 503 (retrying with the same Idempotency-Key is safe).
 """
 from __future__ import annotations
@@ -25,6 +28,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from console.audit_batches import DeferredAudit, GroupCommit
 from console.locks import locks_for
 from console.turns import TurnProcessError, error_reply, locked_turn, settle
 from tools.privacy import MaskingFilter
@@ -45,6 +49,7 @@ def _child(conn: Connection, kb_replica: str) -> None:
         conn.send(("failed", f"{type(e).__name__}: {e}"))
         return
     locks = locks_for(desk)
+    audit = desk.audit = DeferredAudit(desk.audit)  # the service process commits the records, in groups
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -53,8 +58,10 @@ def _child(conn: Connection, kb_replica: str) -> None:
             return
         if request is None:
             return
+        audit.take()  # nothing left over from a turn that failed
         try:
-            conn.send(("ok", locked_turn(desk, locks, **request).model_dump_json()))
+            answer = locked_turn(desk, locks, **request).model_dump_json()
+            conn.send(("ok", answer, audit.take()))
         except Exception as e:  # noqa: BLE001 - becomes the HTTP error the service would have given
             status, body = error_reply(e)
             if status == 500:
@@ -74,8 +81,9 @@ class _Process:
 class TurnProcesses:
     """N turn processes and a queue of the idle ones (the longest idle takes the next turn)."""
 
-    def __init__(self, n: int, kb_replica: str | Path):
+    def __init__(self, n: int, kb_replica: str | Path, audit: Any = None):
         self.n, self.kb_replica = n, str(kb_replica)
+        self.audit = GroupCommit(audit if audit is not None else _audit_log())
         self._ctx = multiprocessing.get_context("spawn")
         self._idle: asyncio.Queue[_Process] = asyncio.Queue()
         self._all: dict[int, _Process] = {}
@@ -133,9 +141,11 @@ class TurnProcesses:
                 break
             if not p.replacing:  # died while idle: the watcher had not seen it yet
                 asyncio.ensure_future(self._replace(p))
-        return await asyncio.shield(asyncio.ensure_future(self._exchange(p, request)))
+        status, body, records = await asyncio.shield(asyncio.ensure_future(self._exchange(p, request)))
+        await self.audit.commit(records)  # the turn's audit record is durable before its reply
+        return status, body
 
-    async def _exchange(self, p: _Process, request: dict[str, Any]) -> tuple[int, Any]:
+    async def _exchange(self, p: _Process, request: dict[str, Any]) -> tuple[int, Any, list]:
         loop = asyncio.get_running_loop()
         try:
             p.conn.send(request)
@@ -155,8 +165,8 @@ class TurnProcesses:
                                    "Idempotency-Key, a retry never grants twice)") from None
         self._idle.put_nowait(p)
         if msg[0] == "ok":
-            return 200, msg[1]
-        return msg[1], msg[2]
+            return 200, msg[1], msg[2]
+        return msg[1], msg[2], []
 
     async def _replace(self, dead: _Process) -> None:
         dead.replacing = True
@@ -187,3 +197,9 @@ class TurnProcesses:
                 p.process.kill()
             p.conn.close()
         self._all.clear()
+        self.audit.close()
+
+
+def _audit_log() -> Any:
+    from agents.audit import AuditLog
+    return AuditLog()
