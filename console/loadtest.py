@@ -159,19 +159,25 @@ async def _drive(url: str | list[str], key: str, clients: int, seconds: float, w
 
     started, cpu = time.perf_counter(), time.process_time()
     service_cpu: list[float | None] = []
+    http_cpu: list[float | None] = []
 
-    async def measure() -> None:  # the service's CPU over the measured window
+    async def measure() -> None:  # the service's CPU over the measured window: all its processes, and the HTTP one
         await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
         service_cpu.append(tree_cpu(service_pid) if service_pid else None)
+        http_cpu.append(tree_cpu(service_pid, children=False) if service_pid else None)
         await asyncio.sleep(max(0.0, deadline - time.perf_counter()))
         service_cpu.append(tree_cpu(service_pid) if service_pid else None)
+        http_cpu.append(tree_cpu(service_pid, children=False) if service_pid else None)
 
     await asyncio.gather(measure(), *(client(i) for i in range(clients)))
     wall = time.perf_counter() - started - warmup
     cpu = time.process_time() - cpu
     sent = sum(len(x) for x in lat.values())
     before, after = (service_cpu + [None, None])[:2]
-    return {"latency": lat, "errors": errors, "outcomes": outcomes, "wall": wall, "asked": asked,
+    http_before, http_after = (http_cpu + [None, None])[:2]
+    return {"http_cpu_ms": None if http_before is None or http_after is None
+            else (http_after - http_before) * 1000 / max(1, sent),
+            "latency": lat, "errors": errors, "outcomes": outcomes, "wall": wall, "asked": asked,
             "client_cpu_ms": cpu * 1000 / max(1, sent) * (wall / (wall + warmup)),
             "service_cpu_ms": None if before is None or after is None else (after - before) * 1000 / max(1, sent)}
 
@@ -213,9 +219,9 @@ class Connection:
         self.writer.close()
 
 
-def tree_cpu(pid: int) -> float | None:
+def tree_cpu(pid: int, children: bool = True) -> float | None:
     """CPU seconds (user + system) a process and every process under it used so far, from /proc (Linux;
-    None elsewhere). Turn processes are children of the service process."""
+    None elsewhere). Turn processes are children of the service process. `children=False`: the process alone."""
     try:
         tick = os.sysconf("SC_CLK_TCK")
         stats = {}
@@ -235,7 +241,7 @@ def tree_cpu(pid: int) -> float | None:
     while todo:
         p = todo.pop()
         total += stats[p][1]
-        todo += [c for c, (ppid, _) in stats.items() if ppid == p]
+        todo += [c for c, (ppid, _) in stats.items() if ppid == p] if children else []
     return total / tick
 
 
@@ -261,7 +267,9 @@ def report(res: dict, clients: int, seconds: float, grants: tuple[set, Counter] 
                      f"mean {statistics.fmean(xs):6.1f}")
     lines.append(f"load generator CPU ≈ {res['client_cpu_ms']:.2f} ms per turn (on the same cores as the service)")
     if res.get("service_cpu_ms") is not None:
-        lines.append(f"service CPU   ≈ {res['service_cpu_ms']:.2f} ms per turn (its processes, user + system)")
+        lines.append(f"service CPU   ≈ {res['service_cpu_ms']:.2f} ms per turn (its processes, user + system)"
+                     + (f": HTTP process {res['http_cpu_ms']:.2f}, turn processes {res['service_cpu_ms'] - res['http_cpu_ms']:.2f}"
+                        if res.get("http_cpu_ms") is not None else ""))
     lines.append(f"errors        {sum(res['errors'].values())} {dict(res['errors']) or ''}".rstrip())
     lines.append(f"quota replies {dict(res['outcomes'])}")
     ok = not res["errors"]
@@ -337,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"clients": args.clients, "rate": args.rate, "workers": args.workers, "turns": len(all_lat), "turns_per_s": len(all_lat) / res["wall"],
                           "p50_ms": _pct(all_lat, 50), "p95_ms": _pct(all_lat, 95), "p99_ms": _pct(all_lat, 99),
                           "errors": sum(res["errors"].values()),
-                          "service_cpu_ms_per_turn": res.get("service_cpu_ms"),
+                          "service_cpu_ms_per_turn": res.get("service_cpu_ms"), "http_cpu_ms_per_turn": res.get("http_cpu_ms"),
                           "grants_written": sum(grants[1].values()) if grants else None,
                           "grants_expected": len(grants[0]) if grants else None}))
     return 0 if ok else 1

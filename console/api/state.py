@@ -114,7 +114,7 @@ class _State:
 
 # ------------------------------------------------------------------ dependencies
 
-def state_of(request: Request) -> _State:
+async def state_of(request: Request) -> _State:  # async: a sync dependency costs a thread hop per request
     return request.app.state.riskdesk
 
 
