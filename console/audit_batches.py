@@ -23,6 +23,7 @@ log = logging.getLogger("riskdesk.audit")
 
 # (the audit row exactly as AuditLog.write stores it, the owner that claims its thread or None)
 Pending = tuple[dict[str, str], "str | None"]
+_INSERT = audit_t.insert()  # built once
 
 
 def audit_row(record: AuditRecord) -> dict[str, str]:
@@ -53,12 +54,16 @@ class DeferredAudit:
 def write_group(audit: AuditLog, group: list[Pending]) -> None:
     """Store every record of the group in one transaction, each claiming its thread for its owner in order
     (a thread keeps its first owner), as AuditLog.write does one by one."""
-    from agents.audit import _claim  # the claim statement of the audit log itself (first owner wins)
+    from agents.audit import _claim, _claim_statement  # the audit log's own claim (first owner wins)
+    claims = [{"thread_id": row["thread_id"], "owner": owner, "created_at": row["created_at"]}
+              for row, owner in group if owner is not None]
     with audit.engine.begin() as conn:
-        conn.execute(audit_t.insert(), [row for row, _ in group])
-        for row, owner in group:
-            if owner is not None:
-                _claim(conn, row["thread_id"], owner, row["created_at"])
+        conn.execute(_INSERT, [row for row, _ in group])
+        if claims and conn.dialect.name in ("sqlite", "postgresql"):  # INSERT … ON CONFLICT DO NOTHING, in order
+            conn.execute(_claim_statement(conn.dialect.name), claims)
+        else:
+            for c in claims:
+                _claim(conn, c["thread_id"], c["owner"], c["created_at"])
 
 
 class GroupCommit:
