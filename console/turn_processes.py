@@ -3,8 +3,9 @@
 With the rules planner a turn is a few milliseconds of CPU-bound Python, and one process runs one
 at a time (one GIL). With `--workers N` the service process keeps the HTTP side (parsing, auth, the
 web console, streamed turns, approvals) and hands each one-shot turn (`POST /v1/ask`, a thread
-message asked as JSON) to the next idle turn process over a pipe. Balancing is per turn, not per
-connection, so a few long-lived keep-alive connections cannot pile onto one process.
+message asked as JSON) to the turn process with the fewest turns under way (at most two each: the second
+waits in the pipe) over a pipe. Balancing is per turn, not per connection, so a few long-lived keep-alive
+connections cannot pile onto one process.
 
 Each turn process opens its own Desk over the same stores: the ledger, audit log and conversation
 checkpoints (SQLite files under $RISKDESK_HOME, or databases by URL), and a read-only replica of the
@@ -15,7 +16,7 @@ once wherever its retries run. A turn's audit record comes back with its answer 
 commits the records of turns that finish together in one transaction before their replies
 (console/audit_batches.py): one fsync per group, not one per turn queued on the audit log's write lock.
 A turn process that dies
-is replaced; the turn it was running answers 503 (retrying with the same Idempotency-Key is safe).
+is replaced; the turns sent to it answer 503 (retrying with the same Idempotency-Key is safe).
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -76,18 +78,26 @@ class _Process:
     conn: Connection
     pid: int = 0
     replacing: bool = False
+    waiting: deque = field(default_factory=deque)  # the futures of the turns sent to it, in order
+    sent: int = 0  # when it was last given a turn (a count): of two equally busy, the longer idle takes the next
 
 
 class TurnProcesses:
-    """N turn processes and a queue of the idle ones (the longest idle takes the next turn)."""
+    """N turn processes. A turn goes to the process with the fewest turns under way (of equals, the one
+    idle longest), up to DEPTH each: the
+    next turn waits in the process's pipe while it finishes the current one, so a process never sits idle
+    while the service process is busy elsewhere (parsing requests, or not scheduled on a busy machine)."""
+
+    DEPTH = 2
 
     def __init__(self, n: int, kb_replica: str | Path, audit: Any = None):
         self.n, self.kb_replica = n, str(kb_replica)
         self.audit = GroupCommit(audit if audit is not None else _audit_log())
         self._ctx = multiprocessing.get_context("spawn")
-        self._idle: asyncio.Queue[_Process] = asyncio.Queue()
         self._all: dict[int, _Process] = {}
+        self._waiters: deque[asyncio.Future] = deque()  # turns waiting for a free place, first come first served
         self._closing = False
+        self._sent = 0
 
     def alive(self) -> int:
         """How many turn processes are running."""
@@ -96,7 +106,7 @@ class TurnProcesses:
     async def start(self) -> None:
         started = await asyncio.gather(*(self._spawn(slot) for slot in range(self.n)))
         for p in started:
-            self._idle.put_nowait(p)
+            self._listen(p)
         self._watcher = asyncio.ensure_future(self._watch())
 
     async def _watch(self) -> None:
@@ -105,9 +115,7 @@ class TurnProcesses:
             await asyncio.sleep(0.5)
             for p in list(self._all.values()):
                 if p.process.exitcode is not None and not p.replacing:
-                    log.error("turn process %d (pid %d) exited with %s; starting another", p.slot, p.pid,
-                              p.process.exitcode)
-                    asyncio.ensure_future(self._replace(p))
+                    self._died(p, f"exited with {p.process.exitcode}")
 
     async def _spawn(self, slot: int) -> _Process:
         parent, child = self._ctx.Pipe()
@@ -130,46 +138,89 @@ class TurnProcesses:
         self._all[slot] = p
         return p
 
+    def _listen(self, p: _Process) -> None:
+        asyncio.get_running_loop().add_reader(p.conn.fileno(), self._on_reply, p)
+        self._wake()
+
+    def _pick(self) -> _Process | None:
+        best = None
+        for p in self._all.values():
+            if not p.replacing and len(p.waiting) < self.DEPTH and (
+                    best is None or (len(p.waiting), p.sent) < (len(best.waiting), best.sent)):
+                best = p
+        return best
+
     async def ask(self, request: dict[str, Any]) -> tuple[int, Any]:
-        """(200, AskResult JSON) or (status, ErrorBody dict). The exchange runs to its end even when the
-        caller goes away, so a process never holds a stale answer for the next turn."""
-        while True:
-            if not self.alive() and self._idle.empty():
+        """(200, AskResult JSON) or (status, ErrorBody dict), once the turn's audit record is stored. A turn
+        runs to its end even when the caller goes away, so a process never holds a stale answer."""
+        loop = asyncio.get_running_loop()
+        while (p := self._pick()) is None:
+            if not any(not q.replacing for q in self._all.values()):
                 raise TurnProcessError("no turn process is running (one is being restarted); retry shortly")
-            p = await self._idle.get()
-            if p.process.exitcode is None:
-                break
-            if not p.replacing:  # died while idle: the watcher had not seen it yet
-                asyncio.ensure_future(self._replace(p))
-        status, body, records = await asyncio.shield(asyncio.ensure_future(self._exchange(p, request)))
+            turn = loop.create_future()
+            self._waiters.append(turn)
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._wake()  # pass the place it was given on
+                raise
+        answer = loop.create_future()
+        try:
+            p.conn.send(request)
+        except OSError as e:
+            self._died(p, str(e))
+            raise TurnProcessError("the turn process for this turn stopped; retry (with the same Idempotency-Key, "
+                                   "a retry never grants twice)") from None
+        p.waiting.append(answer)
+        self._sent += 1
+        p.sent = self._sent
+        status, body, records = await asyncio.shield(answer)
         await self.audit.commit(records)  # the turn's audit record is durable before its reply
         return status, body
 
-    async def _exchange(self, p: _Process, request: dict[str, Any]) -> tuple[int, Any, list]:
-        loop = asyncio.get_running_loop()
+    def _on_reply(self, p: _Process) -> None:
         try:
-            p.conn.send(request)
-            ready = loop.create_future()
-            fd = p.conn.fileno()
-            loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
-            try:
-                await ready
-            finally:
-                loop.remove_reader(fd)
             msg = p.conn.recv()
         except (EOFError, OSError) as e:
-            log.error("turn process %d (pid %d) died during a turn: %s; starting another", p.slot, p.pid, e)
-            if not p.replacing:
-                asyncio.ensure_future(self._replace(p))
-            raise TurnProcessError("the turn process running this turn stopped; retry (with the same "
-                                   "Idempotency-Key, a retry never grants twice)") from None
-        self._idle.put_nowait(p)
-        if msg[0] == "ok":
-            return 200, msg[1], msg[2]
-        return msg[1], msg[2], []
+            self._died(p, str(e) or type(e).__name__)
+            return
+        if not p.waiting:
+            log.error("turn process %d (pid %d) answered a turn it was not asked", p.slot, p.pid)
+            return
+        answer = p.waiting.popleft()
+        if not answer.done():
+            answer.set_result((200, msg[1], msg[2]) if msg[0] == "ok" else (msg[1], msg[2], []))
+        self._wake()
+
+    def _wake(self) -> None:
+        free = sum(self.DEPTH - len(p.waiting) for p in self._all.values() if not p.replacing)
+        while free > 0 and self._waiters:
+            turn = self._waiters.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                free -= 1
+
+    def _died(self, p: _Process, why: str) -> None:
+        """A turn process stopped: its turns under way answer 503 (TurnProcessError) and another one starts."""
+        if p.replacing:
+            return
+        log.error("turn process %d (pid %d) stopped (%s) with %d turn(s) under way; starting another", p.slot, p.pid,
+                  why, len(p.waiting))
+        p.replacing = True
+        try:
+            asyncio.get_running_loop().remove_reader(p.conn.fileno())
+        except (OSError, ValueError):
+            pass
+        while p.waiting:
+            answer = p.waiting.popleft()
+            if not answer.done():
+                answer.set_exception(TurnProcessError(
+                    "the turn process running this turn stopped; retry (with the same Idempotency-Key, a retry "
+                    "never grants twice)"))
+        asyncio.ensure_future(self._replace(p))
 
     async def _replace(self, dead: _Process) -> None:
-        dead.replacing = True
         dead.conn.close()
         await asyncio.to_thread(dead.process.join, 1)
         if self._all.get(dead.slot) is dead:
@@ -177,12 +228,12 @@ class TurnProcesses:
         if self._closing:
             return
         try:
-            self._idle.put_nowait(await self._spawn(dead.slot))
+            self._listen(await self._spawn(dead.slot))
         except TurnProcessError:
             log.exception("could not replace turn process %d", dead.slot)
 
     async def close(self) -> None:
-        """Stop every turn process after the turn it is running (up to 10 s each)."""
+        """Stop every turn process after the turns sent to it (up to 10 s each)."""
         self._closing = True
         if getattr(self, "_watcher", None) is not None:
             self._watcher.cancel()
@@ -195,6 +246,11 @@ class TurnProcesses:
             await asyncio.to_thread(p.process.join, 10)
             if p.process.exitcode is None:
                 p.process.kill()
+            p.replacing = True
+            try:
+                asyncio.get_running_loop().remove_reader(p.conn.fileno())
+            except (OSError, ValueError):
+                pass
             p.conn.close()
         self._all.clear()
         self.audit.close()
