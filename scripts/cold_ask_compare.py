@@ -4,10 +4,15 @@ a first run already filled (as `riskdesk bench` does). Prints the median wall ti
 of each tree, their ratio, the core count and the load average.
 
     python scripts/cold_ask_compare.py /work/wt/c18base /work/wt/c18 --runs 7
+
+With --floor, each round also starts the LangGraph floor of a cold process (LANGGRAPH_FLOOR below: import
+LangGraph and its SQLite saver, compile five no-op nodes, run one turn): what any process that runs a turn
+through LangGraph pays on this machine at that minute, before any work of its own.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -18,6 +23,33 @@ import time
 from pathlib import Path
 
 QUESTION = "What's C1001's available credit?"
+LANGGRAPH_FLOOR = """
+import sqlite3
+from typing import TypedDict
+from langgraph.graph import StateGraph, START, END
+from langgraph.checkpoint.sqlite import SqliteSaver
+class S(TypedDict, total=False):
+    msg: str
+    reply: str
+g, prev = StateGraph(S), START
+for name in ("planner", "tools", "retrieve", "compose", "guard"):
+    g.add_node(name, lambda s: {})
+    g.add_edge(prev, name)
+    prev = name
+g.add_edge(prev, END)
+app = g.compile(checkpointer=SqliteSaver(sqlite3.connect(":memory:", check_same_thread=False)))
+app.invoke({"msg": "hello"}, {"configurable": {"thread_id": "t"}}, durability="exit")
+"""
+
+
+def floor() -> tuple[float, float]:
+    """Wall ms and user+sys CPU ms of one cold LangGraph floor process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", LANGGRAPH_FLOOR], check=True, capture_output=True)
+    wall = (time.perf_counter() - t0) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
 
 
 def one(tree: Path, home: str, question: str) -> tuple[float, float, str]:
@@ -40,6 +72,7 @@ def main() -> None:
     ap.add_argument("new", type=Path)
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--question", default=QUESTION)
+    ap.add_argument("--floor", action="store_true", help="also time the cold LangGraph floor, alternated")
     args = ap.parse_args()
     trees = {"old": args.old.resolve(), "new": args.new.resolve()}
     with tempfile.TemporaryDirectory() as tmp:
@@ -47,22 +80,28 @@ def main() -> None:
         answers = {}
         for k, tree in trees.items():  # warm-up: fills the home (stores, caches) and writes the bytecode
             answers[k] = one(tree, homes[k], args.question)[2]
-        walls: dict[str, list[float]] = {k: [] for k in trees}
-        cpus: dict[str, list[float]] = {k: [] for k in trees}
+        walls: dict[str, list[float]] = {k: [] for k in (*trees, "floor")}
+        cpus: dict[str, list[float]] = {k: [] for k in (*trees, "floor")}
         for i in range(args.runs):
             for k in (("old", "new") if i % 2 == 0 else ("new", "old")):
                 wall, cpu, _ = one(trees[k], homes[k], args.question)
                 walls[k].append(wall)
                 cpus[k].append(cpu)
+            if args.floor:
+                wall, cpu = floor()
+                walls["floor"].append(wall)
+                cpus["floor"].append(cpu)
     print(f"cold `riskdesk ask {args.question!r} --json --ledger tools/data/sample_ledger.json`, "
           f"{args.runs} runs each, alternated; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
     for k in trees:
         print(f"  {k} ({trees[k]}): wall median {statistics.median(walls[k]):.0f} ms "
               f"(min {min(walls[k]):.0f}, max {max(walls[k]):.0f}); user+sys CPU median "
               f"{statistics.median(cpus[k]):.0f} ms")
+    if args.floor:
+        print(f"  LangGraph floor (a cold process: import, compile five no-op nodes, one turn): wall median "
+              f"{statistics.median(walls['floor']):.0f} ms; user+sys CPU median {statistics.median(cpus['floor']):.0f} ms")
     print(f"  new / old: wall {statistics.median(walls['new']) / statistics.median(walls['old']):.2f}, "
           f"CPU {statistics.median(cpus['new']) / statistics.median(cpus['old']):.2f}")
-    import json
     strip = ("trace_id", "thread_id", "timings_ms", "created_at")
     same = all({k: v for k, v in json.loads(answers[t]).items() if k not in strip} ==
                {k: v for k, v in json.loads(answers["old"]).items() if k not in strip} for t in trees)
