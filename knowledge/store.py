@@ -462,7 +462,8 @@ def default_kb() -> KnowledgeBase:
 class ShippedFirst:
     """default_kb() without the wait, for one-shot processes: the shipped corpus answers get() straight
     from its Markdown files (a few ms); the store (Chroma, embeddings, BM25) opens on the first search
-    or any other use. The tools cite only shipped clauses, so a limit lookup never waits for it."""
+    or any other use, from its seal without Chroma when the seal is current (knowledge/sealed.py). The tools
+    cite only shipped clauses, so a limit lookup never waits for it."""
 
     def __init__(self) -> None:
         self._shipped = {c.clause_id: c for doc in load_corpus(CORPUS_DIR) for c in doc.clauses}
