@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 
 from tools.ledger import customers_t
 
@@ -34,11 +35,15 @@ _UNITS = re.compile(r"^(?:\d+(?:\.\d+)?(?:k|w|K|W|rmb|RMB|yuan|cny|CNY|st|nd|rd|
 
 def fold(s: str) -> str:
     """Full-width letters, digits and punctuation to ASCII, one character for one (offsets are kept)."""
-    out = []
-    for ch in s:
-        n = unicodedata.normalize("NFKC", ch)
-        out.append(n if len(n) == 1 else ch)
-    return "".join(out).replace("－", "-").replace("—", "-").replace("＿", "_")
+    if s.isascii():  # NFKC leaves ASCII as it is
+        return s
+    return "".join(map(_fold_char, s)).replace("－", "-").replace("—", "-").replace("＿", "_")
+
+
+@lru_cache(maxsize=8192)
+def _fold_char(ch: str) -> str:
+    n = unicodedata.normalize("NFKC", ch)
+    return n if len(n) == 1 else ch
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,10 @@ def id_like(token: str, cued: bool) -> bool:
     return digits.isdigit() and len(digits) >= 9 and "." not in token
 
 
+_LOOKUP = select(customers_t.c.customer_id).where(  # built once; the tokens as one expanding parameter
+    func.lower(customers_t.c.customer_id).in_(bindparam("keys", expanding=True)))
+
+
 class CustomerLinker:
     """Links message tokens to ledger customers through an index (never a scan)."""
 
@@ -104,8 +113,7 @@ class CustomerLinker:
         if not keys:
             return {}
         with self.ledger.read() as conn:
-            rows = conn.execute(select(customers_t.c.customer_id)
-                                .where(func.lower(customers_t.c.customer_id).in_(keys))).all()
+            rows = conn.execute(_LOOKUP, {"keys": keys}).all()
         return {r[0].lower(): r[0] for r in rows}
 
     def link(self, message: str) -> list[Mention]:
