@@ -273,6 +273,21 @@ def test_load_test_reads_the_service_processes_cpu():
     assert tree_cpu(2 ** 22 + 12345) is None
 
 
+def test_langgraph_floor_runs_the_shape_it_names():
+    """The bench's floor: a line of no-op nodes over as many channels as asked, on a SQLite checkpoint."""
+    from agents.bench_floor import REFERENCE_FIVE_NODES_MS, _line, measure
+    from agents.graph import TurnState
+    from agents.turn_executor import INLINE
+
+    app = _line(len(TurnState.__annotations__), 6, None)
+    assert len(app.channels) >= len(TurnState.__annotations__) and len([n for n in app.nodes if n.startswith("n")]) == 6
+    out = app.invoke({"c0": "x"}, {"configurable": {"thread_id": "t"}})
+    assert out["c5"] == 1 and out["c17"] == 5 and out["c0"] == 0  # node k writes channels 3k..3k+2
+    f = measure(10, 4, turns=5, config={INLINE: True})
+    assert f["turn_shape_ms"] > 0 and f["five_nodes_ms"] > 0
+    assert f["machine_vs_reference"] == f["five_nodes_ms"] / REFERENCE_FIVE_NODES_MS
+
+
 # ------------------------------------------------------------------ cold start (storage/migrate.py, knowledge/sealed.py)
 
 def _run_loaded(code: str, home: Path, names: tuple[str, ...]) -> tuple[list[str], str]:
