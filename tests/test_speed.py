@@ -445,3 +445,26 @@ def test_a_stale_damaged_or_half_written_seal_is_never_read(small_store, tmp_pat
     with pytest.raises(RuntimeError, match="disk full"):
         add(small_store, [other])
     assert not seal.exists() and sealed.open_sealed(tmp_path / "chroma") is None  # a write that stopped: no seal
+
+
+def test_ask_collects_less_while_it_runs_and_puts_the_thresholds_back(monkeypatch):
+    import gc
+
+    from typer.testing import CliRunner
+
+    from console import operator
+    from console.cli import app
+    from console.one_shot import FIRST_GENERATION, fewer_collections
+    before = gc.get_threshold()
+    with pytest.raises(ZeroDivisionError), fewer_collections():
+        assert gc.get_threshold()[0] >= FIRST_GENERATION
+        1 / 0
+    assert gc.get_threshold() == before  # put back, even when the command fails
+    seen = []
+    real = operator.open_desk
+    monkeypatch.setattr(operator, "open_desk", lambda ledger: (seen.append(gc.get_threshold()), real(ledger))[1])
+    r = CliRunner().invoke(app, ["ask", "C1001的额度", "--json", "--ledger",
+                                 str(ROOT / "tools" / "data" / "sample_ledger.json")])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["customer_id"] == "C1001"
+    assert seen and seen[0][0] >= FIRST_GENERATION and gc.get_threshold() == before
