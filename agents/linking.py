@@ -75,6 +75,8 @@ def candidates(message: str) -> list[tuple[str, int, int, bool]]:
 
 def id_like(token: str, cued: bool) -> bool:
     """Could this token be a customer id the ledger does not hold? (Then the answer is 'not found'.)"""
+    if not any(c.isdigit() for c in token):  # most words: no digit, never an id (as has_digit below decides too)
+        return False
     if _OWN_ID.match(token) or _UNITS.match(token):
         return False
     parts = re.split(r"[-_.]", token)
