@@ -44,17 +44,28 @@ def records(tmp_path, ledger, kb):
     return pending
 
 
-def test_a_group_stores_what_audit_log_write_stores(tmp_path, records):
-    one_by_one = AuditLog(f"sqlite:///{tmp_path / 'one.sqlite3'}")
-    grouped = AuditLog(f"sqlite:///{tmp_path / 'group.sqlite3'}")
+def _stored(audit: AuditLog) -> tuple[list, dict]:
+    from sqlalchemy import text
+    with audit.engine.connect() as conn:
+        rows = conn.execute(text("SELECT trace_id, thread_id, created_at, record FROM audit ORDER BY trace_id")).all()
+        owners = dict(conn.execute(text("SELECT thread_id, owner FROM service_threads")).all())
+    return [tuple(r) for r in rows], owners
+
+
+@pytest.mark.parametrize("where", ["sqlite", "postgresql"])
+def test_a_group_stores_what_audit_log_write_stores(tmp_path, records, where, request):
+    one_by_one = AuditLog(f"sqlite:///{tmp_path / 'one.sqlite3'}")  # what AuditLog.write stores, record by record
+    grouped = AuditLog(f"sqlite:///{tmp_path / 'group.sqlite3'}" if where == "sqlite" else request.getfixturevalue("pg"))
     from agents.audit import AuditRecord
     for row, owner in records:
         one_by_one.write(AuditRecord.model_validate_json(row["record"]), owner=owner)
     write_group(grouped, records)
-    assert _rows(tmp_path / "group.sqlite3") == _rows(tmp_path / "one.sqlite3")
-    assert _owners(tmp_path / "group.sqlite3") == _owners(tmp_path / "one.sqlite3")
-    assert sorted(_owners(tmp_path / "group.sqlite3").values()) == ["alice", "bob"]  # the shared thread keeps alice
+    rows, owners = _stored(grouped)
+    assert (rows, owners) == _stored(one_by_one)
+    assert len(rows) == 3 and sorted(owners.values()) == ["alice", "bob"]  # the shared thread keeps alice
     assert grouped.get(records[0][0]["trace_id"]).caller == "alice"
+    one_by_one.engine.dispose()
+    grouped.engine.dispose()
 
 
 def test_records_arriving_during_a_commit_go_together_in_the_next(tmp_path, records):
