@@ -222,15 +222,15 @@ class TurnProcesses:
 
     async def _replace(self, dead: _Process) -> None:
         dead.conn.close()
-        await asyncio.to_thread(dead.process.join, 1)
         if self._all.get(dead.slot) is dead:
             del self._all[dead.slot]
-        if self._closing:
-            return
         try:
-            self._listen(await self._spawn(dead.slot))
+            if not self._closing:
+                self._listen(await self._spawn(dead.slot))  # the replacement starts at once
         except TurnProcessError:
             log.exception("could not replace turn process %d", dead.slot)
+        finally:
+            await asyncio.to_thread(dead.process.join, 1)  # then the dead one is reaped
 
     async def close(self) -> None:
         """Stop every turn process after the turns sent to it (up to 10 s each)."""
