@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 
 from tools.ledger import customers_t
 
@@ -88,6 +88,10 @@ def id_like(token: str, cued: bool) -> bool:
     return digits.isdigit() and len(digits) >= 9 and "." not in token
 
 
+_LOOKUP = select(customers_t.c.customer_id).where(  # built once; the tokens as one expanding parameter
+    func.lower(customers_t.c.customer_id).in_(bindparam("keys", expanding=True)))
+
+
 class CustomerLinker:
     """Links message tokens to ledger customers through an index (never a scan)."""
 
@@ -104,8 +108,7 @@ class CustomerLinker:
         if not keys:
             return {}
         with self.ledger.read() as conn:
-            rows = conn.execute(select(customers_t.c.customer_id)
-                                .where(func.lower(customers_t.c.customer_id).in_(keys))).all()
+            rows = conn.execute(_LOOKUP, {"keys": keys}).all()
         return {r[0].lower(): r[0] for r in rows}
 
     def link(self, message: str) -> list[Mention]:

@@ -61,3 +61,28 @@ def test_extra_fields_are_kept_and_file_errors_are_clear(tmp_path):
     assert led.customer("T1").model_extra == {"note": "vip"}
     with pytest.raises(LedgerError, match="cannot read"):
         Ledger.from_file(tmp_path / "missing.json")
+
+
+def test_a_read_neither_takes_nor_waits_for_the_write_lock(tmp_path):
+    """Reads begin deferred: while another connection holds the write lock (a grant in progress, BEGIN
+    IMMEDIATE), a second ledger on the same file reads at once, and sees only committed data."""
+    import sqlite3
+    import time
+
+    url = f"sqlite:///{tmp_path / 'l.sqlite3'}"
+    writer, reader = Ledger.open(url), Ledger.open(url)
+    writer.seed_sample()
+    cid = writer.customer_ids()[0]
+    before = reader.customer(cid)
+    with writer.write() as conn:  # holds the write lock until the block ends
+        conn.exec_driver_sql("UPDATE customers SET used_fen = used_fen + 100 WHERE customer_id = ?", (cid,))
+        t0 = time.perf_counter()
+        during = reader.customer(cid)
+        assert reader.has_customer(cid.lower())
+        assert time.perf_counter() - t0 < 5  # the busy timeout is 30 s: a read that waited for the lock would show
+        assert during == before  # the uncommitted write is not seen
+        probe = sqlite3.connect(tmp_path / "l.sqlite3", timeout=0)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            probe.execute("BEGIN IMMEDIATE")  # the write lock really was held meanwhile
+        probe.close()
+    assert reader.customer(cid).credit_line.used == before.credit_line.used + 1

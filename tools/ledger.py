@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 from contextlib import contextmanager, nullcontext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import bindparam, create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
@@ -212,7 +212,10 @@ class Ledger:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """One read-only transaction: a consistent snapshot (SQLite: a deferred BEGIN, so readers never take
+        the write lock nor wait for a writer's commit; WAL lets them read beside it). Nothing may be written in it."""
         with self._mutex, self.engine.connect() as conn:
+            conn.execution_options(**{_READ_ONLY: True})
             yield conn
 
     def is_empty(self) -> bool:
@@ -250,13 +253,12 @@ class Ledger:
         if conn is None:
             with self.read() as c:
                 return self.customer(customer_id, c)
-        row = conn.execute(select(customers_t).where(customers_t.c.customer_id == customer_id)).mappings().first()
+        key = {"customer_id": customer_id}  # statements built once (_CUSTOMER_*), the id as a parameter
+        row = conn.execute(_CUSTOMER_ROW, key).mappings().first()
         if row is None:
             return None
-        quotas = conn.execute(select(temp_quotas_t).where(temp_quotas_t.c.customer_id == customer_id)
-                              .order_by(temp_quotas_t.c.granted_on, temp_quotas_t.c.grant_id)).mappings()
-        records = conn.execute(select(overdue_t).where(overdue_t.c.customer_id == customer_id)
-                               .order_by(overdue_t.c.record_id)).mappings()
+        quotas = conn.execute(_CUSTOMER_QUOTAS, key).mappings()
+        records = conn.execute(_CUSTOMER_RECORDS, key).mappings()
         return CustomerRecord(
             customer_id=row["customer_id"], name=row["name"], id_number=row["id_number"],
             phone=row["phone"], occupation=row["occupation"], risk_tier=row["risk_tier"],
@@ -277,10 +279,8 @@ class Ledger:
 
     def has_customer(self, token: str) -> bool:
         """Is `token` a customer id of this ledger (any letter case)? The masker spares such tokens."""
-        from sqlalchemy import func
         with self.read() as conn:
-            return conn.execute(select(customers_t.c.customer_id)
-                                .where(func.lower(customers_t.c.customer_id) == token.lower()).limit(1)).first() is not None
+            return conn.execute(_HAS_CUSTOMER, {"key": token.lower()}).first() is not None
 
     def names(self) -> list[str]:
         """Every customer name: what the masker must hide from logs, audit records and LLMs."""
@@ -295,6 +295,13 @@ class Ledger:
 
 
 _SEED_LOCK = 0x72697364  # the advisory lock key of seeding an empty store
+_READ_ONLY = "riskdesk_read_only"  # execution option of Ledger.read(): SQLite begins it deferred
+_CUSTOMER_ROW = select(customers_t).where(customers_t.c.customer_id == bindparam("customer_id"))
+_CUSTOMER_QUOTAS = (select(temp_quotas_t).where(temp_quotas_t.c.customer_id == bindparam("customer_id"))
+                    .order_by(temp_quotas_t.c.granted_on, temp_quotas_t.c.grant_id))
+_CUSTOMER_RECORDS = (select(overdue_t).where(overdue_t.c.customer_id == bindparam("customer_id"))
+                     .order_by(overdue_t.c.record_id))
+_HAS_CUSTOMER = select(customers_t.c.customer_id).where(func.lower(customers_t.c.customer_id) == bindparam("key")).limit(1)
 
 
 def _insert(conn: Connection, fixture: LedgerFile) -> None:
@@ -318,7 +325,8 @@ def _insert(conn: Connection, fixture: LedgerFile) -> None:
 
 
 def _serialise_sqlite_writes(engine: Engine) -> None:
-    """pysqlite defers BEGIN; take the write lock up front so check-then-grant cannot race."""
+    """pysqlite defers BEGIN; take the write lock up front so check-then-grant cannot race. A read
+    (Ledger.read) begins deferred: it takes no write lock, and in WAL mode reads a snapshot beside a writer."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn, _record):  # noqa: ANN001
@@ -329,4 +337,5 @@ def _serialise_sqlite_writes(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):  # noqa: ANN001
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # on the driver's connection: the statement needs none of SQLAlchemy's execution machinery
+        conn.connection.dbapi_connection.execute("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
