@@ -11,8 +11,9 @@ Warm turns with the rules planner (the same mixed messages as `riskdesk bench`),
                  before: the knowledge base keeps each question's similarities, knowledge/similarity_cache.py)
 
 Every setting has its own RISKDESK_HOME (temporary); the big stores are built once per run (or reused from
-`--data DIR`). The settings of one group are measured in alternating blocks of 12 turns, so the load of a
-shared machine drifts over all of them alike; CPU time per turn is printed beside the wall clock. The goal:
+`--data DIR`). The settings of one group are measured turn by turn in alternation (the same message on each,
+the first setting rotating), so the load of a shared machine falls on all of them alike; CPU time per turn
+(p50 and p95) is printed beside the wall clock. The goal:
 no figure at the large end above 1.5x its figure at the small end.
 """
 from __future__ import annotations
@@ -69,26 +70,28 @@ def _desk(ledger: Any, kb: Any, **kw: Any) -> Any:
     return Desk(ledger, kb, **kw)
 
 
-def _interleaved(desks: dict[str, Any], turns: int, block: int = 12,
-                 before: Callable[[Any], None] | None = None) -> list[dict[str, Any]]:
-    """Each desk's warm turns, measured in alternating blocks (A B C A B C ...), so a shared machine's load
-    drifts over every setting alike; wall and CPU time per turn. ``before(desk)``: run before each timed turn,
-    untimed."""
+def _interleaved(desks: dict[str, Any], turns: int, before: Callable[[Any], None] | None = None) -> list[dict[str, Any]]:
+    """Each desk's warm turns, interleaved turn by turn: the same message on every setting one after the other
+    (which setting goes first rotates), so a burst of load on a shared machine falls on all of them alike;
+    wall and CPU time per turn. ``before(desk)``: run before each timed turn, untimed."""
     from agents.bench import MIXED_TURNS
+    labels = list(desks)
     wall: dict[str, list[float]] = {k: [] for k in desks}
     cpu: dict[str, list[float]] = {k: [] for k in desks}
     for desk in desks.values():
         for m in MIXED_TURNS:
             desk.ask(m, as_of=AS_OF)
-    for b in range(max(1, turns // block)):
-        for label, desk in desks.items():
-            for i in range(block):
-                if before is not None:
-                    before(desk)
-                c0, t0 = time.process_time(), time.perf_counter()
-                desk.ask(MIXED_TURNS[i % len(MIXED_TURNS)], as_of=AS_OF)
-                wall[label].append((time.perf_counter() - t0) * 1000)
-                cpu[label].append((time.process_time() - c0) * 1000)
+    for i in range(max(1, turns)):
+        message = MIXED_TURNS[i % len(MIXED_TURNS)]
+        for j in range(len(labels)):
+            label = labels[(i + j) % len(labels)]
+            desk = desks[label]
+            if before is not None:
+                before(desk)
+            c0, t0 = time.process_time(), time.perf_counter()
+            desk.ask(message, as_of=AS_OF)
+            wall[label].append((time.perf_counter() - t0) * 1000)
+            cpu[label].append((time.process_time() - c0) * 1000)
     return [_row(label, wall[label], cpu[label]) for label in desks]
 
 
