@@ -2,7 +2,8 @@
 
 Warm turns with the rules planner (the same mixed messages as `riskdesk bench`), p50 / p95 per setting:
 
-  thread length  turns 1-5, 50-54 and 200-204 of a thread (4 threads filled to that length first)
+  thread length  turns 1-5, 50-54 and 200-204 of a thread (12 threads filled to that length first; the same
+                 messages at every length)
   ledger size    1,000 / 100,000 / 1,000,000 synthetic customers (tools/synthetic_ledger.py, seed 7) plus
                  the sample ledger's customers the messages name, in one SQLite file
   audit log      0 and 1,000,000 earlier records in the audit table (inserted with executemany)
@@ -101,8 +102,9 @@ def _row(label: str, times: list[float], cpu: list[float]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- settings
-def thread_length(base: Path, kb: Any, threads: int = 4, length: int = 200, window: int = 5) -> list[dict[str, Any]]:
-    """Threads filled to 0, 49 and length-1 turns, then their next `window` turns measured in alternation."""
+def thread_length(base: Path, kb: Any, threads: int = 12, length: int = 200, window: int = 5) -> list[dict[str, Any]]:
+    """Threads filled to 0, 49 and length-1 turns, then their next `window` turns measured in alternation: turn w
+    of thread t asks the same message at every length."""
     from agents.bench import MIXED_TURNS
     from tools.ledger import SAMPLE_LEDGER, Ledger
     starts = [1, 50, length]
@@ -118,9 +120,10 @@ def thread_length(base: Path, kb: Any, threads: int = 4, length: int = 200, wind
     cpu: dict[int, list[float]] = {s: [] for s in starts}
     for w in range(window):
         for t in range(threads):
-            for s in starts:
+            for j in range(len(starts)):  # which length goes first rotates, as in _interleaved
+                s = starts[(w * threads + t + j) % len(starts)]
                 c0, t0 = time.process_time(), time.perf_counter()
-                desk.ask(MIXED_TURNS[(s + w) % len(MIXED_TURNS)], thread_id=f"growth-{s}-{t}", as_of=AS_OF)
+                desk.ask(MIXED_TURNS[(w + t) % len(MIXED_TURNS)], thread_id=f"growth-{s}-{t}", as_of=AS_OF)
                 wall[s].append((time.perf_counter() - t0) * 1000)
                 cpu[s].append((time.process_time() - c0) * 1000)
     desk.close()
@@ -277,7 +280,7 @@ def run(turns: int = 120, data: str | None = None, ledger_sizes: tuple[int, ...]
 
 
 def render(result: dict[str, Any]) -> str:
-    lines = [f"growth (warm turns, rules planner; {result['turns']} turns per setting, interleaved; thread rows: 4 threads x 5 turns)",
+    lines = [f"growth (warm turns, rules planner; {result['turns']} turns per setting, interleaved; thread rows: 12 threads x 5 turns)",
              f"  {'setting':<40} {'p50 ms':>8} {'p95 ms':>8} {'CPU p50':>8} {'CPU p95':>8} {'p50 x':>6} {'p95 x':>6} "
              f"{'CPU x':>6} {'CPU95 x':>7}"]
     for group, rows in result["groups"].items():
