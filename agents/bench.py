@@ -57,7 +57,7 @@ def _run(turns: int, cold: bool) -> dict:
         desk = Desk.open(ledger_file=SAMPLE_LEDGER)
         for m in MIXED_TURNS:  # warm-up: imports, jieba, embeddings, first queries
             desk.ask(m, as_of="2026-11-23")
-        totals, per_node, llm_calls, parts, cpu = [], {n: [] for n in NODES}, [], [], []
+        totals, per_node, llm_calls, parts, cpu, steps = [], {n: [] for n in NODES}, [], [], [], []
         with probed(desk) as probe:  # agents/bench_breakdown.py: checkpoint, audit and graph time of each turn
             for i in range(turns):
                 m = MIXED_TURNS[i % len(MIXED_TURNS)]
@@ -72,6 +72,7 @@ def _run(turns: int, cold: bool) -> dict:
                     if n in rec.timings_ms:
                         per_node[n].append(rec.timings_ms[n])
                 llm_calls.append(rec.llm_calls)
+                steps.append(len(rec.agents) + 1)  # the timed members, and `deliver`
                 parts.append(split(totals[-1], sum(rec.timings_ms.get(n, 0.0) for n in NODES), acc))
         result = {"turns": turns, "p50_ms": pct(totals, .5), "p95_ms": pct(totals, .95),
                   "nodes": {n: (pct(v, .5), pct(v, .95)) for n, v in per_node.items()},
@@ -81,6 +82,10 @@ def _run(turns: int, cold: bool) -> dict:
         nodes = result["parts_p50_ms"]["nodes"]
         result["overhead_per_node"] = (result["p50_ms"] - nodes) / nodes if nodes else float("nan")
         desk.close()
+        from agents.bench_floor import measure
+        from agents.graph import TurnState
+        from agents.turn_executor import INLINE
+        result["floor"] = measure(len(TurnState.__annotations__), round(statistics.median(steps)), config={INLINE: True})
         if cold:
             colds = []
             for _ in range(3):
@@ -109,6 +114,14 @@ def render(result: dict) -> str:
         for k, v in result["parts_p50_ms"].items():
             lines.append(f"  {k:<20} {v:7.3f}")
         lines.append(f"overhead / node work (p50 turn - p50 nodes) / p50 nodes: {result['overhead_per_node']:.2f}")
+    if "floor" in result:
+        f = result["floor"]
+        lines.append(f"LangGraph's floor on this machine now (agents/bench_floor.py, no-op nodes, SQLite checkpoint, "
+                     f"durability \"exit\"): this turn's shape ({f['channels']} channels, {f['steps']} steps) "
+                     f"{f['turn_shape_ms']:.2f} ms; five nodes {f['five_nodes_ms']:.2f} ms, "
+                     f"{f['machine_vs_reference']:.2f}x the reference machine's 2.05 ms")
+        lines.append(f"turn p50 at the reference machine's speed (p50 / {f['machine_vs_reference']:.2f}): "
+                     f"{result['p50_ms'] / f['machine_vs_reference']:.2f} ms")
     if "cold_ask_ms" in result:
         lines.append(f"cold `riskdesk ask` (new process, median of 3): {result['cold_ask_ms']:.0f} ms")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ import datetime as dt
 import re
 import unicodedata
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from agents.plugins import reply as plugin_reply
@@ -281,13 +282,20 @@ def answer_sentence(question: str, text: str) -> str | None:
         sent = sent.strip()
         if len(sent) < 4:
             continue
-        words = {w.lower() for w in segment(sent)}
+        words = _sentence_words(sent)
         score = len(q & words) / (1 + len(words) ** 0.5)
         if wants_figure and re.search(r"\d", sent):
             score += 0.5
         if score > best_score:
             best, best_score = sent, score
     return best if best and best_score > 0.15 and best != text.strip() else None
+
+
+@lru_cache(maxsize=4096)
+def _sentence_words(sentence: str) -> frozenset[str]:
+    """A clause sentence's words, lower-cased: clauses are the knowledge base's fixed text, segmented once."""
+    from knowledge.lexical import segment
+    return frozenset(w.lower() for w in segment(sentence))
 
 
 def purpose_differs(lang: str) -> str:

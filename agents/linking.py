@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable
 
 from sqlalchemy import bindparam, func, select, text
@@ -34,11 +35,15 @@ _UNITS = re.compile(r"^(?:\d+(?:\.\d+)?(?:k|w|K|W|rmb|RMB|yuan|cny|CNY|st|nd|rd|
 
 def fold(s: str) -> str:
     """Full-width letters, digits and punctuation to ASCII, one character for one (offsets are kept)."""
-    out = []
-    for ch in s:
-        n = unicodedata.normalize("NFKC", ch)
-        out.append(n if len(n) == 1 else ch)
-    return "".join(out).replace("－", "-").replace("—", "-").replace("＿", "_")
+    if s.isascii():  # NFKC leaves ASCII as it is
+        return s
+    return "".join(map(_fold_char, s)).replace("－", "-").replace("—", "-").replace("＿", "_")
+
+
+@lru_cache(maxsize=8192)
+def _fold_char(ch: str) -> str:
+    n = unicodedata.normalize("NFKC", ch)
+    return n if len(n) == 1 else ch
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,8 @@ def candidates(message: str) -> list[tuple[str, int, int, bool]]:
 
 def id_like(token: str, cued: bool) -> bool:
     """Could this token be a customer id the ledger does not hold? (Then the answer is 'not found'.)"""
+    if not any(c.isdigit() for c in token):  # most words: no digit, never an id (as has_digit below decides too)
+        return False
     if _OWN_ID.match(token) or _UNITS.match(token):
         return False
     parts = re.split(r"[-_.]", token)

@@ -63,9 +63,10 @@ def read_purpose(words: str) -> PurposeReading:
     """`words`: the message with ids, dates and amounts already taken out."""
     clauses = [c.strip() for c in _CLAUSES.split(words) if c and c.strip()]
     clauses = [c for c in clauses if not (_NEGATED.search(c) and not _REAL_USE.search(c))]  # "不是去赌": not the use
-    prohibited = [(c, classify_purpose(c)) for c in clauses if classify_purpose(c) in PROHIBITED]
-    allowed = [(c, classify_purpose(c)) for c in clauses if classify_purpose(c) in ALLOWED]
-    real_unknown = [c for c in clauses if _REAL_USE.search(c) and classify_purpose(c) is None]
+    cats = [classify_purpose(c) for c in clauses]  # each clause classified once
+    prohibited = [(c, cat) for c, cat in zip(clauses, cats) if cat in PROHIBITED]
+    allowed = [(c, cat) for c, cat in zip(clauses, cats) if cat in ALLOWED]
+    real_unknown = [c for c, cat in zip(clauses, cats) if _REAL_USE.search(c) and cat is None]
     if prohibited:
         evidence, real = prohibited[0]
         if allowed:

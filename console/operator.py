@@ -50,14 +50,16 @@ def ask(message: str, json_out: bool = JsonOpt, ledger: Optional[Path] = LedgerO
         fail(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
     day = parse_as_of(as_of) if as_of is not None else None
     who = identity(key)
-    desk = open_desk(ledger)
-    try:
-        result = desk.ask(message, role=role, thread_id=thread, as_of=day, caller=who.name if who else "cli",
-                          dry_run=what_if)
-    except AsOfNotAllowed as e:
-        fail(f"--as-of: {e}".replace('send "dry_run": true (riskdesk ask --what-if)', "add --what-if"))
-    except ValidationError as e:
-        fail("; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()))
+    from console.one_shot import fewer_collections
+    with fewer_collections():  # one process, one turn: fewer garbage collections while it starts (console/one_shot.py)
+        desk = open_desk(ledger)
+        try:
+            result = desk.ask(message, role=role, thread_id=thread, as_of=day, caller=who.name if who else "cli",
+                              dry_run=what_if)
+        except AsOfNotAllowed as e:
+            fail(f"--as-of: {e}".replace('send "dry_run": true (riskdesk ask --what-if)', "add --what-if"))
+        except ValidationError as e:
+            fail("; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()))
     if json_out:
         sys.stdout.write(result.model_dump_json() + "\n")
     else:

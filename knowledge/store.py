@@ -114,12 +114,10 @@ class KnowledgeBase(Freshness):
 
     def __init__(self, client, location: str, dense_backend: Literal["memory", "chroma"] = "memory",  # noqa: ANN001
                  url: str | None = None):
-        from knowledge.embedding import UsemEmbeddingFunction
         self.location = location
         self.dense_backend = dense_backend
         self._client = client
-        self._col = client.get_or_create_collection(COLLECTION, embedding_function=UsemEmbeddingFunction(),
-                                                    configuration={"hnsw": {"space": "cosine"}})
+        self._col = self._collection(client)
         self._lock = threading.RLock()
         self._url = url
         self._checked = time.monotonic()
@@ -129,6 +127,12 @@ class KnowledgeBase(Freshness):
         self._reload()
 
     SCHEMA = SCHEMA
+
+    @staticmethod
+    def _collection(client):  # noqa: ANN001, ANN205
+        from knowledge.embedding import UsemEmbeddingFunction
+        return client.get_or_create_collection(COLLECTION, embedding_function=UsemEmbeddingFunction(),
+                                               configuration={"hnsw": {"space": "cosine"}})
 
     def _open_client(self):  # noqa: ANN202 (embedded: the directory opened afresh)
         return _client(self.location, None)[0]
@@ -143,7 +147,7 @@ class KnowledgeBase(Freshness):
 
     # ------------------------------------------------------------------ state
     def _reload(self) -> None:
-        from knowledge import snapshot
+        from knowledge import sealed, snapshot
         snap = snapshot.load(self)  # an embedded store's snapshot of its current generation, if there is one
         if snap is not None:
             ids, metas, emb, lexical = snap
@@ -152,6 +156,7 @@ class KnowledgeBase(Freshness):
         ids, metas, emb = self.read_chunks()
         self._mirror(ids, metas, emb)
         snapshot.save(self, ids, metas, emb)
+        sealed.save(self, ids, metas, emb)  # a small store: the next process opens it without Chroma
 
     def read_chunks(self) -> tuple[list[str], list[dict], np.ndarray]:
         """Every chunk of the store: ids, metadata and (n, 512) float32 embeddings, in pages: one get of every
@@ -273,6 +278,9 @@ class KnowledgeBase(Freshness):
         keep = {cid for clause, doc, origin in new.values() for cid, _, _ in _chunks(clause, origin, doc.title)}
         stale = [cid for cid in self._chunk_ids if self._origins_of_chunk(cid) in groups and cid not in keep]
         report.deleted = len(set(old) - set(new))
+        if ids or stale or BUILTIN in groups or any(not o.startswith(WHOLE_CLAUSE_ORIGINS) for o in groups):
+            from knowledge import sealed
+            sealed.remove(self)  # before Chroma changes: a write that stops half-way leaves no seal
         batch = 64
         for i in range(0, len(ids), batch):
             self._col.upsert(ids=ids[i:i + batch], documents=texts[i:i + batch], metadatas=metas[i:i + batch])
@@ -295,6 +303,9 @@ class KnowledgeBase(Freshness):
         with self._lock:
             gone = {c for c, clause in self._clauses.items() if clause.doc_id in doc_ids}
             stale = [cid for cid in self._chunk_ids if cid.split("#", 1)[0] in gone]
+            if stale:
+                from knowledge import sealed
+                sealed.remove(self)  # before Chroma changes (knowledge/sealed.py)
             for i in range(0, len(stale), 5000):
                 self._col.delete(ids=stale[i:i + 5000])
             if stale:
@@ -451,7 +462,11 @@ def default_kb() -> KnowledgeBase:
     global _default
     with _default_lock:
         if _default is None:
-            kb = KnowledgeBase.open()
+            kb = None
+            if not os.environ.get("RISKDESK_CHROMA_URL"):  # an embedded store: from its seal, if current
+                from knowledge.sealed import open_sealed
+                kb = open_sealed(default_path())
+            kb = kb or KnowledgeBase.open()
             docs = load_corpus(CORPUS_DIR)
             if kb.digest(BUILTIN) != corpus_digest(docs) + ":" + SCHEMA:
                 kb._apply(docs, BUILTIN, None)
@@ -462,7 +477,8 @@ def default_kb() -> KnowledgeBase:
 class ShippedFirst:
     """default_kb() without the wait, for one-shot processes: the shipped corpus answers get() straight
     from its Markdown files (a few ms); the store (Chroma, embeddings, BM25) opens on the first search
-    or any other use. The tools cite only shipped clauses, so a limit lookup never waits for it."""
+    or any other use, from its seal without Chroma when the seal is current (knowledge/sealed.py). The tools
+    cite only shipped clauses, so a limit lookup never waits for it."""
 
     def __init__(self) -> None:
         self._shipped = {c.clause_id: c for doc in load_corpus(CORPUS_DIR) for c in doc.clauses}

@@ -53,3 +53,25 @@ def test_fold_keeps_offsets():
 
 def _fullwidth(s: str) -> str:
     return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in s)
+
+
+def test_fold_is_nfkc_one_character_for_one():
+    """fold's fast paths (ASCII returned as is, one cached NFKC per character) give the definition's result."""
+    import unicodedata
+
+    from hypothesis import given, settings, strategies as st
+
+    from agents.linking import fold
+
+    def definition(s: str) -> str:
+        out = [n if len(n := unicodedata.normalize("NFKC", ch)) == 1 else ch for ch in s]
+        return "".join(out).replace("－", "-").replace("—", "-").replace("＿", "_")
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFFEF, blacklist_categories=("Cs",))))
+    def check(s: str) -> None:
+        assert fold(s) == definition(s)
+        assert len(fold(s)) == len(s)
+
+    check()
+    assert fold("ＣＵＳ－００４４１７") == "CUS-004417" and fold("plain C1001") == "plain C1001"

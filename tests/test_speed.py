@@ -271,3 +271,200 @@ def test_load_test_reads_the_service_processes_cpu():
         pytest.skip("no /proc on this system")
     assert here >= time.process_time() - 0.05
     assert tree_cpu(2 ** 22 + 12345) is None
+
+
+def test_langgraph_floor_runs_the_shape_it_names():
+    """The bench's floor: a line of no-op nodes over as many channels as asked, on a SQLite checkpoint."""
+    from agents.bench_floor import REFERENCE_FIVE_NODES_MS, _line, measure
+    from agents.graph import TurnState
+    from agents.turn_executor import INLINE
+
+    app = _line(len(TurnState.__annotations__), 6, None)
+    assert len(app.channels) >= len(TurnState.__annotations__) and len([n for n in app.nodes if n.startswith("n")]) == 6
+    out = app.invoke({"c0": "x"}, {"configurable": {"thread_id": "t"}})
+    assert out["c5"] == 1 and out["c17"] == 5 and out["c0"] == 0  # node k writes channels 3k..3k+2
+    f = measure(10, 4, turns=5, config={INLINE: True})
+    assert f["turn_shape_ms"] > 0 and f["five_nodes_ms"] > 0
+    assert f["machine_vs_reference"] == f["five_nodes_ms"] / REFERENCE_FIVE_NODES_MS
+
+
+# ------------------------------------------------------------------ cold start (storage/migrate.py, knowledge/sealed.py)
+
+def _run_loaded(code: str, home: Path, names: tuple[str, ...]) -> tuple[list[str], str]:
+    """Run `code` in a fresh interpreter of this tree with RISKDESK_HOME=home: which of `names` it imported,
+    and what it printed before."""
+    probe = code + f"\nimport sys, json\nprint(json.dumps(sorted(m for m in {names!r} if m in sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RISKDESK_HOME": str(home)}
+    for k in ("RISKDESK_API_KEY", "RISKDESK_OPERATOR", "RISKDESK_CHROMA_URL", "RISKDESK_CHROMA_PATH",
+              "RISKDESK_DATABASE_URL", "RISKDESK_LEDGER_URL"):
+        env.pop(k, None)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    *printed, last = done.stdout.strip().splitlines()
+    return json.loads(last), "\n".join(printed)
+
+
+def _ask_code(question: str) -> str:
+    ledger = ROOT / "tools" / "data" / "sample_ledger.json"
+    return (f"import sys\nsys.argv = ['riskdesk', 'ask', {question!r}, '--json', '--ledger', {str(ledger)!r}]\n"
+            "from console.cli import app\ntry:\n    app()\nexcept SystemExit:\n    pass")
+
+
+def _answer(printed: str) -> dict:
+    out = json.loads(printed)
+    return {k: v for k, v in out.items() if k not in ("trace_id", "thread_id")}
+
+
+def test_quick_head_is_alembics_head():
+    from storage import migrate
+    for store in migrate.STORES:
+        assert migrate.quick_head(store) == migrate.head(store) is not None
+
+
+def test_a_store_at_head_opens_without_alembic_and_one_behind_is_upgraded(tmp_path):
+    from sqlalchemy import create_engine, text
+
+    from storage import migrate
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    loaded, _ = _run_loaded(f"from tools.ledger import Ledger\nLedger.open({url!r})", tmp_path, ("alembic",))
+    assert loaded == ["alembic"]  # a new database: built by the migrations
+    loaded, _ = _run_loaded(f"from tools.ledger import Ledger\nLedger.open({url!r})", tmp_path, ("alembic",))
+    assert loaded == []  # at head: one SELECT, no Alembic
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version_ledger SET version_num = 'l0001'"))
+    assert migrate.ensure(engine, "ledger") == "l0001"  # behind: upgraded as before
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version_ledger")).scalar_one() == migrate.head("ledger")
+    engine.dispose()
+
+
+def test_cold_asks_import_neither_alembic_nor_chroma_once_the_home_is_filled(tmp_path):
+    """The second process of a home: the stores are at head (no Alembic) and the policy store opens from its
+    seal (no chromadb); the answers are the ones the first process gave."""
+    names = ("alembic", "chromadb", "fastapi")
+    for question in ("What's C1001's available credit?", "What is the cap on a temporary quota?"):
+        first_loaded, first = _run_loaded(_ask_code(question), tmp_path, names)
+        again_loaded, again = _run_loaded(_ask_code(question), tmp_path, names)
+        assert again_loaded == [] and "fastapi" not in first_loaded
+        assert _answer(again) == _answer(first)
+    assert (tmp_path / "chroma" / "riskdesk-kb.seal" / "meta.json").is_file()
+
+
+QUERIES = ["临时额度可以用来做什么", "temporary quota purpose", "tempoary limt for a fridge", "征信修复 逾期记录",
+           "how long is the cooling-off period", "What is the cap on a temporary quota?"]
+
+
+def _top(kb, query: str) -> list:
+    import datetime as dt
+    return [(h.clause_id, h.score, h.text) for h in kb.search(query, dt.date(2026, 11, 23), k=5)]
+
+
+@pytest.fixture
+def small_store(tmp_path):
+    from knowledge import KnowledgeBase
+    kb = KnowledgeBase.open(tmp_path / "chroma")
+    kb.ingest()
+    return kb
+
+
+def test_a_small_store_opens_from_its_seal_with_the_same_results(small_store, tmp_path, monkeypatch):
+    from chromadb.api.models.Collection import Collection
+
+    from knowledge import sealed
+    from knowledge.store import BUILTIN
+    assert (tmp_path / "chroma" / sealed.SEAL_DIR / "meta.json").is_file()
+    with monkeypatch.context() as m:
+        m.setattr(Collection, "get", lambda *a, **k: (_ for _ in ()).throw(AssertionError("read from Chroma")))
+        kb = sealed.open_sealed(tmp_path / "chroma")
+        assert kb is not None and not kb.attached
+        assert [_top(kb, q) for q in QUERIES] == [_top(small_store, q) for q in QUERIES]
+        assert [c.model_dump() for c in kb.clauses()] == [c.model_dump() for c in small_store.clauses()]
+        assert kb.digest(BUILTIN) == small_store.digest(BUILTIN) is not None
+        assert kb.get("LENDER-TQ-TQ7") == small_store.get("LENDER-TQ-TQ7")
+        assert not kb.attached  # searching, reading and the digest never opened Chroma
+
+
+def test_a_write_through_a_sealed_store_opens_chroma_and_seals_again(small_store, tmp_path):
+    from knowledge import KnowledgeBase, sealed
+    from knowledge.library import add
+    kb = sealed.open_sealed(tmp_path / "chroma")
+    memo = tmp_path / "memo.md"
+    memo.write_text("# 额度备忘\n\n第一条 临时额度到期后自动失效，不再续期。\n\n第二条 额度冻结期间不得提额。\n",
+                    encoding="utf-8")
+    outcomes, _ = add(kb, [memo])
+    assert [o.error for o in outcomes] == [None] and kb.attached and kb.get("MEMO-1") is not None
+    again = sealed.open_sealed(tmp_path / "chroma")  # sealed again at the write's generation
+    assert again is not None and again._generation == kb._generation and again.get("MEMO-2") is not None
+    full = KnowledgeBase.open(tmp_path / "chroma")
+    assert [_top(again, q) for q in QUERIES] == [_top(full, q) for q in QUERIES] == [_top(kb, q) for q in QUERIES]
+
+
+def test_a_sealed_store_sees_another_writers_clauses(small_store, tmp_path):
+    from knowledge import sealed
+    from knowledge.library import add
+    reader = sealed.open_sealed(tmp_path / "chroma")
+    assert reader.get("MEMO-1") is None
+    memo = tmp_path / "memo.md"
+    memo.write_text("# 额度备忘\n\n第一条 临时额度到期后自动失效，不再续期。\n\n第二条 额度冻结期间不得提额。\n",
+                    encoding="utf-8")
+    add(small_store, [memo])  # the writer: another open of the same store
+    assert reader.refresh() and reader.attached and reader.get("MEMO-1") is not None
+    assert _top(reader, "临时额度到期") == _top(small_store, "临时额度到期")
+
+
+def test_a_stale_damaged_or_half_written_seal_is_never_read(small_store, tmp_path, monkeypatch):
+    import shutil
+
+    from chromadb.api.models.Collection import Collection
+
+    from knowledge import sealed
+    from knowledge.library import add
+    seal = tmp_path / "chroma" / sealed.SEAL_DIR
+    shutil.copytree(seal, tmp_path / "old-seal")
+    memo = tmp_path / "memo.md"
+    memo.write_text("# 额度备忘\n\n第一条 临时额度到期后自动失效，不再续期。\n\n第二条 额度冻结期间不得提额。\n",
+                    encoding="utf-8")
+    add(small_store, [memo])
+    shutil.rmtree(seal)
+    shutil.copytree(tmp_path / "old-seal", seal)  # the seal of the generation before the write
+    assert sealed.open_sealed(tmp_path / "chroma") is None
+    small_store.refresh(force=True)  # re-reading the store seals its current generation again
+    assert sealed.open_sealed(tmp_path / "chroma").get("MEMO-1") is not None
+    emb = seal / "embeddings.npy"
+    emb.write_bytes(emb.read_bytes()[: emb.stat().st_size // 3])
+    assert sealed.open_sealed(tmp_path / "chroma") is None and not seal.exists()  # damaged: read Chroma, and
+    small_store.refresh(force=True)                                                # the next reload seals again
+    assert sealed.open_sealed(tmp_path / "chroma") is not None
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("disk full")
+    other = tmp_path / "other.md"
+    other.write_text("# 另一份备忘\n\n第一条 额度冻结期间不得提额。\n", encoding="utf-8")
+    monkeypatch.setattr(Collection, "upsert", fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        add(small_store, [other])
+    assert not seal.exists() and sealed.open_sealed(tmp_path / "chroma") is None  # a write that stopped: no seal
+
+
+def test_ask_collects_less_while_it_runs_and_puts_the_thresholds_back(monkeypatch):
+    import gc
+
+    from typer.testing import CliRunner
+
+    from console import operator
+    from console.cli import app
+    from console.one_shot import FIRST_GENERATION, fewer_collections
+    before = gc.get_threshold()
+    with pytest.raises(ZeroDivisionError), fewer_collections():
+        assert gc.get_threshold()[0] >= FIRST_GENERATION
+        1 / 0
+    assert gc.get_threshold() == before  # put back, even when the command fails
+    seen = []
+    real = operator.open_desk
+    monkeypatch.setattr(operator, "open_desk", lambda ledger: (seen.append(gc.get_threshold()), real(ledger))[1])
+    r = CliRunner().invoke(app, ["ask", "C1001的额度", "--json", "--ledger",
+                                 str(ROOT / "tools" / "data" / "sample_ledger.json")])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["customer_id"] == "C1001"
+    assert seen and seen[0][0] >= FIRST_GENERATION and gc.get_threshold() == before
