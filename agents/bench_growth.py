@@ -2,15 +2,19 @@
 
 Warm turns with the rules planner (the same mixed messages as `riskdesk bench`), p50 / p95 per setting:
 
-  thread length  turns 1-5, 50-54 and 200-204 of a thread (4 threads filled to that length first)
+  thread length  turns 1-5, 50-54 and 200-204 of a thread (12 threads filled to that length first; the same
+                 messages at every length)
   ledger size    1,000 / 100,000 / 1,000,000 synthetic customers (tools/synthetic_ledger.py, seed 7) plus
                  the sample ledger's customers the messages name, in one SQLite file
   audit log      0 and 1,000,000 earlier records in the audit table (inserted with executemany)
-  knowledge base the shipped policy alone, and the policy plus 10,000 synthetic clauses (seeded)
+  knowledge base the shipped policy alone, and the policy plus 10,000 synthetic clauses (seeded); then the
+                 same with every search scanning all chunks again (a question the process was not asked
+                 before: the knowledge base keeps each question's similarities, knowledge/similarity_cache.py)
 
 Every setting has its own RISKDESK_HOME (temporary); the big stores are built once per run (or reused from
-`--data DIR`). The settings of one group are measured in alternating blocks of 12 turns, so the load of a
-shared machine drifts over all of them alike; CPU time per turn is printed beside the wall clock. The goal:
+`--data DIR`). The settings of one group are measured turn by turn in alternation (the same message on each,
+the first setting rotating), so the load of a shared machine falls on all of them alike; CPU time per turn
+(p50 and p95) is printed beside the wall clock. The goal:
 no figure at the large end above 1.5x its figure at the small end.
 """
 from __future__ import annotations
@@ -67,33 +71,40 @@ def _desk(ledger: Any, kb: Any, **kw: Any) -> Any:
     return Desk(ledger, kb, **kw)
 
 
-def _interleaved(desks: dict[str, Any], turns: int, block: int = 12) -> list[dict[str, Any]]:
-    """Each desk's warm turns, measured in alternating blocks (A B C A B C ...), so a shared machine's load
-    drifts over every setting alike; wall and CPU time per turn."""
+def _interleaved(desks: dict[str, Any], turns: int, before: Callable[[Any], None] | None = None) -> list[dict[str, Any]]:
+    """Each desk's warm turns, interleaved turn by turn: the same message on every setting one after the other
+    (which setting goes first rotates), so a burst of load on a shared machine falls on all of them alike;
+    wall and CPU time per turn. ``before(desk)``: run before each timed turn, untimed."""
     from agents.bench import MIXED_TURNS
+    labels = list(desks)
     wall: dict[str, list[float]] = {k: [] for k in desks}
     cpu: dict[str, list[float]] = {k: [] for k in desks}
     for desk in desks.values():
         for m in MIXED_TURNS:
             desk.ask(m, as_of=AS_OF)
-    for b in range(max(1, turns // block)):
-        for label, desk in desks.items():
-            for i in range(block):
-                c0, t0 = time.process_time(), time.perf_counter()
-                desk.ask(MIXED_TURNS[i % len(MIXED_TURNS)], as_of=AS_OF)
-                wall[label].append((time.perf_counter() - t0) * 1000)
-                cpu[label].append((time.process_time() - c0) * 1000)
+    for i in range(max(1, turns)):
+        message = MIXED_TURNS[i % len(MIXED_TURNS)]
+        for j in range(len(labels)):
+            label = labels[(i + j) % len(labels)]
+            desk = desks[label]
+            if before is not None:
+                before(desk)
+            c0, t0 = time.process_time(), time.perf_counter()
+            desk.ask(message, as_of=AS_OF)
+            wall[label].append((time.perf_counter() - t0) * 1000)
+            cpu[label].append((time.process_time() - c0) * 1000)
     return [_row(label, wall[label], cpu[label]) for label in desks]
 
 
 def _row(label: str, times: list[float], cpu: list[float]) -> dict[str, Any]:
     return {"setting": label, "p50_ms": _pct(times, .5), "p95_ms": _pct(times, .95), "cpu_p50_ms": _pct(cpu, .5),
-            "n": len(times)}
+            "cpu_p95_ms": _pct(cpu, .95), "n": len(times)}
 
 
 # ---------------------------------------------------------------- settings
-def thread_length(base: Path, kb: Any, threads: int = 4, length: int = 200, window: int = 5) -> list[dict[str, Any]]:
-    """Threads filled to 0, 49 and length-1 turns, then their next `window` turns measured in alternation."""
+def thread_length(base: Path, kb: Any, threads: int = 12, length: int = 200, window: int = 5) -> list[dict[str, Any]]:
+    """Threads filled to 0, 49 and length-1 turns, then their next `window` turns measured in alternation: turn w
+    of thread t asks the same message at every length."""
     from agents.bench import MIXED_TURNS
     from tools.ledger import SAMPLE_LEDGER, Ledger
     starts = [1, 50, length]
@@ -109,9 +120,10 @@ def thread_length(base: Path, kb: Any, threads: int = 4, length: int = 200, wind
     cpu: dict[int, list[float]] = {s: [] for s in starts}
     for w in range(window):
         for t in range(threads):
-            for s in starts:
+            for j in range(len(starts)):  # which length goes first rotates, as in _interleaved
+                s = starts[(w * threads + t + j) % len(starts)]
                 c0, t0 = time.process_time(), time.perf_counter()
-                desk.ask(MIXED_TURNS[(s + w) % len(MIXED_TURNS)], thread_id=f"growth-{s}-{t}", as_of=AS_OF)
+                desk.ask(MIXED_TURNS[(w + t) % len(MIXED_TURNS)], thread_id=f"growth-{s}-{t}", as_of=AS_OF)
                 wall[s].append((time.perf_counter() - t0) * 1000)
                 cpu[s].append((time.process_time() - c0) * 1000)
     desk.close()
@@ -212,7 +224,11 @@ def synthetic_clauses(directory: Path, clauses: int, seed: int = 7, per_doc: int
         (directory / f"syn_{d // per_doc:03d}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def kb_size(base: Path, data: Path, extra: tuple[int, ...], turns: int) -> list[dict[str, Any]]:
+def kb_size(base: Path, data: Path, extra: tuple[int, ...], turns: int, afresh: bool = False) -> list[dict[str, Any]]:
+    """The shipped policy alone and with ``extra`` synthetic clauses. ``afresh``: each turn's search scans every
+    chunk again (the knowledge base's per-question similarities are forgotten before each turn, untimed), as a
+    question the process has not been asked before; the query embedding stays cached, as it costs the same at
+    every size."""
     from knowledge import KnowledgeBase
     from tools.ledger import SAMPLE_LEDGER, Ledger
     desks, notes = {}, []
@@ -227,7 +243,7 @@ def kb_size(base: Path, data: Path, extra: tuple[int, ...], turns: int) -> list[
             notes.append(f"{len(kb):,} clauses, ready in {time.perf_counter() - t0:.1f} s")
             desks["knowledge base: policy" + (f" + {n:,} clauses" if n else " alone")] = \
                 _desk(Ledger.from_file(SAMPLE_LEDGER), kb)
-    rows = _interleaved(desks, turns)
+    rows = _interleaved(desks, turns, before=(lambda desk: desk.kb.forget_queries(embeddings=False)) if afresh else None)
     for desk in desks.values():
         desk.close()
     return [{**r, "note": note} for r, note in zip(rows, notes)]
@@ -249,7 +265,8 @@ def run(turns: int = 120, data: str | None = None, ledger_sizes: tuple[int, ...]
         steps = [("thread length", lambda: thread_length(base, kb, length=thread_len)),
                  ("ledger size", lambda: ledger_size(base, kb, store, ledger_sizes, turns)),
                  ("audit log size", lambda: audit_size(base, kb, store, audit_sizes, turns)),
-                 ("knowledge base size", lambda: kb_size(base, store, kb_extra, turns))]
+                 ("knowledge base size", lambda: kb_size(base, store, kb_extra, turns)),
+                 ("knowledge base size, every search scanned afresh", lambda: kb_size(base, store, kb_extra, turns, True))]
         for name, step in steps:
             say(name)
             rows = groups[name] = step()
@@ -257,17 +274,20 @@ def run(turns: int = 120, data: str | None = None, ledger_sizes: tuple[int, ...]
                 r["vs_small_p50"] = r["p50_ms"] / rows[0]["p50_ms"]
                 r["vs_small_p95"] = r["p95_ms"] / rows[0]["p95_ms"]
                 r["vs_small_cpu"] = r["cpu_p50_ms"] / rows[0]["cpu_p50_ms"]
+                r["vs_small_cpu_p95"] = r["cpu_p95_ms"] / rows[0]["cpu_p95_ms"]
             say(render({"turns": turns, "groups": {name: rows}}).split("\n", 2)[-1])  # each group as it is done
     return {"turns": turns, "groups": groups}
 
 
 def render(result: dict[str, Any]) -> str:
-    lines = [f"growth (warm turns, rules planner; {result['turns']} turns per setting, interleaved; thread rows: 4 threads x 5 turns)",
-             f"  {'setting':<40} {'p50 ms':>8} {'p95 ms':>8} {'CPU p50':>8} {'p50 x':>6} {'p95 x':>6} {'CPU x':>6}"]
+    lines = [f"growth (warm turns, rules planner; {result['turns']} turns per setting, interleaved; thread rows: 12 threads x 5 turns)",
+             f"  {'setting':<40} {'p50 ms':>8} {'p95 ms':>8} {'CPU p50':>8} {'CPU p95':>8} {'p50 x':>6} {'p95 x':>6} "
+             f"{'CPU x':>6} {'CPU95 x':>7}"]
     for group, rows in result["groups"].items():
         lines.append(f"{group}:")
         for r in rows:
             lines.append(f"  {r['setting']:<40} {r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f} {r['cpu_p50_ms']:>8.2f} "
-                         f"{r['vs_small_p50']:>6.2f} {r['vs_small_p95']:>6.2f} {r['vs_small_cpu']:>6.2f}"
+                         f"{r['cpu_p95_ms']:>8.2f} {r['vs_small_p50']:>6.2f} {r['vs_small_p95']:>6.2f} "
+                         f"{r['vs_small_cpu']:>6.2f} {r['vs_small_cpu_p95']:>7.2f}"
                          + (f"   ({r['note']})" if r.get("note") else ""))
     return "\n".join(lines)

@@ -52,8 +52,7 @@ def latency(kb: KnowledgeBase, rows: list[dict], repeat: int = 3, k: int = 5) ->
     """Warm latency of hybrid search (model loaded, index built; every query embedded afresh)."""
     for row in rows[:5]:
         kb.search(row["query"], row["as_of"], k=k)
-    from knowledge import embedding
-    forget = getattr(getattr(embedding, "_embed_one", None), "cache_clear", lambda: None)
+    forget = kb.forget_queries
     times = []
     for _ in range(repeat):
         for row in rows:

@@ -28,8 +28,7 @@ def disk_bytes(path: Path) -> int:
 def _latency(kb: KnowledgeBase, queries: list[tuple[str, object]], repeat: int) -> dict:
     for q, as_of in queries[:5]:
         kb.search(q, as_of, k=5)
-    from knowledge import embedding
-    forget = getattr(getattr(embedding, "_embed_one", None), "cache_clear", lambda: None)
+    forget = kb.forget_queries
     times = []
     for _ in range(repeat):
         for q, as_of in queries:

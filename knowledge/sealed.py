@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -54,7 +53,7 @@ def _key(generation: str | None) -> dict[str, Any]:
 def save(kb: Any, ids: list[str], metas: list[dict], emb: np.ndarray) -> bool:
     """Seal the mirror just rebuilt from Chroma (small embedded stores; atomically: a reader sees the old seal
     or the new one). Nothing is written when the seal there is already this generation's."""
-    from knowledge.snapshot import SNAPSHOT_MIN
+    from knowledge.snapshot import SNAPSHOT_MIN, write_mirror
     where = _embedded(kb)
     if where is None or kb._generation is None or len(kb) >= SNAPSHOT_MIN:
         return False
@@ -64,27 +63,13 @@ def save(kb: Any, ids: list[str], metas: list[dict], emb: np.ndarray) -> bool:
             return False
     except (OSError, ValueError):
         pass
-    tmp = Path(tempfile.mkdtemp(prefix=f".{SEAL_DIR}.", dir=where))
     try:
-        tmp.chmod(where.stat().st_mode & 0o777)
-        (tmp / "chunks.json").write_text(json.dumps({"ids": ids, "metadatas": metas}, ensure_ascii=False),
-                                         encoding="utf-8")
-        np.save(tmp / "embeddings.npy", np.ascontiguousarray(np.asarray(emb, dtype=np.float32).reshape(len(ids), 512)))
-        kb._lexical.save(tmp / "lexical")
-        (tmp / "meta.json").write_text(json.dumps({**_key(kb._generation), "chunks": len(ids),
-                                                   "collection": dict(kb._col.metadata or {})}, ensure_ascii=False),
-                                       encoding="utf-8")
-        old = d.with_name(f".{SEAL_DIR}.old.{os.getpid()}")
-        if d.exists():
-            os.replace(d, old)
-        os.replace(tmp, d)
-        shutil.rmtree(old, ignore_errors=True)
-        return True
-    except Exception as e:  # noqa: BLE001 - no seal then: the next open reads Chroma
+        emb = np.asarray(emb, dtype=np.float32).reshape(len(ids), 512)
+    except ValueError as e:
         log.warning("knowledge-base seal %s not written (%s)", d, e)
         return False
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return write_mirror(d, kb, ids, metas, emb, {**_key(kb._generation), "chunks": len(ids),
+                                                 "collection": dict(kb._col.metadata or {})}, "seal")
 
 
 def remove(kb: Any) -> None:

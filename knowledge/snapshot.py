@@ -68,22 +68,30 @@ def save(kb: Any, ids: list[str], metas: list[dict], emb: np.ndarray) -> bool:
     d = directory(kb)
     if d is None or kb._generation is None or len(kb) < SNAPSHOT_MIN:
         return False
-    tmp = Path(tempfile.mkdtemp(prefix=f".{SNAPSHOT_DIR}.", dir=d.parent))
+    return write_mirror(d, kb, ids, metas, emb, {**_key(kb), "chunks": len(ids)}, "snapshot")
+
+
+def write_mirror(d: Path, kb: Any, ids: list[str], metas: list[dict], emb: np.ndarray, meta: dict[str, Any],
+                 what: str) -> bool:
+    """The mirror's parts (chunks and metadata, embeddings, the BM25 index, `meta`) written to directory `d`
+    atomically: a reader sees the old directory or the new one, never half of one. Shared by the snapshot of
+    a large store and the seal of a small one (knowledge/sealed.py). False (logged) when it could not be written."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{d.name}.", dir=d.parent))
     try:
         tmp.chmod(d.parent.stat().st_mode & 0o777)  # as the store's directory, not mkdtemp's owner-only mode
         (tmp / "chunks.json").write_text(json.dumps({"ids": ids, "metadatas": metas}, ensure_ascii=False),
                                          encoding="utf-8")
         np.save(tmp / "embeddings.npy", np.ascontiguousarray(emb, dtype=np.float32))
         kb._lexical.save(tmp / "lexical")
-        (tmp / "meta.json").write_text(json.dumps({**_key(kb), "chunks": len(ids)}), encoding="utf-8")
-        old = d.with_name(f".{SNAPSHOT_DIR}.old.{os.getpid()}")
+        (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        old = d.with_name(f".{d.name}.old.{os.getpid()}")
         if d.exists():
             os.replace(d, old)
         os.replace(tmp, d)
         shutil.rmtree(old, ignore_errors=True)
         return True
-    except Exception as e:  # noqa: BLE001 - no snapshot then: the next open reads the store
-        log.warning("knowledge-base snapshot %s not written (%s)", d, e)
+    except Exception as e:  # noqa: BLE001 - none then: the next open reads the store
+        log.warning("knowledge-base %s %s not written (%s)", what, d, e)
         return False
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -180,6 +180,8 @@ class KnowledgeBase(Freshness):
         the BM25 index of these chunks' clauses when a snapshot gave it."""
         from knowledge.embedding import known_word
         from knowledge.lexical import LexicalIndex
+        from knowledge.similarity_cache import SimilarityCache
+        self._similarities = SimilarityCache()  # per query text, kept only as long as this mirror
         parts: dict[str, dict[str, dict]] = {}
         for cid, meta in zip(ids, metas):
             parts.setdefault(meta["clause_id"], {})[meta["lang"]] = meta
@@ -328,11 +330,11 @@ class KnowledgeBase(Freshness):
     def _dense_scores(self, query: str, mask: np.ndarray) -> np.ndarray:
         """Per clause, the best cosine of its chunks (-inf for a clause not in force)."""
         from knowledge.embedding import embed
-        best = np.full(len(self._order), -np.inf, dtype=np.float32)
         if not len(self._chunk_ids) or not mask.any():
-            return best
-        q = embed([query])[0]
+            return np.full(len(self._order), -np.inf, dtype=np.float32)
         if self.dense_backend == "chroma":
+            best = np.full(len(self._order), -np.inf, dtype=np.float32)
+            q = embed([query])[0]
             d = date_int(self._as_of)
             res = self._col.query(query_embeddings=[q], n_results=len(self._chunk_ids), include=["distances", "metadatas"],
                                   where={"$and": [{"effective_from": {"$lte": d}}, {"effective_to": {"$gte": d}}]})
@@ -340,11 +342,24 @@ class KnowledgeBase(Freshness):
                 i = self._order.index(meta["clause_id"])
                 best[i] = max(best[i], 1.0 - dist)
         else:
-            with _one_blas_thread():  # 2 cores: a second BLAS thread only contends with the other requests
-                sims = self._emb @ q  # chunks are grouped by clause (see _mirror): one max per group
-            best[self._chunk_groups] = np.maximum.reduceat(sims, self._chunk_starts) if len(sims) else best[:0]
+            best = self._similarities.get(query)
+            if best is None:  # the scan, once per query text and mirror (knowledge/similarity_cache.py)
+                best = np.full(len(self._order), -np.inf, dtype=np.float32)
+                with _one_blas_thread():  # 2 cores: a second BLAS thread only contends with the other requests
+                    sims = self._emb @ embed([query])[0]  # chunks are grouped by clause (see _mirror): one max per group
+                best[self._chunk_groups] = np.maximum.reduceat(sims, self._chunk_starts) if len(sims) else best[:0]
+                best = self._similarities.put(query, best)
+            best = best.copy()
         best[~mask] = -np.inf
         return best
+
+    def forget_queries(self, embeddings: bool = True) -> None:
+        """Empty the per-query caches (benchmarks): this mirror's similarities, so every query scans the chunks
+        afresh, and with ``embeddings`` the process's one-text embeddings, so every query is embedded afresh."""
+        from knowledge import embedding
+        self._similarities.clear()
+        if embeddings:
+            getattr(getattr(embedding, "_embed_one", None), "cache_clear", lambda: None)()
 
     def _dense_ranking(self, query: str, mask: np.ndarray) -> list[int]:
         """Clause indices in force, best first (a clause scores by its best language chunk)."""
