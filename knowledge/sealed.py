@@ -86,8 +86,7 @@ def remove(kb: Any) -> None:
 
 def open_sealed(path: str | Path) -> "SealedKnowledgeBase | None":
     """The embedded store at ``path`` from its seal, if the seal is the store's current state; else None."""
-    from knowledge.embedding import known_word
-    from knowledge.lexical import LexicalIndex
+    from knowledge.snapshot import read_mirror
     path = Path(path).expanduser()
     d, marker = path / SEAL_DIR, path / GENERATION_FILE
     if not (d / "meta.json").is_file():
@@ -98,12 +97,10 @@ def open_sealed(path: str | Path) -> "SealedKnowledgeBase | None":
         meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
         if generation is None or any(meta.get(k) != v for k, v in _key(generation).items()):
             return None
-        chunks = json.loads((d / "chunks.json").read_text(encoding="utf-8"))
-        ids, metas = chunks["ids"], chunks["metadatas"]
-        emb = np.load(d / "embeddings.npy")
-        if not (len(ids) == len(metas) == emb.shape[0] == meta["chunks"]):
+        parts = read_mirror(d, meta["chunks"])
+        if parts is None:
             return None
-        lexical = LexicalIndex.load(d / "lexical", known=known_word)
+        ids, metas, emb, lexical = parts
         # the seal read is still the one of this generation (a write in another process replaces it)
         if json.loads((d / "meta.json").read_text(encoding="utf-8")).get("generation") != generation:
             return None

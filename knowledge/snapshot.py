@@ -44,8 +44,6 @@ def _key(kb: Any) -> dict[str, Any]:
 
 def load(kb: Any) -> tuple[list[str], list[dict], np.ndarray, Any] | None:
     """(chunk ids, metadata, embeddings, lexical index) of the snapshot if it is the store's current state."""
-    from knowledge.embedding import known_word
-    from knowledge.lexical import LexicalIndex
     d = directory(kb)
     if d is None or kb._generation is None or not (d / "meta.json").is_file():
         return None
@@ -53,14 +51,23 @@ def load(kb: Any) -> tuple[list[str], list[dict], np.ndarray, Any] | None:
         meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
         if any(meta.get(k) != v for k, v in _key(kb).items()) or meta.get("chunks") != kb._col.count():
             return None
-        chunks = json.loads((d / "chunks.json").read_text(encoding="utf-8"))
-        emb = np.load(d / "embeddings.npy", mmap_mode="r")
-        if emb.shape[0] != len(chunks["ids"]) or len(chunks["ids"]) != meta["chunks"]:
-            return None
-        return chunks["ids"], chunks["metadatas"], emb, LexicalIndex.load(d / "lexical", known=known_word)
+        return read_mirror(d, meta["chunks"], mmap=True)
     except Exception as e:  # noqa: BLE001 - a damaged snapshot is only a slower open
         log.warning("knowledge-base snapshot %s unusable (%s); reading the store", d, e)
         return None
+
+
+def read_mirror(d: Path, chunks: int, mmap: bool = False) -> tuple[list[str], list[dict], np.ndarray, Any] | None:
+    """The parts write_mirror wrote in `d` (chunk ids, metadata, embeddings, lexical index); None unless they
+    hold `chunks` chunks each. Errors reading them are the caller's to handle (a damaged copy)."""
+    from knowledge.embedding import known_word
+    from knowledge.lexical import LexicalIndex
+    parts = json.loads((d / "chunks.json").read_text(encoding="utf-8"))
+    ids, metas = parts["ids"], parts["metadatas"]
+    emb = np.load(d / "embeddings.npy", mmap_mode="r" if mmap else None)
+    if not (len(ids) == len(metas) == emb.shape[0] == chunks):
+        return None
+    return ids, metas, emb, LexicalIndex.load(d / "lexical", known=known_word)
 
 
 def save(kb: Any, ids: list[str], metas: list[dict], emb: np.ndarray) -> bool:
