@@ -126,12 +126,20 @@ class AuditLog:
     def write(self, record: AuditRecord, owner: str | None = None) -> None:
         """Store one turn's record; with `owner`, claim the record's thread for it in the same transaction
         (a thread keeps its first owner)."""
-        row = {"trace_id": record.trace_id, "thread_id": record.thread_id, "created_at": record.created_at,
-               "record": record.model_dump_json()}
+        self.write_rows([(audit_row(record), owner)])
+
+    def write_rows(self, group: list[tuple[dict[str, str], str | None]]) -> None:
+        """Store records as rows (audit_row) in one transaction, each with the owner that claims its thread or
+        None, in order (a thread keeps its first owner): one commit for the group."""
+        claims = [{"thread_id": row["thread_id"], "owner": owner, "created_at": row["created_at"]}
+                  for row, owner in group if owner is not None]
         with self.engine.begin() as conn:
-            conn.execute(_INSERT_RECORD, row)  # one statement built once; the row as parameters
-            if owner is not None:
-                _claim(conn, record.thread_id, owner, record.created_at)
+            conn.execute(_INSERT_RECORD, [row for row, _ in group])  # one statement built once; rows as parameters
+            if claims and conn.dialect.name in ("sqlite", "postgresql"):  # INSERT … ON CONFLICT DO NOTHING, in order
+                conn.execute(_claim_statement(conn.dialect.name), claims)
+            else:
+                for c in claims:
+                    _claim(conn, c["thread_id"], c["owner"], c["created_at"])
 
     def claim_thread(self, thread_id: str, owner: str) -> None:
         """Open a thread for `owner` (no-op when the thread already has an owner)."""
@@ -184,6 +192,12 @@ class AuditLog:
             rows = conn.execute(select(audit_t.c.record).where(audit_t.c.thread_id == thread_id)
                                 .order_by(audit_t.c.created_at)).all()
         return [self._read(r[0]) for r in rows]
+
+
+def audit_row(record: AuditRecord) -> dict[str, str]:
+    """The audit table's row for a record."""
+    return {"trace_id": record.trace_id, "thread_id": record.thread_id, "created_at": record.created_at,
+            "record": record.model_dump_json()}
 
 
 _INSERT_RECORD = audit_t.insert()

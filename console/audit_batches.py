@@ -17,19 +17,12 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from agents.audit import AuditLog, AuditRecord, audit_t
+from agents.audit import AuditLog, AuditRecord, audit_row
 
 log = logging.getLogger("riskdesk.audit")
 
 # (the audit row exactly as AuditLog.write stores it, the owner that claims its thread or None)
 Pending = tuple[dict[str, str], "str | None"]
-_INSERT = audit_t.insert()  # built once
-
-
-def audit_row(record: AuditRecord) -> dict[str, str]:
-    """The audit table's row for a record (the columns AuditLog.write stores)."""
-    return {"trace_id": record.trace_id, "thread_id": record.thread_id, "created_at": record.created_at,
-            "record": record.model_dump_json()}
 
 
 class DeferredAudit:
@@ -49,21 +42,6 @@ class DeferredAudit:
     def take(self) -> list[Pending]:
         out, self._pending = self._pending, []
         return out
-
-
-def write_group(audit: AuditLog, group: list[Pending]) -> None:
-    """Store every record of the group in one transaction, each claiming its thread for its owner in order
-    (a thread keeps its first owner), as AuditLog.write does one by one."""
-    from agents.audit import _claim, _claim_statement  # the audit log's own claim (first owner wins)
-    claims = [{"thread_id": row["thread_id"], "owner": owner, "created_at": row["created_at"]}
-              for row, owner in group if owner is not None]
-    with audit.engine.begin() as conn:
-        conn.execute(_INSERT, [row for row, _ in group])
-        if claims and conn.dialect.name in ("sqlite", "postgresql"):  # INSERT … ON CONFLICT DO NOTHING, in order
-            conn.execute(_claim_statement(conn.dialect.name), claims)
-        else:
-            for c in claims:
-                _claim(conn, c["thread_id"], c["owner"], c["created_at"])
 
 
 class GroupCommit:
@@ -104,7 +82,7 @@ class GroupCommit:
     def _write(self, group: list[Pending]) -> dict[str, BaseException]:
         """Write the group; on failure write its records one by one. Returns trace id -> error of those not stored."""
         try:
-            write_group(self.audit, group)
+            self.audit.write_rows(group)
             return {}
         except Exception:  # noqa: BLE001 - retried one by one below, so one bad record fails only its own turn
             if len(group) == 1:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from agents.audit import AuditLog
-from console.audit_batches import DeferredAudit, GroupCommit, write_group
+from console.audit_batches import DeferredAudit, GroupCommit
 from console.loadtest import start_service
 
 D = "2026-11-23"
@@ -59,7 +59,7 @@ def test_a_group_stores_what_audit_log_write_stores(tmp_path, records, where, re
     from agents.audit import AuditRecord
     for row, owner in records:
         one_by_one.write(AuditRecord.model_validate_json(row["record"]), owner=owner)
-    write_group(grouped, records)
+    grouped.write_rows(records)
     rows, owners = _stored(grouped)
     assert (rows, owners) == _stored(one_by_one)
     assert len(rows) == 3 and sorted(owners.values()) == ["alice", "bob"]  # the shared thread keeps alice
@@ -95,7 +95,7 @@ def test_records_arriving_during_a_commit_go_together_in_the_next(tmp_path, reco
 
 def test_a_failing_record_fails_only_its_own_turn(tmp_path, records):
     audit = AuditLog(f"sqlite:///{tmp_path / 'audit.sqlite3'}")
-    write_group(audit, records[:1])  # the same trace id again violates the primary key
+    audit.write_rows(records[:1])  # the same trace id again violates the primary key
     writer = GroupCommit(audit)
 
     async def run() -> list:

@@ -142,9 +142,19 @@ def _children(pid: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
+def _workers(pid: int) -> list[int]:
+    """The service's turn processes (children started by multiprocessing's spawn)."""
+    def cmdline(child: int) -> str:
+        try:
+            return Path(f"/proc/{child}/cmdline").read_text(errors="replace")
+        except FileNotFoundError:  # reaped between listing and reading: not a worker any more
+            return ""
+    return [p for p in _children(pid) if "spawn_main" in cmdline(p)]
+
+
 def test_turns_run_in_separate_processes_over_one_replica(served):
     url, home, proc = served
-    workers = [p for p in _children(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+    workers = _workers(proc.pid)
     assert len(workers) == 2
     assert (home / "kb-replica.npz").is_file()
     r = httpx.post(url + "/v1/ask", json={"message": "逾期还清后多久不再展示？", "as_of": D},
@@ -204,7 +214,7 @@ def test_a_turn_process_that_dies_is_replaced_and_turns_go_on(served):
     url, _, proc = served
 
     def workers() -> list[int]:
-        return [p for p in _children(proc.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+        return _workers(proc.pid)
     victim = workers()[0]
     os.kill(victim, 9)
     deadline = time.monotonic() + 60
